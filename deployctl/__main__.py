@@ -1,0 +1,7 @@
+"""``python -m deployctl``: same as the ``deployctl`` console script."""
+
+from __future__ import annotations
+
+from deployctl.cli.main import main
+
+raise SystemExit(main())

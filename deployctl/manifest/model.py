@@ -1,0 +1,72 @@
+"""The desired model: what a validated, interpolated manifest asks for (frozen, no YAML left)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from deployctl.model import DeploymentSpec, JSONValue, make_address
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where something was written: file, 1-based line and column."""
+
+    path: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class DesiredDeployment:
+    """One deployment as the manifest wants it, with target defaults merged in."""
+
+    target: str
+    name: str
+    spec: DeploymentSpec
+    location: SourceLocation | None = None
+
+    @property
+    def address(self) -> str:
+        return make_address(self.target, self.name)
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One target of the manifest.
+
+    ``uri`` is as written; ``resolved_uri`` is what the plugin receives (for the built-in ``local``
+    target a relative path is made absolute, relative to the manifest's folder).
+    """
+
+    key: str
+    uri: str
+    resolved_uri: str
+    scheme: str
+    deployments: tuple[DesiredDeployment, ...]
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A loaded manifest: one environment's desired deployments, per target."""
+
+    path: Path
+    environment: str
+    variables: tuple[tuple[str, JSONValue], ...]
+    targets: tuple[TargetSpec, ...]
+    sha256: str
+
+    def deployments(self) -> Iterator[DesiredDeployment]:
+        for target in self.targets:
+            yield from target.deployments
+
+    def target(self, key: str) -> TargetSpec | None:
+        for target in self.targets:
+            if target.key == key:
+                return target
+        return None

@@ -1,0 +1,100 @@
+"""Value types shared by every layer: JSON values, addresses and the comparable deployment spec."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+JSONValue: TypeAlias = "None | bool | int | float | str | list[JSONValue] | dict[str, JSONValue]"
+JSONObject: TypeAlias = "dict[str, JSONValue]"
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+NAME_RE = re.compile(NAME_PATTERN)
+
+# The fields of a deployment that deployctl manages and compares, in display order.
+SPEC_FIELDS = ("model_uri", "flavor", "config")
+
+
+def make_address(target: str, name: str) -> str:
+    """The address of a deployment: ``TARGET/NAME``."""
+    return f"{target}/{name}"
+
+
+def split_address(address: str) -> tuple[str, str]:
+    """Split ``TARGET/NAME``; raises ``ValueError`` when it is not of that form."""
+    target, sep, name = address.partition("/")
+    if not sep or not NAME_RE.match(target) or not NAME_RE.match(name):
+        raise ValueError(f"'{address}' is not an address of the form TARGET/NAME")
+    return target, name
+
+
+def json_safe(value: Any, *, _depth: int = 0) -> JSONValue:
+    """A JSON-serialisable projection of whatever a plugin returned.
+
+    Plugins return objects that are not JSON (Ray handles, datetimes, bytes): keep what JSON can
+    hold and replace the rest by its ``repr`` so state and plan files can always be written.
+    """
+    if _depth > 32:
+        return repr(value)
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v, _depth=_depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [json_safe(v, _depth=_depth + 1) for v in items]
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return repr(value)
+    isoformat = getattr(value, "isoformat", None)
+    if callable(isoformat):
+        try:
+            return str(isoformat())
+        except Exception:  # pragma: no cover - defensive against hostile objects
+            pass
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        try:
+            return json_safe(item(), _depth=_depth + 1)
+        except Exception:
+            pass
+    return repr(value)
+
+
+def canonical_json(value: JSONValue) -> str:
+    """Deterministic JSON text (sorted keys, no spaces) for hashing and equality."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """What deployctl asks a target for: the comparable, applied part of a deployment."""
+
+    model_uri: str
+    flavor: str | None = None
+    config: JSONObject = field(default_factory=dict)
+
+    def to_json(self) -> JSONObject:
+        return {"model_uri": self.model_uri, "flavor": self.flavor, "config": self.config}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DeploymentSpec:
+        config = data.get("config") or {}
+        return cls(
+            model_uri=str(data["model_uri"]),
+            flavor=data.get("flavor"),
+            config=dict(config),
+        )
+
+    def same_as(self, other: DeploymentSpec) -> bool:
+        return canonical_json(self.to_json()) == canonical_json(other.to_json())

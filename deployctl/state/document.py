@@ -1,0 +1,189 @@
+"""The state document: what deployctl last applied, per address, with lineage and serial.
+
+On disk (any backend) it is this JSON document::
+
+    {"format_version": 1, "lineage": "<uuid>", "serial": 7, "environment": "dev",
+     "deployments": [ <record>, ... sorted by address ]}
+
+and a record is::
+
+    {"address": "local/churn", "target": "local", "target_uri": "local:/abs/path", "name": "churn",
+     "model_uri": "...", "flavor": "python_function", "config": {...},
+     "live": <LiveRecord JSON or null>, "applied_at": "<ISO 8601 UTC>",
+     "previous": {"model_uri", "flavor", "config", "live", "applied_at"} or null}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from deployctl.errors import StateError
+from deployctl.model import DeploymentSpec, JSONObject, JSONValue, make_address
+from deployctl.targets.protocol import LiveRecord
+
+STATE_FORMAT_VERSION = 1
+
+# Upgrade steps: UPGRADES[n] turns a format-n document into a format-(n+1) one. Each new format
+# version adds one step here and a test in tests/state/test_document.py.
+UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class StateRecord:
+    """The last applied state of one deployment."""
+
+    target: str
+    name: str
+    target_uri: str
+    applied: DeploymentSpec
+    live: LiveRecord | None
+    applied_at: str
+    previous: JSONObject | None = None
+
+    @property
+    def address(self) -> str:
+        return make_address(self.target, self.name)
+
+    def summary_json(self) -> JSONObject:
+        """The record without history, as stored under ``previous`` of its successor."""
+        return {
+            **self.applied.to_json(),
+            "live": self.live.to_json() if self.live else None,
+            "applied_at": self.applied_at,
+        }
+
+    def to_json(self) -> JSONObject:
+        return {
+            "address": self.address,
+            "target": self.target,
+            "target_uri": self.target_uri,
+            "name": self.name,
+            **self.applied.to_json(),
+            "live": self.live.to_json() if self.live else None,
+            "applied_at": self.applied_at,
+            "previous": self.previous,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StateRecord:
+        try:
+            live = data.get("live")
+            previous = data.get("previous")
+            return cls(
+                target=str(data["target"]),
+                name=str(data["name"]),
+                target_uri=str(data["target_uri"]),
+                applied=DeploymentSpec.from_json(data),
+                live=LiveRecord.from_json(live) if isinstance(live, dict) else None,
+                applied_at=str(data["applied_at"]),
+                previous=previous if isinstance(previous, dict) else None,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateError(
+                f"state record {data.get('address', '?')!r} is malformed: {exc!r}",
+                hint="restore the .backup file next to the state file, or remove the record "
+                "with 'deployctl state rm ADDRESS'",
+            ) from exc
+
+    def superseded_by(
+        self, applied: DeploymentSpec, live: LiveRecord | None, applied_at: str, target_uri: str
+    ) -> StateRecord:
+        """The record that replaces this one after an update (keeps this one as ``previous``)."""
+        return replace(
+            self,
+            applied=applied,
+            live=live,
+            applied_at=applied_at,
+            target_uri=target_uri,
+            previous=self.summary_json(),
+        )
+
+
+@dataclass(frozen=True)
+class StateDocument:
+    """A whole state: lineage (set once, at creation), serial (bumped on every write), records."""
+
+    lineage: str | None
+    serial: int
+    environment: str | None
+    records: Mapping[str, StateRecord] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, environment: str | None = None) -> StateDocument:
+        return cls(lineage=None, serial=0, environment=environment, records={})
+
+    @property
+    def exists(self) -> bool:
+        return self.lineage is not None
+
+    def get(self, address: str) -> StateRecord | None:
+        return self.records.get(address)
+
+    def with_record(self, record: StateRecord) -> StateDocument:
+        records = dict(self.records)
+        records[record.address] = record
+        return replace(self, records=records)
+
+    def without(self, address: str) -> StateDocument:
+        records = dict(self.records)
+        records.pop(address, None)
+        return replace(self, records=records)
+
+    def to_json(self) -> JSONObject:
+        deployments: list[JSONValue] = [
+            self.records[address].to_json() for address in sorted(self.records)
+        ]
+        return {
+            "format_version": STATE_FORMAT_VERSION,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "environment": self.environment,
+            "deployments": deployments,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, *, source: str = "state") -> StateDocument:
+        if not isinstance(data, dict):
+            raise StateError(f"{source} is not a deployctl state document (expected a JSON object)")
+        version = data.get("format_version")
+        if not isinstance(version, int):
+            raise StateError(f"{source} has no integer 'format_version'; it is not a state file")
+        if version > STATE_FORMAT_VERSION:
+            raise StateError(
+                f"{source} has format version {version}, newer than this deployctl supports "
+                f"({STATE_FORMAT_VERSION})",
+                hint="upgrade deployctl",
+            )
+        while version < STATE_FORMAT_VERSION:
+            step = UPGRADES.get(version)
+            if step is None:
+                raise StateError(f"{source} has unsupported format version {version}")
+            data = step(data)
+            version = int(data["format_version"])
+        lineage = data.get("lineage")
+        serial = data.get("serial")
+        if not isinstance(lineage, str) or not isinstance(serial, int):
+            raise StateError(f"{source} lacks a string 'lineage' or an integer 'serial'")
+        deployments = data.get("deployments")
+        if not isinstance(deployments, list):
+            raise StateError(f"{source} has no 'deployments' list")
+        records: dict[str, StateRecord] = {}
+        for item in deployments:
+            if not isinstance(item, dict):
+                raise StateError(f"{source} has a deployment record that is not an object")
+            record = StateRecord.from_json(item)
+            records[record.address] = record
+        environment = data.get("environment")
+        return cls(
+            lineage=lineage,
+            serial=serial,
+            environment=environment if isinstance(environment, str) else None,
+            records=records,
+        )
