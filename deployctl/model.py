@@ -98,3 +98,18 @@ class DeploymentSpec:
 
     def same_as(self, other: DeploymentSpec) -> bool:
         return canonical_json(self.to_json()) == canonical_json(other.to_json())
+
+
+def target_scheme(uri: str) -> str:
+    """The plugin name of a target URI, parsed exactly as MLflow's ``parse_target_uri`` does.
+
+    ``urlparse(uri).scheme`` (lower-cased by urlparse), or the whole string when there is no
+    scheme: so ``sagemaker:/us-east-1`` -> ``sagemaker``, ``local`` -> ``local``, and
+    ``my_target:/x`` -> ``my_target:/x`` (``_`` is not a scheme character; MLflow agrees).
+    """
+    from urllib.parse import urlparse
+
+    parsed = urlparse(uri)
+    if parsed.scheme:
+        return parsed.scheme
+    return parsed.path or uri
