@@ -1,0 +1,62 @@
+"""``deployctl plan``: refresh the targets and show (or save) what apply would change."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from deployctl.cli import common
+from deployctl.errors import UsageError
+from deployctl.planner.plan import Plan
+
+
+def save_plan(plan: Plan, path: str) -> None:
+    """Write the plan file atomically (a half-written plan must never be applied)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(plan.to_json(), f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from deployctl import workflow
+
+    if args.parallelism < 1:
+        raise UsageError("--parallelism must be at least 1")
+    console = common.console(args)
+    manifest = common.load(args)
+    path = common.state_path(args, manifest.environment)
+    state = common.backend(path).read()
+    plan = workflow.plan(
+        manifest,
+        state,
+        workflow.TargetPool(),
+        console,
+        state_path=path,
+        destroy=args.destroy,
+        parallelism=args.parallelism,
+    )
+    if args.out:
+        save_plan(plan, args.out)
+    if args.json:
+        sys.stdout.write(json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n")
+    else:
+        console.show_plan(plan)
+        if args.out:
+            console.print(f"\nSaved the plan to {args.out}; apply it with: deployctl apply {args.out}")
+    if args.detailed_exitcode and plan.has_changes:
+        return 2
+    return 0

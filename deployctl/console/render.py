@@ -1,0 +1,113 @@
+"""Human rendering of plans and apply reports as rich ``Text`` (no printing here)."""
+
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+from rich.text import Text
+
+from deployctl.executor.results import ApplyReport
+from deployctl.model import JSONValue
+from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange
+
+SYMBOLS = {
+    Action.CREATE: ("+", "green"),
+    Action.UPDATE: ("~", "yellow"),
+    Action.DELETE: ("-", "red"),
+    Action.NOOP: (" ", "dim"),
+}
+
+
+def value_text(value: JSONValue) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def field_line(change: FieldChange) -> Text:
+    line = Text("      ")
+    line.append(change.path, style="bold")
+    line.append(": ")
+    if change.kind == "added" and change.before is None:
+        line.append(value_text(change.after), style="green")
+    elif change.kind == "removed" and change.after is None:
+        line.append(value_text(change.before), style="red")
+        line.append(" → (removed)", style="dim")
+    else:
+        line.append(value_text(change.before), style="red")
+        line.append(" → ")
+        line.append(value_text(change.after), style="green")
+    return line
+
+
+def change_lines(change: ResourceChange) -> list[Text]:
+    symbol, style = SYMBOLS[change.action]
+    head = Text("  ")
+    head.append(f"{symbol} {change.action.value} ", style=f"bold {style}")
+    head.append(change.address, style="bold")
+    head.append(f"  ({change.reason})", style="dim")
+    lines = [head]
+    lines.extend(field_line(d) for d in change.diff)
+    return lines
+
+
+def summary_line(plan: Plan) -> Text:
+    counts = plan.summary()
+    text = Text("Plan: ", style="bold")
+    text.append(
+        f"{counts['create']} to create, {counts['update']} to update, "
+        f"{counts['delete']} to delete, {counts['no-op']} unchanged."
+    )
+    return text
+
+
+def plan_lines(plan: Plan) -> list[Text]:
+    lines: list[Text] = []
+    what = "destroy" if plan.destroy else "plan"
+    if plan.has_changes:
+        lines.append(Text(f"deployctl will perform the following actions ({what}):", style="bold"))
+        lines.append(Text(""))
+        for change in plan.actionable():
+            lines.extend(change_lines(change))
+        lines.append(Text(""))
+    else:
+        lines.append(Text("No changes. The targets match the manifest.", style="bold green"))
+    if plan.unmanaged:
+        lines.append(
+            Text(
+                "Not managed by deployctl (left untouched): "
+                + ", ".join(u.address for u in plan.unmanaged),
+                style="dim",
+            )
+        )
+    lines.append(summary_line(plan))
+    return lines
+
+
+def report_table(report: ApplyReport) -> Table:
+    table = Table(title="Apply results", title_justify="left", show_lines=False)
+    table.add_column("address")
+    table.add_column("action")
+    table.add_column("result")
+    table.add_column("seconds", justify="right")
+    table.add_column("details", overflow="fold")
+    for result in report.results:
+        outcome = Text("ok", style="green") if result.ok else Text("FAILED", style="bold red")
+        details = "; ".join(x for x in (result.error, result.note) if x)
+        table.add_row(
+            result.address, result.action.value, outcome, f"{result.elapsed:.2f}", details
+        )
+    return table
+
+
+def report_summary(report: ApplyReport) -> Text:
+    counts = report.counts()
+    failed = len(report.failed)
+    style = "bold green" if report.ok else "bold red"
+    head = "Apply interrupted" if report.interrupted else (
+        "Apply complete" if report.ok else "Apply failed"
+    )
+    return Text(
+        f"{head}! {counts['create']} created, {counts['update']} updated, "
+        f"{counts['delete']} deleted, {failed} failed.",
+        style=style,
+    )

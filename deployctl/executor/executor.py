@@ -1,0 +1,207 @@
+"""The executor: the only code that calls mutating plugin methods.
+
+It runs a Plan's changes concurrently (bounded), dispatching each to a ``visit_<action>``
+method, and records every success in state the moment it happens, so a failure or a crash
+midway loses nothing that succeeded. A failed change does not stop the others.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING
+
+from deployctl.console.protocol import Console
+from deployctl.errors import TargetError
+from deployctl.executor.results import ActionResult, ApplyReport
+from deployctl.planner.plan import Action, Plan, ResourceChange
+from deployctl.state.document import StateRecord, utc_now
+from deployctl.targets.protocol import LiveRecord
+
+if TYPE_CHECKING:
+    from deployctl.state.protocol import StateSession
+    from deployctl.targets.adapter import TargetAdapter
+
+AdapterFactory = Callable[[str, str], "TargetAdapter"]
+"""``(target key, target URI) -> TargetAdapter``; called once per target, lazily."""
+
+
+class ActionFailed(Exception):
+    """A change failed; carries the message shown in the result table."""
+
+    def __init__(self, message: str, note: str | None = None) -> None:
+        super().__init__(message)
+        self.note = note
+
+
+class Executor:
+    """Applies one Plan through target adapters into a locked state session."""
+
+    def __init__(
+        self,
+        adapters: AdapterFactory,
+        session: StateSession,
+        console: Console,
+        *,
+        parallelism: int = 4,
+    ) -> None:
+        if parallelism < 1:
+            raise ValueError("parallelism must be at least 1")
+        self._adapter_factory = adapters
+        self._adapters: dict[tuple[str, str], TargetAdapter] = {}
+        self._adapters_lock = threading.Lock()
+        self._session = session
+        self._console = console
+        self._parallelism = parallelism
+
+    def adapter(self, change: ResourceChange) -> TargetAdapter:
+        key = (change.target, change.target_uri)
+        with self._adapters_lock:
+            if key not in self._adapters:
+                self._adapters[key] = self._adapter_factory(change.target, change.target_uri)
+            return self._adapters[key]
+
+    def execute(self, plan: Plan) -> ApplyReport:
+        """Run every actionable change; returns the report (interrupted on Ctrl-C)."""
+        started = time.monotonic()
+        changes = list(plan.actionable())
+        self._console.apply_started(plan)
+        results: list[ActionResult] = []
+        interrupted = False
+        pool = ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="apply")
+        pending: set[Future[ActionResult]] = set()
+        try:
+            pending = {pool.submit(self._run, change) for change in changes}
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                results.extend(f.result() for f in done)
+        except KeyboardInterrupt:
+            # Changes already running cannot be stopped safely; let them finish (each records
+            # its own result in state) and drop the ones that have not started.
+            interrupted = True
+            for future in pending:
+                future.cancel()
+            pool.shutdown(wait=True)
+            results.extend(f.result() for f in pending if f.done() and not f.cancelled())
+        finally:
+            pool.shutdown(wait=True)
+        report = ApplyReport(
+            results=tuple(sorted(results, key=lambda r: r.address)),
+            elapsed=time.monotonic() - started,
+            interrupted=interrupted,
+        )
+        self._console.apply_finished(report)
+        return report
+
+    def _run(self, change: ResourceChange) -> ActionResult:
+        self._console.action_started(change)
+        started = time.monotonic()
+        visit = getattr(self, f"visit_{change.action.name.lower()}")
+        try:
+            note: str | None = visit(change)
+            result = ActionResult(change.address, change.action, True, 0.0, note=note)
+        except ActionFailed as exc:
+            result = ActionResult(change.address, change.action, False, 0.0, str(exc), exc.note)
+        except TargetError as exc:
+            result = ActionResult(change.address, change.action, False, 0.0, str(exc))
+        except Exception as exc:  # a bug or an unexpected plugin failure: keep the others going
+            result = ActionResult(
+                change.address, change.action, False, 0.0, f"{type(exc).__name__}: {exc}"
+            )
+        result = ActionResult(
+            result.address,
+            result.action,
+            result.ok,
+            time.monotonic() - started,
+            result.error,
+            result.note,
+        )
+        self._console.action_finished(result)
+        return result
+
+    def _read_back(self, change: ResourceChange) -> tuple[LiveRecord | None, str | None]:
+        """The live record right after a change; a failed read is a note, not a failure."""
+        try:
+            return self.adapter(change).get(change.name), None
+        except TargetError as exc:
+            return None, f"applied, but reading it back failed: {exc}"
+
+    def _record(self, change: ResourceChange, live: LiveRecord | None) -> None:
+        previous = self._session.document.get(change.address)
+        spec = change.desired
+        if previous is None:
+            record = StateRecord(
+                target=change.target,
+                name=change.name,
+                target_uri=change.target_uri,
+                applied=spec,
+                live=live,
+                applied_at=utc_now(),
+            )
+        else:
+            record = previous.superseded_by(spec, live, utc_now(), change.target_uri)
+        try:
+            self._session.record(record)
+        except Exception as exc:
+            raise ActionFailed(
+                f"applied on the target, but recording it in state failed: {exc}",
+                note="run 'deployctl plan' to see the target as it is now",
+            ) from exc
+
+    def visit_create(self, change: ResourceChange) -> str | None:
+        adapter = self.adapter(change)
+        try:
+            adapter.create(change.name, change.desired)
+        except TargetError as exc:
+            # Some plugins create and then fail (a timeout while waiting for readiness). If the
+            # deployment exists now, record it so the next plan manages it instead of losing it.
+            try:
+                live = adapter.get(change.name)
+            except TargetError:
+                raise exc from None
+            self._record(change, live)
+            raise ActionFailed(
+                str(exc),
+                note="the deployment exists on the target now and was recorded in state; "
+                "the next plan reconciles it",
+            ) from exc
+        live, note = self._read_back(change)
+        self._record(change, live)
+        return note
+
+    def visit_update(self, change: ResourceChange) -> str | None:
+        self.adapter(change).update(change.name, change.desired)
+        live, note = self._read_back(change)
+        self._record(change, live)
+        return note
+
+    def visit_delete(self, change: ResourceChange) -> str | None:
+        if change.state_only:
+            self._forget(change.address)
+            return "removed from state only; it was already gone from the target"
+        adapter = self.adapter(change)
+        try:
+            adapter.delete(change.name)
+        except TargetError as exc:
+            # Deletes are often not idempotent: if it is gone anyway (deleted behind our back
+            # since the plan was made), the desired outcome holds.
+            try:
+                adapter.get(change.name)
+            except TargetError as probe:
+                if probe.not_found:
+                    self._forget(change.address)
+                    return "it was already gone from the target; removed from state"
+            raise exc from None
+        self._forget(change.address)
+        return None
+
+    def _forget(self, address: str) -> None:
+        try:
+            self._session.forget(address)
+        except Exception as exc:
+            raise ActionFailed(f"deleted, but removing it from state failed: {exc}") from exc
+
+
+__all__ = ["Action", "ActionFailed", "AdapterFactory", "Executor"]

@@ -1,0 +1,54 @@
+"""What an apply did: one result per action, and the report over all of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from deployctl.model import JSONObject
+from deployctl.planner.plan import Action
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """The outcome of one planned change."""
+
+    address: str
+    action: Action
+    ok: bool
+    elapsed: float
+    error: str | None = None
+    note: str | None = None
+
+    def to_json(self) -> JSONObject:
+        return {
+            "address": self.address,
+            "action": self.action.value,
+            "ok": self.ok,
+            "elapsed": round(self.elapsed, 3),
+            "error": self.error,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class ApplyReport:
+    """All results of one apply, sorted by address."""
+
+    results: tuple[ActionResult, ...]
+    elapsed: float
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> tuple[ActionResult, ...]:
+        return tuple(r for r in self.results if not r.ok)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+    def counts(self) -> dict[str, int]:
+        counts = {a.value: 0 for a in Action if a is not Action.NOOP}
+        for result in self.results:
+            if result.ok and result.action is not Action.NOOP:
+                counts[result.action.value] += 1
+        return counts

@@ -1,0 +1,219 @@
+"""The Plan: frozen, serialisable data describing what an apply will do, address by address.
+
+Its JSON form is the user contract of ``deployctl plan --json`` and of saved plan files (one
+document serves both), shaped like Terraform's plan JSON so policy tools can read it; its schema
+is ``schemas/plan.schema.json``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from deployctl import __version__
+from deployctl.errors import PlanFileError
+from deployctl.model import DeploymentSpec, JSONObject, JSONValue
+
+PLAN_FORMAT_VERSION = "1.0"
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    NOOP = "no-op"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One changed field, by dotted path: ``config.workers: 1 -> 2``.
+
+    ``kind`` tells an absent value from an explicit null: ``added`` has no before, ``removed``
+    has no after.
+    """
+
+    path: str
+    before: JSONValue
+    after: JSONValue
+    kind: str = "changed"
+
+    def to_json(self) -> JSONObject:
+        return {"path": self.path, "before": self.before, "after": self.after, "kind": self.kind}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FieldChange:
+        return cls(
+            path=str(data["path"]),
+            before=data.get("before"),
+            after=data.get("after"),
+            kind=str(data.get("kind", "changed")),
+        )
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """What the plan does to one address, and why.
+
+    ``before`` is the deployment as deployctl believes it is now (the last applied record, with
+    any field the target reports as drifted replaced by the live value); ``after`` is the
+    desired spec. ``state_only`` marks a delete of something already gone from its target: the
+    apply only drops it from state and calls nothing.
+    """
+
+    target: str
+    name: str
+    target_uri: str
+    action: Action
+    reason: str
+    before: JSONObject | None = None
+    after: JSONObject | None = None
+    diff: tuple[FieldChange, ...] = ()
+    state_only: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.target}/{self.name}"
+
+    @property
+    def desired(self) -> DeploymentSpec:
+        if self.after is None:
+            raise ValueError(f"{self.address}: a {self.action} has no desired spec")
+        return DeploymentSpec.from_json(self.after)
+
+    def to_json(self) -> JSONObject:
+        return {
+            "address": self.address,
+            "target": self.target,
+            "name": self.name,
+            "target_uri": self.target_uri,
+            "change": {
+                "actions": [self.action.value],
+                "before": self.before,
+                "after": self.after,
+            },
+            "action_reason": self.reason,
+            "diff": [d.to_json() for d in self.diff],
+            "state_only": self.state_only,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ResourceChange:
+        change = data["change"]
+        actions = change["actions"]
+        if not isinstance(actions, list) or len(actions) != 1:
+            raise ValueError(f"actions must be a one-element list, got {actions!r}")
+        before = change.get("before")
+        after = change.get("after")
+        return cls(
+            target=str(data["target"]),
+            name=str(data["name"]),
+            target_uri=str(data["target_uri"]),
+            action=Action(actions[0]),
+            reason=str(data.get("action_reason", "")),
+            before=before if isinstance(before, dict) else None,
+            after=after if isinstance(after, dict) else None,
+            diff=tuple(FieldChange.from_json(d) for d in data.get("diff", [])),
+            state_only=bool(data.get("state_only", False)),
+        )
+
+
+@dataclass(frozen=True)
+class UnmanagedDeployment:
+    """A deployment found on a target that deployctl does not manage (reported, never touched)."""
+
+    target: str
+    name: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.target}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A whole plan. Changes are sorted by address and include no-ops."""
+
+    environment: str
+    changes: tuple[ResourceChange, ...]
+    unmanaged: tuple[UnmanagedDeployment, ...] = ()
+    destroy: bool = False
+    manifest_path: str | None = None
+    manifest_sha256: str | None = None
+    state_path: str | None = None
+    state_lineage: str | None = None
+    state_serial: int = 0
+    created_at: str | None = None
+    deployctl_version: str = __version__
+    format_version: str = PLAN_FORMAT_VERSION
+    extra: JSONObject = field(default_factory=dict)
+
+    def summary(self) -> dict[str, int]:
+        counts = {a.value: 0 for a in Action}
+        for change in self.changes:
+            counts[change.action.value] += 1
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action is not Action.NOOP for c in self.changes)
+
+    def actionable(self) -> Iterator[ResourceChange]:
+        return (c for c in self.changes if c.action is not Action.NOOP)
+
+    def to_json(self) -> JSONObject:
+        resource_changes: list[JSONValue] = [c.to_json() for c in self.changes]
+        unmanaged: list[JSONValue] = [
+            {"address": u.address, "target": u.target, "name": u.name} for u in self.unmanaged
+        ]
+        summary: JSONObject = dict(self.summary())
+        return {
+            "format_version": self.format_version,
+            "deployctl_version": self.deployctl_version,
+            "environment": self.environment,
+            "destroy": self.destroy,
+            "created_at": self.created_at,
+            "summary": summary,
+            "resource_changes": resource_changes,
+            "unmanaged": unmanaged,
+            "manifest": {"path": self.manifest_path, "sha256": self.manifest_sha256},
+            "state": {
+                "path": self.state_path,
+                "lineage": self.state_lineage,
+                "serial": self.state_serial,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, *, source: str = "plan") -> Plan:
+        if not isinstance(data, dict) or "resource_changes" not in data:
+            raise PlanFileError(f"{source} is not a deployctl plan (no 'resource_changes')")
+        version = data.get("format_version")
+        if version != PLAN_FORMAT_VERSION:
+            raise PlanFileError(
+                f"{source} has plan format {version!r}; this deployctl reads "
+                f"{PLAN_FORMAT_VERSION!r}",
+                hint="make the plan again with this deployctl version",
+            )
+        try:
+            manifest = data.get("manifest") or {}
+            state = data.get("state") or {}
+            return cls(
+                environment=str(data["environment"]),
+                changes=tuple(ResourceChange.from_json(c) for c in data["resource_changes"]),
+                unmanaged=tuple(
+                    UnmanagedDeployment(str(u["target"]), str(u["name"]))
+                    for u in data.get("unmanaged", [])
+                ),
+                destroy=bool(data.get("destroy", False)),
+                manifest_path=manifest.get("path"),
+                manifest_sha256=manifest.get("sha256"),
+                state_path=state.get("path"),
+                state_lineage=state.get("lineage"),
+                state_serial=int(state.get("serial", 0)),
+                created_at=data.get("created_at"),
+                deployctl_version=str(data.get("deployctl_version", "")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PlanFileError(f"{source} is malformed: {exc!r}") from exc

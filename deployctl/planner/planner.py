@@ -1,0 +1,174 @@
+"""The planner: a pure function ``(desired, state, live) -> Plan``.
+
+No I/O happens here: refresh has already asked the targets what is live. For each address the
+decision follows this table (``../README.md`` documents it for users):
+
+=======  ========  =====  ============================================================
+desired  in state  live   action
+=======  ========  =====  ============================================================
+yes      any       no     create (the reason says if it vanished from the target)
+yes      yes       yes    update if desired != last applied, or a field the target reports
+                          drifted since the last apply; else no-op
+yes      no        yes    error: exists on the target but is not managed
+no       yes       yes    delete
+no       yes       no     delete from state only (no call)
+no       no        yes    untouched; reported as unmanaged
+=======  ========  =====  ============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from deployctl.errors import PlanError
+from deployctl.manifest.model import DesiredDeployment
+from deployctl.model import SPEC_FIELDS, JSONObject, JSONValue, canonical_json
+from deployctl.planner.diff import creation_diff, deletion_diff, field_diff
+from deployctl.planner.plan import Action, Plan, ResourceChange, UnmanagedDeployment
+from deployctl.state.document import StateDocument, StateRecord
+from deployctl.targets.live import LiveStatus, LiveView
+
+
+@dataclass(frozen=True)
+class DesiredTarget:
+    """What the planner needs of a desired deployment: where it goes and what it should be."""
+
+    deployment: DesiredDeployment
+    target_uri: str
+
+
+def _drift(record: StateRecord, live: LiveStatus) -> dict[str, JSONValue]:
+    """Fields the target reports whose live value moved since the last apply.
+
+    The baseline is what the target reported right after that apply (plugins often normalise
+    or add defaults), falling back to what was applied when nothing was read back.
+    """
+    if live.record is None:
+        return {}
+    now = live.record.reported_fields()
+    then = record.live.reported_fields() if record.live else {}
+    applied = record.applied.to_json()
+    drifted: dict[str, JSONValue] = {}
+    for name in SPEC_FIELDS:
+        if name not in now:
+            continue
+        baseline = then.get(name, applied[name])
+        if canonical_json(now[name]) != canonical_json(baseline):
+            drifted[name] = now[name]
+    return drifted
+
+
+def _plan_desired(
+    item: DesiredTarget, record: StateRecord | None, live: LiveStatus | None
+) -> ResourceChange | str:
+    """The change for a desired address, or an error message when it cannot be planned."""
+    desired = item.deployment
+    after = desired.spec.to_json()
+    base = {"target": desired.target, "name": desired.name, "target_uri": item.target_uri}
+    exists = live is not None and live.exists
+    if not exists:
+        if record is not None:
+            why = live.reason if live and live.reason else "not found on the target"
+            reason = f"recorded in state but vanished from the target ({why})"
+        else:
+            reason = "not yet on the target"
+        return ResourceChange(
+            **base, action=Action.CREATE, reason=reason, after=after, diff=creation_diff(after)
+        )
+    assert live is not None
+    if record is None:
+        return (
+            f"{desired.address} already exists on target '{desired.target}' but is not managed "
+            "by deployctl; delete it on the target or rename the deployment in the manifest "
+            "(adopting existing deployments comes in a later release)"
+        )
+    drifted = _drift(record, live)
+    before: JSONObject = {**record.applied.to_json(), **drifted}
+    reasons = []
+    if not record.applied.same_as(desired.spec):
+        reasons.append("the manifest differs from the last applied version")
+    if drifted:
+        reasons.append(
+            "changed on the target outside deployctl (" + ", ".join(sorted(drifted)) + ")"
+        )
+    if not reasons:
+        return ResourceChange(
+            **base, action=Action.NOOP, reason="up to date", before=before, after=after
+        )
+    return ResourceChange(
+        **base,
+        action=Action.UPDATE,
+        reason="; ".join(reasons),
+        before=before,
+        after=after,
+        diff=field_diff(before, after),
+    )
+
+
+def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange:
+    before = record.applied.to_json()
+    base = {"target": record.target, "name": record.name, "target_uri": record.target_uri}
+    if live is not None and live.exists:
+        return ResourceChange(
+            **base,
+            action=Action.DELETE,
+            reason="no longer in the manifest",
+            before=before,
+            diff=deletion_diff(before),
+        )
+    why = live.reason if live and live.reason else "not found on the target"
+    return ResourceChange(
+        **base,
+        action=Action.DELETE,
+        reason=f"no longer in the manifest and already gone from the target ({why}); "
+        "only removed from state",
+        before=before,
+        diff=deletion_diff(before),
+        state_only=True,
+    )
+
+
+def make_plan(
+    environment: str,
+    desired: Iterable[DesiredTarget],
+    state: StateDocument,
+    live: LiveView,
+    *,
+    destroy: bool = False,
+) -> Plan:
+    """Reconcile desired, recorded and live deployments into a deterministic Plan.
+
+    With ``destroy``, ``desired`` should be empty: every recorded deployment is deleted.
+    Raises ``PlanError`` listing every address that cannot be planned.
+    """
+    desired_by_address = {d.deployment.address: d for d in desired}
+    changes: list[ResourceChange] = []
+    errors: list[str] = []
+    for address in sorted(set(desired_by_address) | set(state.records)):
+        record = state.get(address)
+        status = live.get(address)
+        item = desired_by_address.get(address)
+        if item is not None:
+            outcome = _plan_desired(item, record, status)
+            if isinstance(outcome, str):
+                errors.append(outcome)
+            else:
+                changes.append(outcome)
+        elif record is not None:
+            changes.append(_plan_orphan(record, status))
+    if errors:
+        raise PlanError("\n".join(errors))
+    unmanaged = tuple(
+        UnmanagedDeployment(s.target, s.name)
+        for s in live.existing()
+        if s.address not in desired_by_address and s.address not in state.records
+    )
+    return Plan(
+        environment=environment,
+        changes=tuple(changes),
+        unmanaged=unmanaged,
+        destroy=destroy,
+        state_lineage=state.lineage,
+        state_serial=state.serial,
+    )

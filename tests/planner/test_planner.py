@@ -1,0 +1,171 @@
+"""The planner's decision table, row by row, on plain data (no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployctl.errors import PlanError
+from deployctl.manifest.model import DesiredDeployment
+from deployctl.model import DeploymentSpec
+from deployctl.planner import Action, DesiredTarget, make_plan
+from deployctl.state.document import StateDocument, StateRecord
+from deployctl.targets.live import LiveStatus, LiveView
+from deployctl.targets.protocol import LiveRecord
+
+URI = "local:/tmp/t"
+SPEC = DeploymentSpec("models:/churn/3", "python_function", {"workers": 2})
+
+
+def desired(name: str = "churn", spec: DeploymentSpec = SPEC) -> DesiredTarget:
+    return DesiredTarget(DesiredDeployment("local", name, spec), URI)
+
+
+def record(
+    name: str = "churn", spec: DeploymentSpec = SPEC, live: LiveRecord | None = None
+) -> StateRecord:
+    return StateRecord("local", name, URI, spec, live, "2026-01-01T00:00:00Z")
+
+
+def state(*records: StateRecord) -> StateDocument:
+    return StateDocument("lineage-1", 3, "dev", {r.address: r for r in records})
+
+
+def live_record(name: str = "churn", spec: DeploymentSpec | None = SPEC) -> LiveRecord:
+    if spec is None:  # a target that reports nothing but the name
+        return LiveRecord(name, {"name": name})
+    return LiveRecord(name, {"name": name}, spec.model_uri, spec.flavor, spec.config)
+
+
+def live(*statuses: LiveStatus) -> LiveView:
+    return LiveView({s.address: s for s in statuses})
+
+
+def present(name: str = "churn", spec: DeploymentSpec | None = SPEC) -> LiveStatus:
+    return LiveStatus("local", name, True, live_record(name, spec))
+
+
+def absent(name: str = "churn", reason: str = "get_deployment raised: not found") -> LiveStatus:
+    return LiveStatus("local", name, False, None, reason)
+
+
+def only_change(plan):  # type: ignore[no-untyped-def]
+    assert len(plan.changes) == 1
+    return plan.changes[0]
+
+
+def test_desired_and_not_live_is_created() -> None:
+    change = only_change(make_plan("dev", [desired()], state(), live(absent())))
+    assert change.action is Action.CREATE
+    assert change.reason == "not yet on the target"
+    assert change.after == SPEC.to_json()
+    assert change.before is None
+    assert [d.path for d in change.diff] == ["config.workers", "flavor", "model_uri"]
+
+
+def test_desired_recorded_but_vanished_is_recreated_with_the_reason() -> None:
+    plan = make_plan("dev", [desired()], state(record()), live(absent(reason="gone")))
+    change = only_change(plan)
+    assert change.action is Action.CREATE
+    assert "vanished from the target" in change.reason
+    assert "gone" in change.reason
+
+
+def test_desired_equal_to_applied_and_live_is_a_no_op() -> None:
+    change = only_change(make_plan("dev", [desired()], state(record()), live(present())))
+    assert change.action is Action.NOOP
+    assert change.diff == ()
+
+
+def test_manifest_change_is_an_update_with_field_diff() -> None:
+    new = DeploymentSpec("models:/churn/4", "python_function", {"workers": 4})
+    plan = make_plan("dev", [desired(spec=new)], state(record()), live(present()))
+    change = only_change(plan)
+    assert change.action is Action.UPDATE
+    assert "manifest differs" in change.reason
+    assert [(d.path, d.before, d.after) for d in change.diff] == [
+        ("config.workers", 2, 4),
+        ("model_uri", "models:/churn/3", "models:/churn/4"),
+    ]
+
+
+def test_live_drift_of_a_reported_field_is_an_update_back_to_desired() -> None:
+    drifted = DeploymentSpec("models:/churn/3", "python_function", {"workers": 9})
+    plan = make_plan("dev", [desired()], state(record()), live(present(spec=drifted)))
+    change = only_change(plan)
+    assert change.action is Action.UPDATE
+    assert "outside deployctl (config)" in change.reason
+    assert [(d.path, d.before, d.after) for d in change.diff] == [("config.workers", 9, 2)]
+
+
+def test_drift_is_measured_from_what_the_target_reported_after_the_apply() -> None:
+    # The target adds a default to config; that alone is not drift.
+    normalised = DeploymentSpec("models:/churn/3", "python_function", {"workers": 2, "gpu": 0})
+    rec = record(live=live_record(spec=normalised))
+    plan = make_plan("dev", [desired()], state(rec), live(present(spec=normalised)))
+    assert only_change(plan).action is Action.NOOP
+
+
+def test_fields_a_target_does_not_report_are_compared_with_state_only() -> None:
+    plan = make_plan("dev", [desired()], state(record()), live(present(spec=None)))
+    assert only_change(plan).action is Action.NOOP
+
+
+def test_live_but_unmanaged_desired_deployment_is_an_error() -> None:
+    with pytest.raises(PlanError, match="local/churn already exists on target 'local' but is not"):
+        make_plan("dev", [desired()], state(), live(present()))
+
+
+def test_every_unmanaged_conflict_is_reported_at_once() -> None:
+    with pytest.raises(PlanError) as info:
+        make_plan(
+            "dev",
+            [desired("a"), desired("b")],
+            state(),
+            live(present("a"), present("b")),
+        )
+    assert "local/a" in str(info.value) and "local/b" in str(info.value)
+
+
+def test_recorded_live_but_not_desired_is_deleted() -> None:
+    change = only_change(make_plan("dev", [], state(record()), live(present())))
+    assert change.action is Action.DELETE
+    assert change.state_only is False
+    assert change.after is None
+    assert change.before == SPEC.to_json()
+
+
+def test_recorded_but_gone_and_not_desired_is_dropped_from_state_without_a_call() -> None:
+    change = only_change(make_plan("dev", [], state(record()), live(absent())))
+    assert change.action is Action.DELETE
+    assert change.state_only is True
+    assert "only removed from state" in change.reason
+
+
+def test_live_unmanaged_not_desired_is_reported_and_untouched() -> None:
+    plan = make_plan("dev", [], state(), live(present("stray")))
+    assert plan.changes == ()
+    assert [u.address for u in plan.unmanaged] == ["local/stray"]
+
+
+def test_plan_is_sorted_by_address_and_counts_actions() -> None:
+    plan = make_plan(
+        "dev",
+        [desired("b"), desired("a"), desired("c")],
+        state(record("c"), record("z")),
+        live(absent("a"), absent("b"), present("c"), present("z")),
+    )
+    assert [c.address for c in plan.changes] == ["local/a", "local/b", "local/c", "local/z"]
+    assert plan.summary() == {"create": 2, "update": 0, "delete": 1, "no-op": 1}
+    assert plan.has_changes
+    assert plan.state_lineage == "lineage-1" and plan.state_serial == 3
+
+
+def test_destroy_plans_deletes_for_every_record() -> None:
+    plan = make_plan(
+        "dev", [], state(record("a"), record("b")), live(present("a"), absent("b")), destroy=True
+    )
+    assert [(c.address, c.action, c.state_only) for c in plan.changes] == [
+        ("local/a", Action.DELETE, False),
+        ("local/b", Action.DELETE, True),
+    ]
+    assert plan.destroy
