@@ -1,0 +1,191 @@
+"""Loading a manifest file into the frozen desired model.
+
+The pipeline is read -> YAML with positions -> variables and interpolation -> schema -> target
+checks -> build. Every stage collects issues instead of raising, so one ``ManifestError`` reports
+every problem of the file at once; only a file that cannot be read or parsed at all stops early.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from deployctl.errors import DeployctlError, ManifestError, ManifestIssue
+from deployctl.manifest.interpolate import Interpolator, Variables, resolve_variables
+from deployctl.manifest.model import DesiredDeployment, Manifest, SourceLocation, TargetSpec
+from deployctl.manifest.validate import describe_container, validate_manifest, yaml_type
+from deployctl.manifest.yaml_nodes import JSONPath, Positions, parse_yaml
+from deployctl.model import DeploymentSpec, JSONValue, target_scheme
+
+LOCAL_SCHEME = "local"
+
+
+def load_manifest(
+    path: str | os.PathLike[str],
+    *,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Manifest:
+    """Read, validate and interpolate the manifest at ``path``.
+
+    ``variables`` are ``--var NAME=VALUE`` overrides (strings, converted to each declared
+    variable's type); ``environ`` is what ``${env.NAME}`` reads (``os.environ`` by default).
+    Raises ``ManifestError`` with every problem found, or ``DeployctlError`` when the file cannot
+    be read.
+    """
+    source = str(path)
+    manifest_path = Path(path)
+    try:
+        raw = manifest_path.read_bytes()
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise DeployctlError(f"{source}: cannot read manifest: {reason}") from error
+
+    parsed = parse_yaml(raw, source, describe_container)
+    if not parsed.document:
+        if parsed.issues:
+            raise ManifestError(parsed.issues)
+        raise ManifestError.single(
+            source, 1, 1, "the manifest is empty: it needs version, environment and targets"
+        )
+    data = parsed.data
+    if not isinstance(data, dict):
+        raise ManifestError.single(
+            source,
+            1,
+            1,
+            "the manifest must be a mapping with version, environment and targets, "
+            f"not {yaml_type(data)}",
+        )
+    positions = parsed.positions
+    issues = list(parsed.issues)
+
+    resolved = resolve_variables(
+        data.get("variables"), variables or {}, positions, source, manifest_path.name
+    )
+    issues.extend(resolved.issues)
+    if "targets" in data:
+        interpolator = Interpolator(
+            resolved, os.environ if environ is None else environ, positions, source
+        )
+        data = {**data, "targets": interpolator.expand_tree(data["targets"], ("targets",))}
+        issues.extend(interpolator.issues)
+
+    issues.extend(validate_manifest(data, positions, source))
+    issues.extend(_target_issues(data, positions, source))
+    if issues:
+        # The same node can be reached twice (aliases, merge keys): say each thing once.
+        raise ManifestError(list(dict.fromkeys(issues)))
+    return _build(data, resolved, positions, manifest_path, source, raw)
+
+
+def _local_path(uri: str) -> str:
+    """What follows ``local:`` (empty for a bare ``local``)."""
+    _, _, rest = uri.partition(":")
+    return rest.strip()
+
+
+def resolve_local_uri(uri: str, manifest_dir: Path) -> str:
+    """``local:PATH`` with PATH made absolute relative to ``manifest_dir`` (``~`` expanded).
+
+    The manifest's folder, not the working directory, anchors relative paths so that the same
+    manifest means the same target wherever deployctl is run from.
+    """
+    where = Path(os.path.expanduser(_local_path(uri)))
+    if not where.is_absolute():
+        where = manifest_dir / where
+    return f"{LOCAL_SCHEME}:{os.path.normpath(where)}"
+
+
+def _target_issues(data: dict[str, Any], positions: Positions, source: str) -> list[ManifestIssue]:
+    """Checks the schema cannot express: a local target needs a path."""
+    issues: list[ManifestIssue] = []
+    targets = data.get("targets")
+    if not isinstance(targets, dict):
+        return issues
+    for key, target in targets.items():
+        uri = target.get("uri") if isinstance(target, dict) else None
+        if not isinstance(uri, str) or not uri:
+            continue
+        if target_scheme(uri) == LOCAL_SCHEME and not _local_path(uri):
+            line, col = positions.value(("targets", key, "uri"))
+            message = f"target '{key}': the local target needs a path, e.g. local:.deployctl/dev"
+            issues.append(ManifestIssue(source, line, col, message))
+    return issues
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON data, so no two deployments share a mutable config."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: mappings merge recursively, anything else is replaced."""
+    merged = {key: _copy(value) for key, value in base.items()}
+    for key, value in override.items():
+        below = merged.get(key)
+        if isinstance(below, dict) and isinstance(value, dict):
+            merged[key] = deep_merge(below, value)
+        else:
+            merged[key] = _copy(value)
+    return merged
+
+
+def _build(
+    data: dict[str, Any],
+    variables: Variables,
+    positions: Positions,
+    manifest_path: Path,
+    source: str,
+    raw: bytes,
+) -> Manifest:
+    manifest_dir = Path(os.path.abspath(manifest_path)).parent
+
+    def location(path: JSONPath) -> SourceLocation:
+        line, col = positions.key(path)
+        return SourceLocation(source, line, col)
+
+    targets: list[TargetSpec] = []
+    target_data: dict[str, Any] = data["targets"]
+    for key in sorted(target_data):
+        target = target_data[key]
+        defaults: dict[str, Any] = target.get("defaults") or {}
+        deployment_data: dict[str, Any] = target.get("deployments") or {}
+        deployments: list[DesiredDeployment] = []
+        for name in sorted(deployment_data):
+            fields = deep_merge(defaults, deployment_data[name])
+            spec = DeploymentSpec(
+                model_uri=fields["model_uri"],
+                flavor=fields.get("flavor"),
+                config=fields.get("config") or {},
+            )
+            where = location(("targets", key, "deployments", name))
+            deployments.append(DesiredDeployment(key, name, spec, where))
+        uri: str = target["uri"]
+        scheme = target_scheme(uri)
+        resolved = resolve_local_uri(uri, manifest_dir) if scheme == LOCAL_SCHEME else uri
+        targets.append(
+            TargetSpec(
+                key=key,
+                uri=uri,
+                resolved_uri=resolved,
+                scheme=scheme,
+                deployments=tuple(deployments),
+                location=location(("targets", key)),
+            )
+        )
+    effective: tuple[tuple[str, JSONValue], ...] = tuple(sorted(variables.values.items()))
+    return Manifest(
+        path=manifest_path,
+        environment=data["environment"],
+        variables=effective,
+        targets=tuple(targets),
+        sha256=hashlib.sha256(raw).hexdigest(),
+    )

@@ -1,0 +1,236 @@
+"""Schema validation of manifest data, and the wording of every manifest message.
+
+``schemas/manifest.schema.json`` is the single source of what a manifest may contain; this module
+runs it over the data and turns each jsonschema error into one plain line that names the field and
+the thing it is in, located at the YAML node a person would edit (the key for unknown fields and
+bad names, the value for wrong values, the key naming the mapping for missing fields). The naming
+helpers are shared with the YAML reader and interpolation so every message names things alike.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError
+
+from deployctl.errors import ManifestIssue
+from deployctl.manifest.yaml_nodes import JSONPath, Positions
+
+NAME_RULE = (
+    "names start with a letter or digit and contain only letters, digits, '.', '_' and '-' "
+    "(at most 128 characters)"
+)
+VARIABLE_NAME_RULE = (
+    "variable names start with a letter or '_' and contain only letters, digits and '_'"
+)
+SUPPORTED_VERSION = 1
+
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "a boolean",
+    "null": "null",
+}
+
+
+@functools.cache
+def manifest_schema() -> dict[str, Any]:
+    """The manifest JSON Schema, as shipped inside the package."""
+    resource = resources.files("deployctl") / "schemas" / "manifest.schema.json"
+    schema: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
+    return schema
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    schema = manifest_schema()
+    # Resolving a "$ref" costs more than checking what it points at; with 10,000 deployments
+    # that doubles the validation time, so validate against a copy with the refs inlined.
+    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
+
+
+_ANNOTATIONS = frozenset({"description", "title", "$comment", "examples", "default"})
+
+
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with local ``#/$defs/NAME`` references replaced by what they name.
+
+    The manifest schema is not recursive, so this terminates. Keywords next to a ``$ref`` apply
+    together with it; plain annotations are merged in, anything else is kept apart in ``allOf``.
+    """
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    inlined = {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
+    ref = inlined.pop("$ref", None)
+    if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+        if ref is not None:
+            inlined["$ref"] = ref
+        return inlined
+    target = _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+    if set(inlined) <= _ANNOTATIONS:
+        return {**target, **inlined}
+    return {**inlined, "allOf": [*inlined.get("allOf", []), target]}
+
+
+# --- naming things -------------------------------------------------------------------------
+
+
+def dotted(path: JSONPath) -> str:
+    """``config.resources[0].cpu`` style text for a path below a named thing."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _entity_length(path: JSONPath) -> int:
+    """How much of ``path`` names a thing in its own right (root, variable, target, ...)."""
+    if not path:
+        return 0
+    head = path[0]
+    if head == "variables" and len(path) >= 2:
+        return 2
+    if head == "targets" and len(path) >= 2:
+        if len(path) >= 4 and path[2] == "deployments":
+            return 4
+        if len(path) >= 3 and path[2] in ("defaults", "deployments"):
+            return 3
+        return 2
+    return 0
+
+
+def describe(path: JSONPath) -> str:
+    """The thing at ``path`` in words: ``deployment 'churn'``, ``field 'uri' of target 'x'``."""
+    size = _entity_length(path)
+    if size == len(path):
+        if size == 0:
+            return "the manifest"
+        if path[0] == "variables":
+            return f"variable '{path[1]}'"
+        target = f"target '{path[1]}'"
+        if size == 2:
+            return target
+        if size == 3:
+            return f"{path[2]} of {target}"
+        return f"deployment '{path[3]}'"
+    return f"field '{dotted(path[size:])}' of {describe(path[:size])}"
+
+
+def describe_container(path: JSONPath) -> str:
+    """The mapping at ``path`` as the place something is *in* (``in targets``)."""
+    if path in (("targets",), ("variables",)):
+        return str(path[0])
+    return describe(path)
+
+
+def yaml_type(value: Any) -> str:
+    """The YAML word, with article, for the type of a loaded value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"  # pragma: no cover - the YAML reader builds only the above
+
+
+def show(value: Any) -> str:
+    """A value as it would be written in YAML, for quoting in a message."""
+    if isinstance(value, str):
+        return f"'{value}'"
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    return yaml_type(value)
+
+
+# --- validation ----------------------------------------------------------------------------
+
+
+def validate_manifest(data: Any, positions: Positions, source: str) -> list[ManifestIssue]:
+    """Every schema problem of ``data`` as located, worded issues."""
+    issues: list[ManifestIssue] = []
+    for error in _validator().iter_errors(data):
+        for (line, col), message in _explain(error, positions):
+            issues.append(ManifestIssue(source, line, col, message))
+    return issues
+
+
+def _explain(error: ValidationError, positions: Positions) -> Iterator[tuple[tuple[int, int], str]]:
+    path: JSONPath = tuple(error.absolute_path)
+    instance = error.instance
+    expected: Any = error.validator_value
+    if "propertyNames" in error.relative_schema_path:
+        # jsonschema reports a bad key at the mapping's path, with the key as the instance.
+        name = str(instance)
+        yield positions.key((*path, name)), _bad_name(path, name)
+        return
+    validator = error.validator
+    if validator == "additionalProperties" and isinstance(instance, dict):
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = sorted(schema.get("properties", {}))
+        for key in instance:
+            if key in allowed:
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            message = f"unknown field '{key}' in {describe(path)}{hint}"
+            yield positions.key((*path, key)), message
+        return
+    if validator == "required" and isinstance(instance, dict):
+        for name in expected:
+            if name not in instance:
+                message = f"{describe(path)} is missing required field '{name}'"
+                # At the key that names the mapping: a block mapping starts at its first field,
+                # which would point at a line that is not the problem.
+                yield positions.key(path), message
+        return
+    where = positions.value(path)
+    if validator == "type":
+        yield where, _wrong_type(path, expected, instance)
+    elif validator == "const" and path == ("version",):
+        yield (
+            where,
+            f"unsupported manifest version {show(instance)} "
+            f"(this deployctl reads version {SUPPORTED_VERSION})",
+        )
+    elif validator == "minLength" and isinstance(instance, str) and not instance:
+        yield where, f"{describe(path)} must not be empty"
+    elif validator == "pattern" and path == ("environment",):
+        yield where, f"invalid environment name {show(instance)}: {NAME_RULE}"
+    else:
+        yield where, f"{error.message} (at {dotted(path) or 'the top level'})"
+
+
+def _bad_name(path: JSONPath, name: str) -> str:
+    if path == ("variables",):
+        return f"invalid variable name '{name}': {VARIABLE_NAME_RULE}"
+    kind = "target" if path == ("targets",) else "deployment"
+    return f"invalid {kind} name '{name}': {NAME_RULE}"
+
+
+def _wrong_type(path: JSONPath, expected: str | list[str], instance: Any) -> str:
+    names = [expected] if isinstance(expected, str) else list(expected)
+    words = [_TYPE_WORDS.get(name, name) for name in names]
+    wanted = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+    message = f"{describe(path)} must be {wanted}, not {yaml_type(instance)}"
+    if "string" in names and isinstance(instance, (bool, int, float)):
+        message += " (quote it to make it a string)"
+    elif names == ["object"] and instance is None:
+        message += " (write {} for an empty mapping)"
+    return message

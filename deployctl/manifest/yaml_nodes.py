@@ -1,0 +1,330 @@
+"""YAML text to plain Python data that remembers where every key and value was written.
+
+``yaml.safe_load`` throws positions away and silently lets a repeated key win, so this module
+composes the node tree itself and walks it once, building ``dict``/``list``/scalar data together
+with a :class:`Positions` index from JSON path to the 1-based line and column of each key and
+value. Everything that YAML accepts but a manifest must not contain (repeated keys, keys that YAML
+1.1 reads as booleans or numbers, unknown tags) is reported as an issue rather than raised, so the
+caller can report it together with every other problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from deployctl.errors import ManifestIssue
+
+JSONPath = tuple[str | int, ...]
+Position = tuple[int, int]
+
+_Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+_TAG = "tag:yaml.org,2002:"
+STR_TAG = _TAG + "str"
+MERGE_TAG = _TAG + "merge"
+_TIMESTAMP_TAG = _TAG + "timestamp"
+_MAP_TAG = _TAG + "map"
+_SEQ_TAG = _TAG + "seq"
+
+# What a plain key that YAML 1.1 resolved to something else was read as, for the error message.
+_KEY_TYPE_WORDS = {
+    _TAG + "bool": "a boolean",
+    _TAG + "int": "a number",
+    _TAG + "float": "a number",
+    _TAG + "null": "null",
+    _TIMESTAMP_TAG: "a date",
+}
+
+# Aliases can make a small file expand exponentially ("billion laughs"); well above any real
+# manifest (10,000 deployments are about a hundred thousand values), well below a hang.
+MAX_VALUES = 1_000_000
+
+
+class Positions:
+    """Where each key and value of the document was written, by JSON path.
+
+    Lookups fall back to the nearest recorded ancestor so that a path the YAML never spelled out
+    (a missing field, a value produced by interpolation) still points somewhere useful.
+    """
+
+    def __init__(self) -> None:
+        self.keys: dict[JSONPath, Position] = {}
+        self.values: dict[JSONPath, Position] = {}
+
+    def value(self, path: JSONPath) -> Position:
+        """Where the value at ``path`` (or its nearest recorded ancestor) starts."""
+        while path:
+            found = self.values.get(path)
+            if found is not None:
+                return found
+            path = path[:-1]
+        return self.values.get((), (1, 1))
+
+    def key(self, path: JSONPath) -> Position:
+        """Where the key naming ``path`` was written (the value's position for the root)."""
+        found = self.keys.get(path)
+        return found if found is not None else self.value(path)
+
+
+@dataclass
+class ParsedYAML:
+    """The outcome of reading a YAML document.
+
+    ``document`` is False when there was nothing to build from (a syntax error, or an empty
+    stream); ``data`` is then ``None`` and ``issues`` says why when it was a syntax error.
+    """
+
+    data: Any
+    positions: Positions
+    issues: list[ManifestIssue] = field(default_factory=list)
+    document: bool = True
+
+
+class _TooManyValues(Exception):
+    pass
+
+
+def _position(node: Node) -> Position:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def parse_yaml(
+    raw: bytes, source: str, describe_container: Callable[[JSONPath], str]
+) -> ParsedYAML:
+    """Compose ``raw`` as a single YAML document and build its data with positions.
+
+    ``describe_container`` names the mapping at a path in words (``deployments of target 'x'``)
+    for messages about repeated and non-string keys; ``source`` prefixes every issue.
+    """
+    positions = Positions()
+    loader = _Loader(raw)
+    try:
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as error:
+            return ParsedYAML(None, positions, [_syntax_issue(error, raw, source)], False)
+        except yaml.reader.ReaderError as error:
+            line, col = _offset_position(raw, error.position)
+            message = f"invalid YAML: {error.reason} (character {error.character!r})"
+            return ParsedYAML(None, positions, [ManifestIssue(source, line, col, message)], False)
+        if node is None:
+            return ParsedYAML(None, positions, [], False)
+        walker = _Walker(loader, source, positions, describe_container)
+        try:
+            data = walker.walk(node, ())
+        except _TooManyValues:
+            message = f"the manifest expands to more than {walker.budget:,} values through aliases"
+            return ParsedYAML(None, positions, [ManifestIssue(source, 1, 1, message)], False)
+        except RecursionError:
+            message = "the manifest is nested too deeply to read"
+            return ParsedYAML(None, positions, [ManifestIssue(source, 1, 1, message)], False)
+        return ParsedYAML(data, positions, walker.issues)
+    finally:
+        loader.dispose()
+
+
+def _syntax_issue(error: yaml.MarkedYAMLError, raw: bytes, source: str) -> ManifestIssue:
+    mark = error.problem_mark or error.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = error.problem or error.context or "unreadable document"
+    # Some problems only make sense after their context ("... but found another document").
+    if error.context and problem.startswith("but "):
+        problem = f"{error.context}, {problem}"
+    if mark is not None and "cannot start any token" in problem:
+        lines = raw.splitlines()
+        if 0 <= mark.line < len(lines) and lines[mark.line][mark.column : mark.column + 1] == b"\t":
+            problem += " (YAML does not allow tabs for indentation; use spaces)"
+    return ManifestIssue(source, line, col, f"invalid YAML: {problem}")
+
+
+def _offset_position(raw: bytes, offset: int) -> Position:
+    offset = max(0, min(offset, len(raw)))
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    return (raw.count(b"\n", 0, offset) + 1, offset - line_start + 1)
+
+
+class _Walker:
+    """One pass over the node tree: data, positions and issues, linear in the expanded size."""
+
+    def __init__(
+        self,
+        loader: yaml.SafeLoader | yaml.CSafeLoader,
+        source: str,
+        positions: Positions,
+        describe_container: Callable[[JSONPath], str],
+    ) -> None:
+        self.loader = loader
+        self.source = source
+        self.positions = positions
+        self.describe_container = describe_container
+        self.issues: list[ManifestIssue] = []
+        # Ids of the keys each mapping spelled out itself, recorded before flatten_mapping folds
+        # merged keys in: only those can be "duplicates" (a merged key is meant to be overridden).
+        self._own_keys: dict[int, frozenset[int]] = {}
+        # Collections on the current walk path, to stop at an alias that contains itself.
+        self._active: set[int] = set()
+        # Nodes walked before: an alias walks its node again, whose problems are already reported.
+        self._seen: set[int] = set()
+        self._quiet = 0
+        self._cycles: set[int] = set()
+        self.budget = MAX_VALUES
+        self._left = MAX_VALUES
+
+    def report(self, node: Node, message: str) -> None:
+        if self._quiet:
+            return
+        line, col = _position(node)
+        self.issues.append(ManifestIssue(self.source, line, col, message))
+
+    def walk(self, node: Node, path: JSONPath) -> Any:
+        self._left -= 1
+        if self._left < 0:
+            raise _TooManyValues
+        self.positions.values[path] = _position(node)
+        repeat = id(node) in self._seen
+        if repeat:
+            self._quiet += 1
+        else:
+            self._seen.add(id(node))
+        try:
+            return self._walk_node(node, path)
+        finally:
+            if repeat:
+                self._quiet -= 1
+
+    def _walk_node(self, node: Node, path: JSONPath) -> Any:
+        if isinstance(node, ScalarNode):
+            return self._scalar(node, path)
+        if id(node) in self._active:
+            # Always met through an alias (so quietly), yet never reported before: say it once.
+            if id(node) not in self._cycles:
+                self._cycles.add(id(node))
+                line, col = _position(node)
+                message = f"{self.describe_container(path)} contains itself through an alias"
+                self.issues.append(ManifestIssue(self.source, line, col, message))
+            return None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, MappingNode):
+                if node.tag != _MAP_TAG:
+                    self.report(node, f"unsupported YAML tag '{node.tag}' on a mapping")
+                return self._mapping(node, path)
+            if node.tag != _SEQ_TAG:
+                self.report(node, f"unsupported YAML tag '{node.tag}' on a list")
+            return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
+        finally:
+            self._active.discard(id(node))
+
+    def _scalar(self, node: ScalarNode, path: JSONPath) -> Any:
+        if node.tag == STR_TAG:
+            return node.value
+        if node.tag == _TIMESTAMP_TAG:
+            # JSON (and so state and plan files) has no dates: keep the text as written.
+            return node.value
+        # After reporting a value that cannot be used, carry on with its text so that the schema
+        # does not add a second, misleading complaint about the same value.
+        try:
+            value = self.loader.construct_object(node)
+        except yaml.constructor.ConstructorError:
+            self.report(node, f"unsupported YAML tag '{node.tag}'")
+            return node.value
+        except ValueError:
+            self.report(node, f"cannot read '{node.value}' as YAML tag '{node.tag}'")
+            return node.value
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return value
+        self.report(
+            node,
+            f"unsupported YAML value of tag '{node.tag}'; "
+            "use a string, number, boolean, mapping or list",
+        )
+        return node.value
+
+    def _mapping(self, node: MappingNode, path: JSONPath) -> dict[str, Any]:
+        own = self._flatten(node)
+        chosen: dict[str, tuple[Node, Node, bool]] = {}
+        for key_node, value_node in node.value:
+            explicit = id(key_node) in own
+            key = self._key(key_node, path, report=explicit)
+            if key is None:
+                continue
+            previous = chosen.get(key)
+            if previous is not None and explicit and previous[2]:
+                first_line = previous[0].start_mark.line + 1
+                self.report(
+                    key_node,
+                    f"duplicate key '{key}' in {self.describe_container(path)} "
+                    f"(first at line {first_line})",
+                )
+                continue
+            # flatten_mapping puts merged pairs first, in the order in which later ones win.
+            chosen[key] = (key_node, value_node, explicit)
+        result: dict[str, Any] = {}
+        keys = self.positions.keys
+        for key, (key_node, value_node, _) in chosen.items():
+            child = (*path, key)
+            keys[child] = _position(key_node)
+            result[key] = self.walk(value_node, child)
+        return result
+
+    def _key(self, node: Node, path: JSONPath, *, report: bool) -> str | None:
+        if isinstance(node, ScalarNode) and node.tag == STR_TAG:
+            return str(node.value)
+        if not report:
+            # A merged-in key: reported where the mapping it comes from is written.
+            return None
+        where = self.describe_container(path)
+        if isinstance(node, ScalarNode):
+            word = _KEY_TYPE_WORDS.get(node.tag)
+            if word is not None and node.value:
+                self.report(
+                    node,
+                    f"key '{node.value}' in {where} is read by YAML as {word}, not a string; "
+                    f'quote it ("{node.value}") to use it as a name',
+                )
+            elif word is not None:
+                self.report(node, f"empty key in {where}; keys must be non-empty strings")
+            else:
+                self.report(node, f"key in {where} has unsupported YAML tag '{node.tag}'")
+        else:
+            kind = "mapping" if isinstance(node, MappingNode) else "list"
+            self.report(node, f"a {kind} cannot be a key in {where}; keys must be strings")
+        return None
+
+    def _flatten(self, node: MappingNode) -> frozenset[int]:
+        """Fold ``<<`` merge keys into ``node`` (once); returns the ids of its own keys."""
+        own = self._own_keys.get(id(node))
+        if own is not None:
+            return own
+        own = frozenset(id(key) for key, _ in node.value if key.tag != MERGE_TAG)
+        self._own_keys[id(node)] = own
+        if len(own) == len(node.value):
+            return own
+        # Merge sources must record their own keys before flatten_mapping rewrites them too.
+        for key, value in node.value:
+            if key.tag != MERGE_TAG:
+                continue
+            sources = value.value if isinstance(value, SequenceNode) else [value]
+            for source in sources:
+                if isinstance(source, MappingNode):
+                    self._flatten(source)
+        try:
+            self.loader.flatten_mapping(node)
+        except yaml.constructor.ConstructorError as error:
+            mark = error.problem_mark
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else _position(node)
+            problem = error.problem or "invalid merge"
+            self.issues.append(
+                ManifestIssue(self.source, line, col, f"invalid YAML merge key (<<): {problem}")
+            )
+            node.value = [(k, v) for k, v in node.value if k.tag != MERGE_TAG]
+        return own
