@@ -54,10 +54,11 @@ def state_path(args: argparse.Namespace, environment: str | None) -> str:
     raise UsageError("say which state to use: -f MANIFEST, -e ENVIRONMENT or --state PATH")
 
 
-def backend(path: str) -> LocalStateBackend:
+def backend(path: str, environment: str | None = None) -> LocalStateBackend:
+    """The state at ``path``; ``environment`` is written into a state created from here."""
     from deployctl.state.local import LocalStateBackend
 
-    return LocalStateBackend(Path(path))
+    return LocalStateBackend(Path(path), environment=environment)
 
 
 def environment_of(args: argparse.Namespace) -> tuple[Manifest | None, str | None]:

@@ -88,8 +88,7 @@ class StateRecord:
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(
                 f"state record {data.get('address', '?')!r} is malformed: {exc!r}",
-                hint="restore the .backup file next to the state file, or remove the record "
-                "with 'deployctl state rm ADDRESS'",
+                hint="fix the record by hand, or restore the .backup file next to the state file",
             ) from exc
 
     def superseded_by(
@@ -153,7 +152,7 @@ class StateDocument:
         if not isinstance(data, dict):
             raise StateError(f"{source} is not a deployctl state document (expected a JSON object)")
         version = data.get("format_version")
-        if not isinstance(version, int):
+        if not isinstance(version, int) or isinstance(version, bool):
             raise StateError(f"{source} has no integer 'format_version'; it is not a state file")
         if version > STATE_FORMAT_VERSION:
             raise StateError(
@@ -169,7 +168,7 @@ class StateDocument:
             version = int(data["format_version"])
         lineage = data.get("lineage")
         serial = data.get("serial")
-        if not isinstance(lineage, str) or not isinstance(serial, int):
+        if not isinstance(lineage, str) or not isinstance(serial, int) or isinstance(serial, bool):
             raise StateError(f"{source} lacks a string 'lineage' or an integer 'serial'")
         deployments = data.get("deployments")
         if not isinstance(deployments, list):

@@ -27,7 +27,7 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
     path = common.state_path(args, manifest.environment)
     pool = workflow.TargetPool()
     operation = "destroy" if destroy else "apply"
-    with common.backend(path).lock(operation=operation, timeout=timeout) as session:
+    with common.backend(path, manifest.environment).lock(operation=operation, timeout=timeout) as session:
         plan = workflow.plan(
             manifest, session.document, pool, console, state_path=path, destroy=destroy
         )
@@ -64,7 +64,7 @@ def _apply_saved(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.planfile} does not say which state it is for; pass --state PATH")
     console = common.console(args)
     pool = workflow.TargetPool()
-    with common.backend(path).lock(operation="apply", timeout=timeout) as session:
+    with common.backend(path, plan.environment).lock(operation="apply", timeout=timeout) as session:
         workflow.check_plan_is_current(plan, session.document, manifest_path=args.manifest)
         console.show_plan(plan)
         if not plan.has_changes:

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     console = common.console(args)
     manifest = common.load(args)
     path = common.state_path(args, manifest.environment)
-    state = common.backend(path).read()
+    state = common.backend(path, manifest.environment).read()
     plan = workflow.plan(
         manifest,
         state,

@@ -1,0 +1,269 @@
+"""The write-ahead journal: ``<state>.journal`` makes each recorded change durable in O(1).
+
+Rewriting a 10,000-record document per action would be quadratic, so a locked session appends
+one JSON line per change and fsyncs it; ``commit`` folds the lines into the document with one
+atomic write and then deletes the journal. The format is::
+
+    {"journal": 1, "lineage": "<uuid>", "base_serial": 7}
+    {"op": "record", "record": <StateRecord JSON>}
+    {"op": "forget", "address": "local/churn"}
+
+The header ties the journal to the document it extends: ``base_serial`` is the serial of the
+document the lines apply to. A document serial *above* it means the lines were already folded
+(a crash between the document write and the journal's removal), so the journal is stale.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deployctl.errors import StateError
+from deployctl.state.atomic import fsync_dir, temp_path, write_new_file
+from deployctl.state.document import StateRecord
+
+JOURNAL_FORMAT_VERSION = 1
+
+# fdatasync also persists the file size (needed to read the data back) but skips timestamps:
+# one disk flush per line instead of two on most filesystems.
+_datasync = getattr(os, "fdatasync", os.fsync)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One change: ``record`` set (a record was applied) or only ``address`` (it was forgotten)."""
+
+    address: str
+    record: StateRecord | None
+
+    def to_line(self) -> bytes:
+        """The entry as one ASCII JSON line; raises ``ValueError`` when it is not valid JSON."""
+        data: dict[str, Any]
+        if self.record is None:
+            data = {"op": "forget", "address": self.address}
+        else:
+            data = {"op": "record", "record": self.record.to_json()}
+        # ASCII escapes keep lone surrogates and line separators out of the line structure.
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return text.encode("ascii") + b"\n"
+
+    @classmethod
+    def from_json(cls, data: Any) -> JournalEntry:
+        if not isinstance(data, dict):
+            raise ValueError("an entry is not a JSON object")
+        op = data.get("op")
+        if op == "forget":
+            address = data.get("address")
+            if not isinstance(address, str):
+                raise ValueError("a forget entry has no string 'address'")
+            return cls(address=address, record=None)
+        if op == "record":
+            raw = data.get("record")
+            if not isinstance(raw, dict):
+                raise ValueError("a record entry has no 'record' object")
+            record = StateRecord.from_json(raw)
+            return cls(address=record.address, record=record)
+        raise ValueError(f"unknown op {op!r}")
+
+    def apply(self, records: MutableMapping[str, StateRecord]) -> None:
+        if self.record is None:
+            records.pop(self.address, None)
+        else:
+            records[self.address] = self.record
+
+
+@dataclass(frozen=True)
+class JournalContents:
+    """A journal as read back: its header and every complete entry."""
+
+    lineage: str
+    base_serial: int
+    entries: tuple[JournalEntry, ...]
+    torn_tail: bool
+
+
+def header_line(lineage: str, base_serial: int) -> bytes:
+    header = {"journal": JOURNAL_FORMAT_VERSION, "lineage": lineage, "base_serial": base_serial}
+    return (json.dumps(header, sort_keys=True) + "\n").encode("ascii")
+
+
+def _recovery_hint(path: Path) -> str:
+    return (
+        f"{path} holds changes a crashed run recorded; if it cannot be repaired by hand, move it "
+        "away and run 'deployctl plan' to see what the state no longer knows"
+    )
+
+
+def read_journal(path: Path) -> JournalContents | None:
+    """Read a journal; ``None`` when there is none (or only a header torn by a crash).
+
+    The last line may be torn by a crash in the middle of ``record`` (which then never returned),
+    so a last line that does not parse is dropped; an unparsable line before it means the file
+    was damaged some other way, and guessing would lose or invent changes.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read the state journal {path}: {exc.strerror}") from exc
+    lines = raw.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()  # the newline that ends the last complete line
+    parsed: list[Any] = []
+    torn_tail = False
+    for index, line in enumerate(lines):
+        try:
+            parsed.append(json.loads(line))
+        except ValueError as exc:
+            if index == len(lines) - 1:
+                torn_tail = True
+                break
+            raise StateError(
+                f"the state journal {path} is damaged: line {index + 1} is not JSON ({exc})",
+                hint=_recovery_hint(path),
+            ) from exc
+    if not parsed:
+        return None
+    header = parsed[0]
+    lineage = header.get("lineage") if isinstance(header, dict) else None
+    base_serial = header.get("base_serial") if isinstance(header, dict) else None
+    version = header.get("journal") if isinstance(header, dict) else None
+    if (
+        not isinstance(lineage, str)
+        or not isinstance(base_serial, int)
+        or isinstance(base_serial, bool)
+        or not isinstance(version, int)
+    ):
+        raise StateError(
+            f"{path} does not start with a deployctl journal header", hint=_recovery_hint(path)
+        )
+    if version > JOURNAL_FORMAT_VERSION:
+        raise StateError(
+            f"the state journal {path} has format version {version}, newer than this deployctl "
+            f"supports ({JOURNAL_FORMAT_VERSION})",
+            hint="finish the run with the deployctl version that wrote it, or upgrade deployctl",
+        )
+    entries: list[JournalEntry] = []
+    for number, item in enumerate(parsed[1:], start=2):
+        try:
+            entries.append(JournalEntry.from_json(item))
+        except (ValueError, StateError) as exc:
+            raise StateError(
+                f"the state journal {path} is damaged: line {number}: {exc}",
+                hint=_recovery_hint(path),
+            ) from exc
+    return JournalContents(lineage, base_serial, tuple(entries), torn_tail)
+
+
+def remove_journal(path: Path) -> None:
+    """Delete a folded or stale journal (a reappearance after power loss is detected as stale)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+class JournalWriter:
+    """The append side of a journal, shared by a session's threads.
+
+    Appends are serialised by the caller (the session orders its in-memory changes the same
+    way); fsyncs are grouped: a thread whose line was covered by another thread's fsync does not
+    fsync again, so parallel workers pay for far fewer than one fsync each.
+    """
+
+    def __init__(self, path: Path, fd: int, size: int) -> None:
+        self.path = path
+        self._fd = fd
+        self._size = size
+        self._appended = 0  # lines written to the file (not necessarily synced)
+        self._synced = 0  # lines known to be on disk
+        self._sync_lock = threading.Lock()
+        self._closed = False
+        self._failed: str | None = None
+
+    @classmethod
+    def create(
+        cls, path: Path, *, lineage: str, base_serial: int, mode: int | None = None
+    ) -> JournalWriter:
+        """Start a journal; atomically replaces a stale one (never a live one: see the session).
+
+        ``mode`` is the state file's: the journal holds the same (possibly private) data.
+        """
+        header = header_line(lineage, base_serial)
+        staged = temp_path(path)
+        try:
+            write_new_file(staged, header, mode=mode)
+            os.replace(staged, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+            raise
+        fsync_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        return cls(path, fd, len(header))
+
+    def append(self, line: bytes) -> int:
+        """Write one line (not yet synced); returns its sequence number for ``sync``.
+
+        A failed write is cut back off so the file never holds a torn line followed by good ones.
+        """
+        if self._failed is not None:
+            raise StateError(
+                f"the state journal {self.path} cannot be written any more: {self._failed}"
+            )
+        if self._closed:
+            raise StateError(f"the state journal {self.path} is closed")
+        view = memoryview(line)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError as trunc_exc:
+                self._failed = f"a write failed ({exc.strerror}) and could not be undone " + (
+                    f"({trunc_exc.strerror})"
+                )
+            raise
+        self._size += len(line)
+        self._appended += 1
+        return self._appended
+
+    def sync(self, seq: int) -> None:
+        """Return once line ``seq`` (and every line before it) is on disk."""
+        with self._sync_lock:
+            if self._closed or self._synced >= seq:
+                return
+            if self._failed is not None:
+                raise StateError(
+                    f"the state journal {self.path} cannot be written any more: {self._failed}"
+                )
+            target = self._appended  # everything written so far is covered by this fsync
+            try:
+                _datasync(self._fd)
+            except OSError as exc:
+                # After a failed fsync the kernel may have dropped the dirty pages: nothing
+                # written since the last good fsync can be trusted, so stop appending.
+                self._failed = f"fsync failed ({exc.strerror})"
+                raise
+            self._synced = max(self._synced, target)
+
+    def close(self, *, remove: bool) -> None:
+        """Close the file, first syncing it, or removing it once its lines are folded."""
+        with self._sync_lock:
+            if self._closed:
+                return
+            try:
+                if not remove and self._failed is None:
+                    os.fsync(self._fd)
+            finally:
+                self._closed = True
+                os.close(self._fd)
+                if remove:
+                    remove_journal(self.path)
