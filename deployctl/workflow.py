@@ -169,9 +169,7 @@ def apply(
     return executor.execute(plan)
 
 
-def lookup_target_uri(
-    address_target: str, manifest: Manifest | None, state: StateDocument
-) -> str:
+def lookup_target_uri(address_target: str, manifest: Manifest | None, state: StateDocument) -> str:
     uris = target_uris(manifest, state)
     if address_target not in uris:
         known = ", ".join(sorted(uris)) or "none"

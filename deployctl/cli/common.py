@@ -81,7 +81,9 @@ def confirm(question: str) -> None:
             "no terminal to ask for confirmation on; pass --auto-approve to apply without "
             "asking, or apply a reviewed plan file"
         )
-    sys.stdout.write(f"\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+    sys.stdout.write(
+        f"\n{question}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    )
     sys.stdout.flush()
     answer = sys.stdin.readline().strip()
     if answer != "yes":

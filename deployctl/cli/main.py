@@ -34,32 +34,45 @@ class _Parser(argparse.ArgumentParser):
 
 def _manifest_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument(
-        "-f", "--file", dest="manifest", required=required, metavar="MANIFEST",
+        "-f",
+        "--file",
+        dest="manifest",
+        required=required,
+        metavar="MANIFEST",
         help="the environment's manifest (YAML)",
     )
     p.add_argument(
-        "--var", action="append", default=[], metavar="NAME=VALUE",
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="override a manifest variable (repeatable)",
     )
 
 
 def _state_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--state", metavar="PATH",
+        "--state",
+        metavar="PATH",
         help="state file (default: state/<environment>.json under the current directory)",
     )
 
 
 def _lock_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--lock-timeout", default="0s", metavar="DURATION",
+        "--lock-timeout",
+        default="0s",
+        metavar="DURATION",
         help="wait this long for the state lock, e.g. 30s or 5m (default: fail at once)",
     )
 
 
 def _parallelism(p: argparse.ArgumentParser, default: int) -> None:
     p.add_argument(
-        "--parallelism", type=int, default=default, metavar="N",
+        "--parallelism",
+        type=int,
+        default=default,
+        metavar="N",
         help=f"how many target calls run at once (default {default})",
     )
 
@@ -89,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the plan as one JSON document")
     p.add_argument("--out", metavar="PLANFILE", help="save the plan for 'deployctl apply PLANFILE'")
     p.add_argument(
-        "--detailed-exitcode", action="store_true",
+        "--detailed-exitcode",
+        action="store_true",
         help="exit 0 when there are no changes, 2 when there are, 1 on error",
     )
     p.add_argument("--destroy", action="store_true", help="plan the deletion of everything managed")
@@ -108,9 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         _lock_args(p)
         _parallelism(p, 4)
         _color(p)
-        p.add_argument(
-            "--auto-approve", action="store_true", help="do not ask for confirmation"
-        )
+        p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
 
     p = sub.add_parser("state", help="inspect and edit the state")
     state_sub = p.add_subparsers(dest="state_command", metavar="SUBCOMMAND", parser_class=_Parser)

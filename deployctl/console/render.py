@@ -103,8 +103,10 @@ def report_summary(report: ApplyReport) -> Text:
     counts = report.counts()
     failed = len(report.failed)
     style = "bold green" if report.ok else "bold red"
-    head = "Apply interrupted" if report.interrupted else (
-        "Apply complete" if report.ok else "Apply failed"
+    head = (
+        "Apply interrupted"
+        if report.interrupted
+        else ("Apply complete" if report.ok else "Apply failed")
     )
     return Text(
         f"{head}! {counts['create']} created, {counts['update']} updated, "

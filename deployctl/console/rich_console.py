@@ -24,13 +24,20 @@ class RichConsole:
         stderr: TextIO | None = None,
         color: bool | None = None,
     ) -> None:
-        no_color = color is False
-        kwargs = {"no_color": True, "force_terminal": False} if no_color else {}
+        plain = color is False
         self.out = RichTerminal(
-            file=stdout or sys.stdout, highlight=False, soft_wrap=True, **kwargs
+            file=stdout or sys.stdout,
+            highlight=False,
+            soft_wrap=True,
+            no_color=True if plain else None,
+            force_terminal=False if plain else None,
         )
         self.err = RichTerminal(
-            file=stderr or sys.stderr, highlight=False, soft_wrap=True, **kwargs
+            file=stderr or sys.stderr,
+            highlight=False,
+            soft_wrap=True,
+            no_color=True if plain else None,
+            force_terminal=False if plain else None,
         )
         self._lock = threading.Lock()
 

@@ -158,10 +158,10 @@ class Executor:
             # Some plugins create and then fail (a timeout while waiting for readiness). If the
             # deployment exists now, record it so the next plan manages it instead of losing it.
             try:
-                live = adapter.get(change.name)
+                created = adapter.get(change.name)
             except TargetError:
                 raise exc from None
-            self._record(change, live)
+            self._record(change, created)
             raise ActionFailed(
                 str(exc),
                 note="the deployment exists on the target now and was recorded in state; "

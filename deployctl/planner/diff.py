@@ -33,7 +33,11 @@ def _leaves(value: JSONValue, prefix: str = "") -> list[tuple[str, JSONValue]]:
         out: list[tuple[str, JSONValue]] = []
         for key in sorted(value):
             part = key if _PLAIN_KEY.match(key) else f'["{key}"]'
-            path = part if not prefix else (f"{prefix}.{part}" if _PLAIN_KEY.match(key) else prefix + part)
+            path = (
+                part
+                if not prefix
+                else (f"{prefix}.{part}" if _PLAIN_KEY.match(key) else prefix + part)
+            )
             out.extend(_leaves(value[key], path))
         return out
     return [(prefix, value)]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from deployctl.errors import PlanError
 from deployctl.manifest.model import DesiredDeployment
@@ -35,6 +36,14 @@ class DesiredTarget:
     """What the planner needs of a desired deployment: where it goes and what it should be."""
 
     deployment: DesiredDeployment
+    target_uri: str
+
+
+class _Where(NamedTuple):
+    """The first three fields of a ResourceChange."""
+
+    target: str
+    name: str
     target_uri: str
 
 
@@ -65,7 +74,7 @@ def _plan_desired(
     """The change for a desired address, or an error message when it cannot be planned."""
     desired = item.deployment
     after = desired.spec.to_json()
-    base = {"target": desired.target, "name": desired.name, "target_uri": item.target_uri}
+    base = _Where(desired.target, desired.name, item.target_uri)
     exists = live is not None and live.exists
     if not exists:
         if record is not None:
@@ -74,7 +83,7 @@ def _plan_desired(
         else:
             reason = "not yet on the target"
         return ResourceChange(
-            **base, action=Action.CREATE, reason=reason, after=after, diff=creation_diff(after)
+            *base, action=Action.CREATE, reason=reason, after=after, diff=creation_diff(after)
         )
     assert live is not None
     if record is None:
@@ -94,10 +103,10 @@ def _plan_desired(
         )
     if not reasons:
         return ResourceChange(
-            **base, action=Action.NOOP, reason="up to date", before=before, after=after
+            *base, action=Action.NOOP, reason="up to date", before=before, after=after
         )
     return ResourceChange(
-        **base,
+        *base,
         action=Action.UPDATE,
         reason="; ".join(reasons),
         before=before,
@@ -108,10 +117,10 @@ def _plan_desired(
 
 def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange:
     before = record.applied.to_json()
-    base = {"target": record.target, "name": record.name, "target_uri": record.target_uri}
+    base = _Where(record.target, record.name, record.target_uri)
     if live is not None and live.exists:
         return ResourceChange(
-            **base,
+            *base,
             action=Action.DELETE,
             reason="no longer in the manifest",
             before=before,
@@ -119,7 +128,7 @@ def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange
         )
     why = live.reason if live and live.reason else "not found on the target"
     return ResourceChange(
-        **base,
+        *base,
         action=Action.DELETE,
         reason=f"no longer in the manifest and already gone from the target ({why}); "
         "only removed from state",

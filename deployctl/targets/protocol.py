@@ -23,7 +23,9 @@ class DeploymentClient(Protocol):
 
     target_uri: str
 
-    def create_deployment(self, name: str, model_uri: str, flavor: Any = None, config: Any = None) -> Any:
+    def create_deployment(
+        self, name: str, model_uri: str, flavor: Any = None, config: Any = None
+    ) -> Any:
         """Deploy ``model_uri`` as ``name``; returns a dict with at least ``name``."""
         ...
 

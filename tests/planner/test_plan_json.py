@@ -64,7 +64,7 @@ def test_plan_round_trips_through_json() -> None:
 def test_a_plan_of_another_format_version_is_refused() -> None:
     data = sample_plan().to_json()
     data["format_version"] = "9.9"
-    with pytest.raises(PlanFileError, match="plan format '9.9'"):
+    with pytest.raises(PlanFileError, match=r"plan format '9\.9'"):
         Plan.from_json(data)
 
 

@@ -27,7 +27,9 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
     path = common.state_path(args, manifest.environment)
     pool = workflow.TargetPool()
     operation = "destroy" if destroy else "apply"
-    with common.backend(path, manifest.environment).lock(operation=operation, timeout=timeout) as session:
+    with common.backend(path, manifest.environment).lock(
+        operation=operation, timeout=timeout
+    ) as session:
         plan = workflow.plan(
             manifest, session.document, pool, console, state_path=path, destroy=destroy
         )
@@ -48,7 +50,9 @@ def load_plan_file(path: str) -> Plan:
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
-        raise PlanFileError(f"{path}:{exc.lineno}:{exc.colno}: not a JSON plan file: {exc.msg}")
+        raise PlanFileError(
+            f"{path}:{exc.lineno}:{exc.colno}: not a JSON plan file: {exc.msg}"
+        ) from exc
     return Plan.from_json(data, source=path)
 
 

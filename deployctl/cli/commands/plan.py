@@ -56,7 +56,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         console.show_plan(plan)
         if args.out:
-            console.print(f"\nSaved the plan to {args.out}; apply it with: deployctl apply {args.out}")
+            console.print(
+                f"\nSaved the plan to {args.out}; apply it with: deployctl apply {args.out}"
+            )
     if args.detailed_exitcode and plan.has_changes:
         return 2
     return 0

@@ -88,5 +88,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(result.to_string(index=False) + "\n")
     return 0
-
-

@@ -19,7 +19,7 @@ def _open(args: argparse.Namespace) -> tuple[str, StateDocument]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    path, state = _open(args)
+    _, state = _open(args)
     records = [state.records[a] for a in sorted(state.records)]
     if args.json:
         out: list[JSONValue] = [

@@ -1,0 +1,143 @@
+"""Refresh: asking the targets what exists, concurrently, and deciding existence per address.
+
+Existence cannot be read from one call (``shared/plugins.md``): lists may be paginated behind the
+plugin's back or leave names out, and ``get_deployment`` of a missing name raises whatever the
+plugin likes. So each target is listed once, every wanted or listed name is fetched with
+``get``, and the rules below decide:
+
+- a listed name exists (a failing ``get`` then keeps the list's record);
+- a wanted name the list did not report exists if ``get`` finds it, and is absent (with the
+  reason) if ``get`` raises;
+- a failing ``list`` fails the refresh: a plan made without it cannot be trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
+from typing import Any
+
+from deployctl.errors import TargetError
+from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.live import LiveStatus, LiveView
+from deployctl.targets.protocol import LiveRecord
+
+FOUND_BY_GET = "not reported by list_deployments; get_deployment found it"
+ABSENT_PREFIX = "not reported by list_deployments, and get_deployment raised: "
+
+_Key = tuple[str, str]
+
+
+def refresh(
+    adapters: Mapping[str, TargetAdapter],
+    wanted: Mapping[str, Collection[str]],
+    *,
+    max_workers: int = 8,
+) -> LiveView:
+    """The live status of every wanted and every listed address of ``adapters``.
+
+    ``wanted`` maps target keys to names that are desired or recorded in state. One ``list``
+    per target and one ``get`` per wanted or listed name all run in one pool of at most
+    ``max_workers`` threads. Raises the ``TargetError`` of a failing ``list`` (the first by
+    target key when several fail), and ``ValueError`` for a wanted key without an adapter.
+    """
+    unknown = sorted(set(wanted) - set(adapters))
+    if unknown:
+        raise ValueError(f"no adapter for wanted target(s): {', '.join(unknown)}")
+    if max_workers < 1:
+        raise ValueError("max_workers must be at least 1")
+
+    listed: dict[str, dict[str, LiveRecord]] = {}
+    list_errors: dict[str, TargetError] = {}
+    got: dict[_Key, LiveRecord] = {}
+    get_errors: dict[_Key, TargetError] = {}
+
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="refresh") as pool:
+        # future -> (target key, name); name None for a list.
+        tasks: dict[Future[Any], tuple[str, str | None]] = {}
+        requested: set[_Key] = set()
+
+        def request_get(key: str, name: str) -> Future[Any] | None:
+            if (key, name) in requested:
+                return None
+            requested.add((key, name))
+            future = pool.submit(adapters[key].get, name)
+            tasks[future] = (key, name)
+            return future
+
+        for key in sorted(adapters):
+            tasks[pool.submit(adapters[key].list)] = (key, None)
+        for key in sorted(wanted):
+            for name in sorted(set(wanted[key])):
+                request_get(key, name)
+
+        pending = set(tasks)
+        try:
+            while pending and not list_errors:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    key, maybe_name = tasks[future]
+                    try:
+                        result = future.result()
+                    except TargetError as exc:
+                        if maybe_name is None:
+                            list_errors[key] = exc
+                        else:
+                            get_errors[(key, maybe_name)] = exc
+                        continue
+                    if maybe_name is not None:
+                        got[(key, maybe_name)] = result
+                        continue
+                    listed[key] = {r.name: r for r in result}
+                    for name in sorted(listed[key]):
+                        submitted = request_get(key, name)
+                        if submitted is not None:
+                            pending.add(submitted)
+        finally:
+            # After a failed list (or an interrupt) the plan cannot be made: drop what has not
+            # started; what is running finishes when the pool closes.
+            for future in pending:
+                future.cancel()
+
+    if list_errors:
+        raise list_errors[sorted(list_errors)[0]]
+    return LiveView(statuses=_statuses(wanted, listed, got, get_errors))
+
+
+def _statuses(
+    wanted: Mapping[str, Collection[str]],
+    listed: Mapping[str, Mapping[str, LiveRecord]],
+    got: Mapping[_Key, LiveRecord],
+    get_errors: Mapping[_Key, TargetError],
+) -> dict[str, LiveStatus]:
+    addresses: set[_Key] = {(k, n) for k, names in wanted.items() for n in names}
+    addresses |= {(k, n) for k, records in listed.items() for n in records}
+    statuses: dict[str, LiveStatus] = {}
+    for key, name in sorted(addresses):
+        from_list = listed.get(key, {}).get(name)
+        from_get = got.get((key, name))
+        if from_list is not None:
+            record = _merge(from_list, from_get) if from_get is not None else from_list
+            status = LiveStatus(key, name, exists=True, record=record)
+        elif from_get is not None:
+            status = LiveStatus(key, name, exists=True, record=from_get, reason=FOUND_BY_GET)
+        else:
+            error = get_errors.get((key, name))
+            why = error.message if error is not None else "get_deployment was not called"
+            status = LiveStatus(key, name, exists=False, reason=ABSENT_PREFIX + why)
+        statuses[status.address] = status
+    return statuses
+
+
+def _merge(listed: LiveRecord, got: LiveRecord) -> LiveRecord:
+    # get usually says more (SageMaker's DescribeEndpoint, Modal's URLs) but some plugins' get
+    # is poorer than their list (torchserve wraps raw text): keep both, get's fields first.
+    return replace(
+        got,
+        raw={**listed.raw, **got.raw},
+        model_uri=got.model_uri if got.model_uri is not None else listed.model_uri,
+        flavor=got.flavor if got.flavor is not None else listed.flavor,
+        config=got.config if got.config is not None else listed.config,
+        status=got.status if got.status is not None else listed.status,
+    )

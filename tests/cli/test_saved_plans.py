@@ -1,0 +1,72 @@
+"""plan --out / apply PLANFILE: exactly the reviewed actions, and refusal of stale plans."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support import run_cli, write_manifest
+
+MANIFEST = """\
+version: 1
+environment: dev
+targets:
+  local:
+    uri: local:.deployctl/dev
+    deployments:
+      churn:
+        model_uri: models:/churn/3
+"""
+
+
+def test_saved_plan_applies_exactly_its_actions(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    made = run_cli("plan", "-f", "dev.yaml", "--out", "plan.json", cwd=tmp_path)
+    assert made.code == 0, made.err
+    assert "deployctl apply plan.json" in made.out
+    saved = json.loads((tmp_path / "plan.json").read_text())
+    assert saved["summary"]["create"] == 1
+    applied = run_cli("apply", "plan.json", cwd=tmp_path)  # no prompt for a reviewed plan
+    assert applied.code == 0, applied.err
+    assert "1 created" in applied.out
+    again = run_cli("plan", "-f", "dev.yaml", "--detailed-exitcode", cwd=tmp_path)
+    assert again.code == 0
+
+
+def test_plan_is_refused_after_someone_else_applied(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    assert run_cli("plan", "-f", "dev.yaml", "--out", "plan.json", cwd=tmp_path).code == 0
+    assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
+    stale = run_cli("apply", "plan.json", cwd=tmp_path)
+    assert stale.code == 1
+    assert "the saved plan was made for state lineage None" in stale.err
+    assert "Traceback" not in stale.err
+
+
+def test_plan_is_refused_when_the_state_serial_moved(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
+    write_manifest(tmp_path / "dev.yaml", MANIFEST.replace("churn/3", "churn/4"))
+    assert run_cli("plan", "-f", "dev.yaml", "--out", "plan.json", cwd=tmp_path).code == 0
+    assert run_cli("state", "rm", "local/churn", "-f", "dev.yaml", cwd=tmp_path).code == 0
+    stale = run_cli("apply", "plan.json", cwd=tmp_path)
+    assert stale.code == 1
+    assert "the state changed since the plan was made" in stale.err
+
+
+def test_plan_is_refused_when_the_manifest_changed(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    assert run_cli("plan", "-f", "dev.yaml", "--out", "plan.json", cwd=tmp_path).code == 0
+    write_manifest(tmp_path / "dev.yaml", MANIFEST.replace("churn/3", "churn/5"))
+    stale = run_cli("apply", "plan.json", cwd=tmp_path)
+    assert stale.code == 1
+    assert "dev.yaml changed since the plan was made" in stale.err
+    assert not (tmp_path / "state" / "dev.json").exists()
+
+
+def test_a_corrupt_plan_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "plan.json").write_text('{"format_version": "1.0", ')
+    result = run_cli("apply", "plan.json", cwd=tmp_path)
+    assert result.code == 1
+    assert result.err.startswith("Error: plan.json:1:")
+    assert "Traceback" not in result.err
