@@ -1,12 +1,21 @@
-"""Helpers shared by the tests: the installed console script, optional components."""
+"""Helpers shared by the tests: the installed console script, optional components.
+
+Optional components skip locally when missing, but FAIL in CI (env ``CI`` set):
+``require_mlflow()`` for tests that need mlflow-skinny; ``require_test_plugins()`` for tests that
+use the ``deployctl-test-plugins`` distribution (``pip install ./tests/plugins``), which also
+fails when the installed copy differs from ``tests/plugins/src`` (reinstall after edits).
+"""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
@@ -14,20 +23,56 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+PLUGINS_SRC = REPO / "tests" / "plugins" / "src"
+INSTALL_PLUGINS = "pip install ./tests/plugins"
 
 
 def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-def require(module: str, why: str) -> ModuleType:
-    """Import an optional component, or skip — except in CI, where it must be installed."""
+def _missing(what: str) -> None:
+    if in_ci():
+        pytest.fail(f"{what} (required in CI)")
+    pytest.skip(what)
+
+
+def require_mlflow() -> ModuleType:
+    """The ``mlflow`` module; skips without it, except in CI where that is a failure."""
     try:
-        return __import__(module)
+        import mlflow
     except ImportError:
-        if in_ci():
-            pytest.fail(f"{module} is required in CI ({why}) but is not installed")
-        pytest.skip(f"{module} is not installed ({why})")
+        _missing("mlflow is not installed (pip install 'deployctl[test]')")
+        raise  # unreachable: skip/fail raise
+    return mlflow
+
+
+def require_test_plugins() -> None:
+    """Skip (fail in CI) without the test plugins; fail when the installed copy is stale."""
+    problem = _test_plugins_problem()
+    if problem is None:
+        return
+    if problem.startswith("stale:"):
+        pytest.fail(f"{problem[6:]}: reinstall with `{INSTALL_PLUGINS}`")
+    _missing(f"{problem}: install with `{INSTALL_PLUGINS}`")
+
+
+@functools.cache
+def _test_plugins_problem() -> str | None:
+    try:
+        metadata.distribution("deployctl-test-plugins")
+    except metadata.PackageNotFoundError:
+        return "deployctl-test-plugins is not installed"
+    for source in sorted(PLUGINS_SRC.rglob("*.py")):
+        module = ".".join(source.relative_to(PLUGINS_SRC).with_suffix("").parts)
+        module = module.removesuffix(".__init__")
+        spec = importlib.util.find_spec(module)
+        origin = Path(spec.origin) if spec is not None and spec.origin else None
+        if origin is None or not origin.exists():
+            return f"stale:the installed test plugins have no module {module}"
+        if origin.resolve() != source.resolve() and origin.read_bytes() != source.read_bytes():
+            return f"stale:the installed {module} differs from {source}"
+    return None
 
 
 def deployctl_script() -> str:

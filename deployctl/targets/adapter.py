@@ -118,7 +118,10 @@ class CallShape:
         required ``endpoint``); optional ones only when deployctl has a value, so plugin
         defaults stay in force.
         """
-        args = [values.get(src) if src else default for src, default, _ in self.positional]
+        args = []
+        for src, default, required in self.positional:
+            value = values.get(src) if src else None
+            args.append(value if required or value is not None else default)
         kwargs: dict[str, Any] = {}
         for param, src, required in self.keywords:
             value = values.get(src)
@@ -205,6 +208,8 @@ class ClientShape:
     missing: frozenset[str] = frozenset()
     # The list_deployments parameter that takes a page token, if any.
     page_param: str | None = None
+    # Keywords predict requires beyond (name, df): a required ``endpoint`` gets None.
+    predict_keywords: tuple[str, ...] = ()
 
 
 _shapes: dict[object, Any] = {}
@@ -229,19 +234,24 @@ def client_shape(client: Any) -> ClientShape:
         try:
             calls[method] = bind_signature(method, sig)
         except UnsupportedSignature as exc:
-            problems[method] = f"{cls.__name__}.{method}{sig}: {exc}"
+            problems[method] = f"{cls.__name__}.{method}{sig or '(...)'}: {exc}"
     predict = getattr(client, "predict", None)
+    predict_keywords: tuple[str, ...] = ()
     if not callable(predict):
         missing.add("predict")
     else:
-        problem = _predict_problem(_signature(predict))
-        if problem:
-            problems["predict"] = f"{cls.__name__}.predict{_signature(predict)}: {problem}"
+        sig = _signature(predict)
+        try:
+            predict_keywords = predict_shape(sig)
+        except UnsupportedSignature as exc:
+            problems["predict"] = f"{cls.__name__}.predict{sig or '(...)'}: {exc}"
     page_param = None
     listing = calls.get("list_deployments")
     if listing is not None:
         page_param = next((p for p, src, _ in listing.keywords if src == PAGE), None)
-    shape = ClientShape(cls.__name__, calls, problems, frozenset(missing), page_param)
+    shape = ClientShape(
+        cls.__name__, calls, problems, frozenset(missing), page_param, predict_keywords
+    )
     with _shapes_lock:
         return _shapes.setdefault(cls, shape)  # type: ignore[no-any-return]
 
@@ -263,21 +273,32 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:
         return None
 
 
-def _predict_problem(sig: inspect.Signature | None) -> str | None:
-    # deployctl calls predict(name, df) positionally: it works for the seed's
-    # predict(deployment_name, df) and MLflow's predict(deployment_name=None, inputs=None, ...).
+def predict_shape(sig: inspect.Signature | None) -> tuple[str, ...]:
+    """The keywords (each given None) that ``predict(name, df, ...)`` needs besides.
+
+    deployctl calls ``predict(name, df)`` positionally: that fits the seed's
+    ``predict(deployment_name, df)`` and MLflow's ``predict(deployment_name=None, inputs=None,
+    endpoint=None)``. Raises ``UnsupportedSignature`` when it cannot be called that way.
+    """
     if sig is None:
-        return None
+        return ()
     params = list(sig.parameters.values())
     if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return None
+        return ()
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if len(positional) < 2:
-        return "it does not take a deployment name and a DataFrame positionally"
-    extra = [p.name for p in params[2:] if p.default is p.empty and p.kind is not p.VAR_KEYWORD]
-    if extra:
-        return f"its required parameters {', '.join(extra)} are not ones deployctl can supply"
-    return None
+        raise UnsupportedSignature("it does not take a deployment name and a DataFrame")
+    extra = [
+        p
+        for p in params
+        if p not in positional[:2] and p.default is p.empty and p.kind is not p.VAR_KEYWORD
+    ]
+    unsupported = [p.name for p in extra if p.name != "endpoint" or p.kind is p.POSITIONAL_ONLY]
+    if unsupported:
+        raise UnsupportedSignature(
+            f"its required parameters {', '.join(unsupported)} are not ones deployctl can supply"
+        )
+    return tuple(p.name for p in extra)
 
 
 # --- records -----------------------------------------------------------------------------------
@@ -629,10 +650,16 @@ class TargetAdapter:
         """Score ``df`` against ``name``; returns whatever the plugin returns."""
         call = "predict"
         if call in self.shape.missing or call in self.shape.problems:
-            why = self.shape.problems.get(call) or f"{self.shape.class_name} has no predict method"
+            problem = self.shape.problems.get(call)
+            why = (
+                f"deployctl cannot call {problem}"
+                if problem
+                else f"{self.shape.class_name} has no predict method"
+            )
             raise TargetError(why, target=self.key, call=call, address=self._address(name))
+        keywords = dict.fromkeys(self.shape.predict_keywords)
         try:
-            return self.client.predict(name, df)
+            return self.client.predict(name, df, **keywords)
         except Exception as exc:
             raise self._error(call, name, exc) from exc
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 
-from dtp_common import write_faults
 from support import run_cli, write_manifest
 
 
@@ -17,7 +17,10 @@ def manifest(target_dir: Path) -> str:
     )
 
 
-def test_a_crash_midway_keeps_every_recorded_success(tmp_path: Path) -> None:
+def test_a_crash_midway_keeps_every_recorded_success(
+    tmp_path: Path, test_plugins: ModuleType
+) -> None:
+    write_faults = test_plugins.write_faults
     target_dir = tmp_path / "target"
     write_manifest(tmp_path / "dev.yaml", manifest(target_dir))
     write_faults(target_dir, {"exit_after": {"create_deployment": ["d2"]}})

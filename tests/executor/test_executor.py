@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
-from dtp_common import read_calls, write_faults
 
 from deployctl.console import CaptureConsole
 from deployctl.executor import Executor
@@ -20,8 +21,20 @@ from deployctl.workflow import TargetPool
 
 
 @pytest.fixture
-def target_dir(tmp_path: Path) -> Path:
+def target_dir(tmp_path: Path, test_plugins: ModuleType) -> Path:
     return tmp_path / "target"
+
+
+def write_faults(directory: Path, faults: dict[str, object]) -> None:
+    from dtp_common import write_faults
+
+    write_faults(directory, faults)
+
+
+def read_calls(directory: Path) -> list[dict[str, Any]]:
+    from dtp_common import read_calls
+
+    return read_calls(directory)
 
 
 def uri(target_dir: Path) -> str:

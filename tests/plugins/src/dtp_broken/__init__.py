@@ -1,0 +1,1 @@
+"""Broken deployment plugins: each module breaks one rule of the plugin loader."""

@@ -1,0 +1,202 @@
+"""Refresh: one list per target, a get per wanted or listed name, existence rules, bounded pool."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployctl.errors import TargetError
+from deployctl.model import DeploymentSpec
+from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.refresh import ABSENT_PREFIX, FOUND_BY_GET, refresh
+
+Load = Callable[..., TargetAdapter]
+SPEC = DeploymentSpec("models:/m/1")
+
+
+def directory(adapter: TargetAdapter) -> Path:
+    return Path(adapter.uri.partition(":")[2])
+
+
+def faults(adapter: TargetAdapter, **kinds: Any) -> None:
+    from dtp_common import write_faults
+
+    write_faults(directory(adapter), kinds)
+
+
+def calls(adapter: TargetAdapter) -> list[dict[str, Any]]:
+    from dtp_common import read_calls
+
+    found: list[dict[str, Any]] = read_calls(directory(adapter))
+    return found
+
+
+def test_listed_names_exist_and_each_is_fetched_with_get(load: Load) -> None:
+    dev = load("seedtest", key="dev")
+    dev.create("a", SPEC)
+    dev.create("b", DeploymentSpec("models:/b/2", config={"k": "v"}))
+    view = refresh({"dev": dev}, {})
+    assert list(view.statuses) == ["dev/a", "dev/b"]
+    b = view.statuses["dev/b"]
+    assert b.exists and b.reason is None
+    assert b.record is not None and b.record.model_uri == "models:/b/2"
+    made = sorted(
+        (c["method"], c["name"]) for c in calls(dev) if c["method"] != "create_deployment"
+    )
+    assert made == [("get_deployment", "a"), ("get_deployment", "b"), ("list_deployments", None)]
+
+
+def test_a_wanted_name_hidden_from_the_list_exists_when_get_finds_it(load: Load) -> None:
+    dev = load("seedtest", key="dev")
+    dev.create("a", SPEC)
+    dev.create("hidden", SPEC)
+    faults(dev, hide_from_list=["hidden"])
+    status = refresh({"dev": dev}, {"dev": ["hidden"]}).statuses["dev/hidden"]
+    assert status.exists
+    assert status.reason == FOUND_BY_GET
+    assert status.record is not None and status.record.model_uri == "models:/m/1"
+
+
+def test_a_hidden_name_nobody_wants_is_not_reported(load: Load) -> None:
+    dev = load("seedtest", key="dev")
+    dev.create("hidden", SPEC)
+    faults(dev, hide_from_list=["hidden"])
+    assert refresh({"dev": dev}, {}).statuses == {}
+
+
+def test_a_wanted_name_that_get_cannot_find_is_absent_with_the_error_as_reason(
+    load: Load,
+) -> None:
+    dev = load("seedtest", key="dev")
+    status = refresh({"dev": dev}, {"dev": {"gone"}}).statuses["dev/gone"]
+    assert not status.exists
+    assert status.record is None
+    assert status.reason == (
+        ABSENT_PREFIX
+        + "target 'dev', get_deployment for dev/gone: ValueError: deployment gone not found"
+    )
+
+
+def test_a_listed_name_whose_get_fails_exists_with_the_list_record(load: Load) -> None:
+    dev = load("seedtest", key="dev")
+    dev.create("a", SPEC)
+    faults(dev, fail={"get_deployment": ["a"]})
+    status = refresh({"dev": dev}, {"dev": ["a"]}).statuses["dev/a"]
+    assert status.exists
+    assert status.record is not None and status.record.model_uri == "models:/m/1"
+
+
+def test_a_failing_list_fails_the_refresh(load: Load) -> None:
+    dev, prod = load("seedtest", key="dev"), load("seedtest", key="prod")
+    faults(prod, fail={"list_deployments": True})
+    with pytest.raises(TargetError) as info:
+        refresh({"dev": dev, "prod": prod}, {"dev": ["a"], "prod": ["b"]})
+    assert (info.value.target, info.value.call) == ("prod", "list_deployments")
+
+
+def test_statuses_cover_every_wanted_and_listed_address_of_every_target_sorted(
+    load: Load,
+) -> None:
+    dev, prod = load("seedtest", key="dev"), load("pagedtest", key="prod")
+    dev.create("z", SPEC)
+    for name in ("c", "a", "b"):
+        prod.create(name, SPEC)
+    view = refresh({"prod": prod, "dev": dev}, {"dev": ["y"], "prod": ["a", "d"]})
+    assert list(view.statuses) == ["dev/y", "dev/z", "prod/a", "prod/b", "prod/c", "prod/d"]
+    assert [s.address for s in view.existing()] == ["dev/z", "prod/a", "prod/b", "prod/c"]
+    assert view.statuses["prod/d"].reason is not None
+    assert "ClientError" in view.statuses["prod/d"].reason
+
+
+def test_a_wanted_target_without_an_adapter_is_a_programming_error(load: Load) -> None:
+    with pytest.raises(ValueError, match="no adapter for wanted target"):
+        refresh({"dev": load("seedtest", key="dev")}, {"prod": ["a"]})
+
+
+def test_calls_never_exceed_the_worker_bound(load: Load) -> None:
+    from dtp_common import max_concurrent_calls
+
+    dev = load("seedtest", key="dev")
+    for i in range(6):
+        dev.create(f"m{i}", SPEC)
+    faults(dev, sleep=0.1)
+    view = refresh({"dev": dev}, {"dev": [f"w{i}" for i in range(6)]}, max_workers=3)
+    assert len(view.statuses) == 12
+    made = [c for c in calls(dev) if c["method"] in ("list_deployments", "get_deployment")]
+    assert len(made) == 13
+    assert max_concurrent_calls(made) == 3
+
+
+class FirstPageOnly:
+    """Lists one page and has no way to ask for the next (as SageMaker's plugin does)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.target_uri = "fake:/x"
+        self.names = names
+        self.active = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def _enter(self) -> None:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(0.02)
+        with self.lock:
+            self.active -= 1
+
+    def list_deployments(self) -> Any:
+        self._enter()
+        return {"deployments": [{"name": n} for n in self.names[:2]], "next_page_token": "2"}
+
+    def get_deployment(self, name: str) -> Any:
+        self._enter()
+        if name not in self.names:
+            raise KeyError(name)
+        return {"name": name, "status": "up"}
+
+    def create_deployment(self, name: str, model_uri: str) -> None: ...
+
+    def delete_deployment(self, name: str) -> None: ...
+
+
+def test_wanted_names_beyond_the_first_page_are_found_by_get() -> None:
+    client = FirstPageOnly(["a", "b", "c"])
+    view = refresh({"t": TargetAdapter("t", "fake:/x", client)}, {"t": ["c", "x"]})
+    assert {a: (s.exists, s.reason) for a, s in view.statuses.items()} == {
+        "t/a": (True, None),
+        "t/b": (True, None),
+        "t/c": (True, FOUND_BY_GET),
+        "t/x": (False, ABSENT_PREFIX + "target 't', get_deployment for t/x: KeyError: 'x'"),
+    }
+
+
+def test_a_single_worker_still_finishes() -> None:
+    client = FirstPageOnly(["a", "b"])
+    view = refresh({"t": TargetAdapter("t", "fake:/x", client)}, {"t": ["b"]}, max_workers=1)
+    assert [s.address for s in view.existing()] == ["t/a", "t/b"]
+    assert client.peak == 1
+
+
+def test_get_fields_are_merged_over_the_list_record() -> None:
+    class Split(FirstPageOnly):
+        def list_deployments(self) -> Any:
+            return [{"name": "a", "status": "listed", "EndpointArn": "arn:a"}]
+
+        def get_deployment(self, name: str) -> Any:
+            return {"name": name, "model_uri": "models:/a/1"}
+
+    record = refresh({"t": TargetAdapter("t", "fake:/x", Split([]))}, {}).statuses["t/a"].record
+    assert record is not None
+    assert (record.status, record.model_uri) == ("listed", "models:/a/1")
+    assert record.raw == {
+        "name": "a",
+        "status": "listed",
+        "EndpointArn": "arn:a",
+        "model_uri": "models:/a/1",
+    }
