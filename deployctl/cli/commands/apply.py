@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from deployctl.cli import common
+from deployctl.cli import common, options
 from deployctl.errors import PlanFileError, UsageError
 from deployctl.planner.plan import Plan
 
@@ -89,3 +89,24 @@ def run(args: argparse.Namespace) -> int:
 
 def run_destroy(args: argparse.Namespace) -> int:
     return _apply_manifest(args, destroy=True)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    options.state(p)
+    options.lock(p)
+    options.parallelism(p, 4)
+    options.color(p)
+    p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+
+
+def register(sub: options.Subparsers) -> None:
+    p = sub.add_parser("apply", help="apply a manifest (after confirmation) or a saved plan")
+    p.add_argument("planfile", nargs="?", metavar="PLANFILE", help="a saved plan to apply")
+    options.manifest(p, required=False)
+    _common(p)
+    p.set_defaults(handler=run)
+
+    p = sub.add_parser("destroy", help="delete every deployment the manifest's state manages")
+    options.manifest(p)
+    _common(p)
+    p.set_defaults(handler=run_destroy)

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from deployctl.cli import common
+from deployctl.cli import common, options
 from deployctl.errors import UsageError
 from deployctl.planner.plan import Plan
 
@@ -62,3 +62,20 @@ def run(args: argparse.Namespace) -> int:
     if args.detailed_exitcode and plan.has_changes:
         return 2
     return 0
+
+
+def register(sub: options.Subparsers) -> None:
+    p = sub.add_parser("plan", help="show what apply would change")
+    options.manifest(p)
+    options.state(p)
+    options.parallelism(p, 8)
+    options.color(p)
+    p.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    p.add_argument("--out", metavar="PLANFILE", help="save the plan for 'deployctl apply PLANFILE'")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there are no changes, 2 when there are, 1 on error",
+    )
+    p.add_argument("--destroy", action="store_true", help="plan the deletion of everything managed")
+    p.set_defaults(handler=run)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deployctl.cli import common
+from deployctl.cli import common, options
 from deployctl.errors import UsageError
 from deployctl.model import split_address
 
@@ -88,3 +88,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(result.to_string(index=False) + "\n")
     return 0
+
+
+def register(sub: options.Subparsers) -> None:
+    p = sub.add_parser("predict", help="score a CSV or JSON file against a deployment")
+    p.add_argument("address", metavar="ADDRESS")
+    p.add_argument("--input", required=True, metavar="FILE", help="FILE.csv or FILE.json")
+    p.add_argument("--json", action="store_true", help="print predictions as JSON records")
+    options.manifest(p, required=False)
+    options.state(p, environment=True)
+    p.set_defaults(handler=run)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from deployctl.cli import common
+from deployctl.cli import common, options
 from deployctl.errors import LockError, StateError, UsageError
 from deployctl.model import JSONValue
 from deployctl.state.document import StateDocument
@@ -92,3 +92,33 @@ def run_force_unlock(args: argparse.Namespace) -> int:
         raise LockError(f"{path} is not locked; nothing to do")
     sys.stdout.write(f"Removed the lock on {path} ({removed.describe()}).\n")
     return 0
+
+
+def register(sub: options.Subparsers) -> None:
+    p = sub.add_parser("state", help="inspect and edit the state")
+    state_sub = p.add_subparsers(
+        dest="state_command", metavar="SUBCOMMAND", parser_class=options.Parser
+    )
+    state_sub.required = True
+    for name, help_text in (
+        ("list", "list the managed deployments"),
+        ("show", "show one managed deployment"),
+        ("rm", "forget deployments without touching their targets"),
+    ):
+        sp = state_sub.add_parser(name, help=help_text)
+        options.manifest(sp, required=False)
+        options.state(sp, environment=True)
+        if name == "list":
+            sp.add_argument("--json", action="store_true", help="print a JSON list of records")
+        elif name == "show":
+            sp.add_argument("address", metavar="ADDRESS")
+        else:
+            sp.add_argument("addresses", nargs="+", metavar="ADDRESS")
+            options.lock(sp)
+        sp.set_defaults(handler=run)
+
+    p = sub.add_parser("force-unlock", help="remove a state lock left by a dead process")
+    p.add_argument("lock_id", nargs="?", metavar="LOCK_ID", help="only remove this lock")
+    options.manifest(p, required=False)
+    options.state(p, environment=True)
+    p.set_defaults(handler=run_force_unlock)

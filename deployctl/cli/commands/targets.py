@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from deployctl.cli import options
 from deployctl.errors import TargetError, TargetNotFoundError
 
 
@@ -47,3 +48,11 @@ def run_help(args: argparse.Namespace) -> int:
         ) from exc
     sys.stdout.write(f"{str(text).rstrip()}\n")
     return 0
+
+
+def register(sub: options.Subparsers) -> None:
+    p = sub.add_parser("targets", help="list the installed target plugins")
+    p.set_defaults(handler=run)
+    p = sub.add_parser("target-help", help="print a target plugin's own help")
+    p.add_argument("scheme", metavar="SCHEME")
+    p.set_defaults(handler=run_help)

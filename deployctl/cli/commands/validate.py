@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deployctl.cli import common
+from deployctl.cli import common, options
 from deployctl.errors import TargetNotFoundError
 
 
@@ -28,3 +28,9 @@ def run(args: argparse.Namespace) -> int:
         f"{len(manifest.targets)} target(s), {count} deployment(s))\n"
     )
     return 0
+
+
+def register(sub: options.Subparsers) -> None:
+    p = sub.add_parser("validate", help="check a manifest without contacting any target")
+    options.manifest(p)
+    p.set_defaults(handler=run)

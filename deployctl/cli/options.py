@@ -1,0 +1,70 @@
+"""Option groups shared by several commands, so every command spells them the same way."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TypeAlias
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line and exit 1 (not argparse's 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"Error: {message}\n")
+        raise SystemExit(1)
+
+
+Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
+
+
+def manifest(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    p.add_argument(
+        "-f",
+        "--file",
+        dest="manifest",
+        required=required,
+        metavar="MANIFEST",
+        help="the environment's manifest (YAML)",
+    )
+    p.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a manifest variable (repeatable)",
+    )
+
+
+def state(p: argparse.ArgumentParser, *, environment: bool = False) -> None:
+    p.add_argument(
+        "--state",
+        metavar="PATH",
+        help="state file (default: state/<environment>.json under the current directory)",
+    )
+    if environment:
+        p.add_argument("-e", "--environment", help="use state/<ENVIRONMENT>.json")
+
+
+def lock(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lock-timeout",
+        default="0s",
+        metavar="DURATION",
+        help="wait this long for the state lock, e.g. 30s or 5m (default: fail at once)",
+    )
+
+
+def parallelism(p: argparse.ArgumentParser, default: int) -> None:
+    p.add_argument(
+        "--parallelism",
+        type=int,
+        default=default,
+        metavar="N",
+        help=f"how many target calls run at once (default {default})",
+    )
+
+
+def color(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-color", action="store_true", help="plain output without colours")
