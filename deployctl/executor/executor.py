@@ -55,6 +55,7 @@ class Executor:
         self._session = session
         self._console = console
         self._parallelism = parallelism
+        self._before = session.document
 
     def adapter(self, change: ResourceChange) -> TargetAdapter:
         key = (change.target, change.target_uri)
@@ -67,6 +68,9 @@ class Executor:
         """Run every actionable change; returns the report (interrupted on Ctrl-C)."""
         started = time.monotonic()
         changes = list(plan.actionable())
+        # Each address appears once in a plan, so its previous record is the one in the state
+        # as the apply began; reading it from there keeps recording O(1) per action.
+        self._before = self._session.document
         self._console.apply_started(plan)
         results: list[ActionResult] = []
         interrupted = False
@@ -129,7 +133,7 @@ class Executor:
             return None, f"applied, but reading it back failed: {exc}"
 
     def _record(self, change: ResourceChange, live: LiveRecord | None) -> None:
-        previous = self._session.document.get(change.address)
+        previous = self._before.get(change.address)
         spec = change.desired
         if previous is None:
             record = StateRecord(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pyfunc import save_model
+from pyfunc_model import save_model
 from support import require_mlflow
 
 from deployctl.targets import local

@@ -11,7 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from _pyfunc import save_model
+from pyfunc_model import save_model
 from support import in_ci, require_mlflow
 
 from deployctl.targets.local import LocalDeploymentClient

@@ -1,0 +1,113 @@
+"""The confirmation prompt on a real terminal, and Ctrl-C in the middle of an apply."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import time
+from pathlib import Path
+from types import ModuleType
+
+from support import deployctl_script, run_cli, write_manifest
+
+MANIFEST = """\
+version: 1
+environment: dev
+targets:
+  local:
+    uri: local:.deployctl/dev
+    deployments:
+      churn:
+        model_uri: models:/churn/3
+"""
+
+
+def run_on_terminal(args: list[str], cwd: Path, answer: str) -> tuple[int, str]:
+    """Run the console script with a pseudo-terminal as stdin/stdout and type ``answer``."""
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [deployctl_script(), *args],
+        cwd=cwd,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+    )
+    os.close(secondary)
+    output = b""
+    answered = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(primary, 4096)
+        except OSError:  # the terminal closed: the process exited
+            break
+        output += chunk
+        if not answered and b"Enter a value:" in output:
+            os.write(primary, answer.encode() + b"\n")
+            answered = True
+    os.close(primary)
+    return proc.wait(timeout=60), output.decode(errors="replace")
+
+
+def test_apply_asks_on_a_terminal_and_applies_on_yes(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    code, output = run_on_terminal(["apply", "-f", "dev.yaml"], tmp_path, "yes")
+    assert "Do you want to perform these actions?" in output
+    assert code == 0, output
+    assert "Apply complete! 1 created" in output
+
+
+def test_any_other_answer_cancels_without_changes(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    code, output = run_on_terminal(["apply", "-f", "dev.yaml"], tmp_path, "y")
+    assert code == 1
+    assert "cancelled: nothing was changed" in output
+    assert not (tmp_path / ".deployctl" / "dev" / "deployments" / "churn.json").exists()
+    # The lock was released on the way out.
+    assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
+
+
+def test_ctrl_c_mid_apply_records_finished_work_and_releases_the_lock(
+    tmp_path: Path, test_plugins: ModuleType
+) -> None:
+    target = tmp_path / "target"
+    deployments = "".join(f"      d{i}:\n        model_uri: m:/{i}\n" for i in range(5))
+    write_manifest(
+        tmp_path / "dev.yaml",
+        "version: 1\nenvironment: dev\ntargets:\n  t:\n"
+        f"    uri: seedtest:{target}\n    deployments:\n{deployments}",
+    )
+    test_plugins.write_faults(target, {"sleep": {"create_deployment": 0.7}})
+    proc = subprocess.Popen(
+        [deployctl_script(), "apply", "-f", "dev.yaml", "--auto-approve", "--parallelism", "1"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the second create is under way
+        calls = test_plugins.read_calls(target)
+        if len([c for c in calls if c["method"] == "create_deployment"]) >= 1 and any(
+            c["method"] == "create_deployment" and c.get("args", [None])[0] == "d1" for c in calls
+        ):
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    recorded = json.loads(run_cli("state", "list", "-e", "dev", "--json", cwd=tmp_path).out)
+    created = {
+        c["args"][0] for c in test_plugins.read_calls(target) if c["method"] == "create_deployment"
+    }
+    # Everything the target created is in state (the running one finished), nothing more.
+    assert {r["name"] for r in recorded} == created
+    assert 1 <= len(created) < 5
+    assert not (tmp_path / "state" / "dev.json.lock").exists()
+    assert "Apply interrupted!" in out
