@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from deployctl.console.protocol import Console
 from deployctl.errors import StalePlanError, StateError, TargetError
 from deployctl.manifest.model import Manifest
-from deployctl.planner.plan import Plan
+from deployctl.planner.plan import Plan, live_fingerprint
 from deployctl.planner.planner import DesiredTarget, make_plan
 from deployctl.state.document import StateDocument, utc_now
-from deployctl.targets.live import LiveView
+from deployctl.targets.live import LiveStatus, LiveView
 
 if TYPE_CHECKING:
     from deployctl.executor.results import ApplyReport
@@ -112,11 +112,51 @@ def plan(
     made = make_plan(manifest.environment, desired, state, live, destroy=destroy)
     return replace(
         made,
+        changes=tuple(
+            replace(c, live_fingerprint=fingerprint(live.get(c.address))) for c in made.changes
+        ),
         manifest_path=str(manifest.path),
         manifest_sha256=manifest.sha256,
         state_path=state_path,
         created_at=utc_now(),
     )
+
+
+def fingerprint(status: LiveStatus | None) -> str:
+    """The fingerprint a saved plan keeps of one address's live record."""
+    if status is None or not status.exists:
+        return live_fingerprint(False, None)
+    return live_fingerprint(True, status.record.raw if status.record else None)
+
+
+def check_live_unchanged(
+    plan: Plan, pool: TargetPool, console: Console, *, parallelism: int = 8
+) -> None:
+    """Re-read the live records a saved plan will touch; refuse it if any changed since.
+
+    Terraform only checks its own state serial; this also catches changes made on the target
+    behind deployctl's back between review and release.
+    """
+    from deployctl.targets.refresh import refresh as refresh_targets
+
+    touched = [c for c in plan.actionable() if c.live_fingerprint is not None]
+    if not touched:
+        return
+    adapters = {c.target: pool.get(c.target, c.target_uri) for c in touched}
+    wanted: dict[str, set[str]] = {}
+    for change in touched:
+        wanted.setdefault(change.target, set()).add(change.name)
+    console.refresh_started(sorted(adapters))
+    live = refresh_targets(adapters, wanted, max_workers=parallelism)
+    changed = [
+        c.address for c in touched if fingerprint(live.get(c.address)) != c.live_fingerprint
+    ]
+    if changed:
+        raise StalePlanError(
+            "the live deployments changed on their targets since the plan was made: "
+            + ", ".join(changed),
+            hint="run 'deployctl plan --out' again and review the new plan",
+        )
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:

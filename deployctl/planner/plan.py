@@ -8,13 +8,14 @@ is ``schemas/plan.schema.json``.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from deployctl import __version__
 from deployctl.errors import PlanFileError
-from deployctl.model import DeploymentSpec, JSONObject, JSONValue
+from deployctl.model import DeploymentSpec, JSONObject, JSONValue, canonical_json
 
 PLAN_FORMAT_VERSION = "1.0"
 
@@ -59,7 +60,9 @@ class ResourceChange:
     ``before`` is the deployment as deployctl believes it is now (the last applied record, with
     any field the target reports as drifted replaced by the live value); ``after`` is the
     desired spec. ``state_only`` marks a delete of something already gone from its target: the
-    apply only drops it from state and calls nothing.
+    apply only drops it from state and calls nothing. ``live_fingerprint`` identifies the live
+    record as refresh read it (``live_fingerprint()``), so that applying a saved plan can refuse
+    when the target changed behind deployctl's back since the plan was made.
     """
 
     target: str
@@ -71,6 +74,7 @@ class ResourceChange:
     after: JSONObject | None = None
     diff: tuple[FieldChange, ...] = ()
     state_only: bool = False
+    live_fingerprint: str | None = None
 
     @property
     def address(self) -> str:
@@ -96,6 +100,7 @@ class ResourceChange:
             "action_reason": self.reason,
             "diff": [d.to_json() for d in self.diff],
             "state_only": self.state_only,
+            "live_fingerprint": self.live_fingerprint,
         }
 
     @classmethod
@@ -116,7 +121,19 @@ class ResourceChange:
             after=after if isinstance(after, dict) else None,
             diff=tuple(FieldChange.from_json(d) for d in data.get("diff", [])),
             state_only=bool(data.get("state_only", False)),
+            live_fingerprint=data.get("live_fingerprint"),
         )
+
+
+ABSENT = "absent"
+
+
+def live_fingerprint(exists: bool, raw: JSONObject | None) -> str:
+    """``absent``, or ``sha256:<hex>`` of the live record's canonical JSON."""
+    if not exists:
+        return ABSENT
+    digest = hashlib.sha256(canonical_json(raw or {}).encode("utf-8")).hexdigest()
+    return f"sha256:{digest}"
 
 
 @dataclass(frozen=True)

@@ -70,3 +70,48 @@ def test_a_corrupt_plan_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.code == 1
     assert result.err.startswith("Error: plan.json:1:")
     assert "Traceback" not in result.err
+
+
+def test_plan_records_a_fingerprint_of_each_live_record(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    assert run_cli("plan", "-f", "dev.yaml", "--out", "plan.json", cwd=tmp_path).code == 0
+    change = json.loads((tmp_path / "plan.json").read_text())["resource_changes"][0]
+    assert change["live_fingerprint"] == "absent"
+    assert run_cli("apply", "plan.json", cwd=tmp_path).code == 0
+    write_manifest(tmp_path / "dev.yaml", MANIFEST.replace("churn/3", "churn/4"))
+    assert run_cli("plan", "-f", "dev.yaml", "--out", "plan.json", cwd=tmp_path).code == 0
+    change = json.loads((tmp_path / "plan.json").read_text())["resource_changes"][0]
+    assert change["live_fingerprint"].startswith("sha256:")
+
+
+def test_plan_is_refused_when_the_target_changed_behind_our_back(tmp_path: Path) -> None:
+    from deployctl.targets.local import LocalDeploymentClient
+
+    write_manifest(tmp_path / "dev.yaml", MANIFEST + "      fraud:\n        model_uri: m:/1\n")
+    assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
+    write_manifest(
+        tmp_path / "dev.yaml",
+        MANIFEST.replace("churn/3", "churn/4") + "      fraud:\n        model_uri: m:/2\n",
+    )
+    assert run_cli("plan", "-f", "dev.yaml", "--out", "plan.json", cwd=tmp_path).code == 0
+    client = LocalDeploymentClient(f"local:{tmp_path / '.deployctl' / 'dev'}")
+    client.update_deployment(
+        "fraud", config={"workers": 9}
+    )  # someone else, between review and release
+    stale = run_cli("apply", "plan.json", cwd=tmp_path)
+    assert stale.code == 1
+    assert "changed on their targets since the plan was made: local/fraud" in stale.err
+    assert client.get_deployment("churn")["model_uri"] == "models:/churn/3"  # nothing applied
+
+
+def test_plan_is_refused_when_a_planned_create_appeared_meanwhile(tmp_path: Path) -> None:
+    from deployctl.targets.local import LocalDeploymentClient
+
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    assert run_cli("plan", "-f", "dev.yaml", "--out", "plan.json", cwd=tmp_path).code == 0
+    LocalDeploymentClient(f"local:{tmp_path / '.deployctl' / 'dev'}").create_deployment(
+        "churn", "models:/other/1"
+    )
+    stale = run_cli("apply", "plan.json", cwd=tmp_path)
+    assert stale.code == 1
+    assert "local/churn" in stale.err

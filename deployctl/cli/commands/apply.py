@@ -70,6 +70,7 @@ def _apply_saved(args: argparse.Namespace) -> int:
     pool = workflow.TargetPool()
     with common.backend(path, plan.environment).lock(operation="apply", timeout=timeout) as session:
         workflow.check_plan_is_current(plan, session.document, manifest_path=args.manifest)
+        workflow.check_live_unchanged(plan, pool, console, parallelism=args.parallelism)
         console.show_plan(plan)
         if not plan.has_changes:
             return 0
