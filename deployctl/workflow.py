@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deployctl.console.protocol import Console
-from deployctl.errors import StalePlanError, StateError, TargetError
+from deployctl.errors import PlanError, StalePlanError, StateError, TargetError
 from deployctl.manifest.model import Manifest
-from deployctl.planner.plan import Plan, live_fingerprint
+from deployctl.planner.plan import Action, Plan, live_fingerprint
 from deployctl.planner.planner import DesiredTarget, make_plan
+from deployctl.planner.selection import Selection
 from deployctl.state.document import StateDocument, utc_now
 from deployctl.targets.live import LiveStatus, LiveView
 
@@ -77,20 +78,30 @@ def refresh(
     console: Console,
     *,
     parallelism: int = 8,
+    selection: Selection | None = None,
 ) -> LiveView:
-    """Ask every target in play what is live, for desired, recorded and listed names."""
+    """Ask every target in play what is live, for desired, recorded and listed names.
+
+    With a ``selection``, only its targets are read and only its addresses are looked up; the
+    view then holds only selected addresses.
+    """
     from deployctl.targets.refresh import refresh as refresh_targets
 
-    uris = target_uris(manifest, state)
+    selection = selection or Selection()
+    uris = {k: u for k, u in target_uris(manifest, state).items() if selection.may_touch_target(k)}
     wanted: dict[str, set[str]] = {key: set() for key in uris}
+    names = [(r.target, r.name) for r in state.records.values()]
     if manifest is not None:
-        for deployment in manifest.deployments():
-            wanted[deployment.target].add(deployment.name)
-    for record in state.records.values():
-        wanted[record.target].add(record.name)
+        names += [(d.target, d.name) for d in manifest.deployments()]
+    for key, name in names:
+        if key in wanted and selection.matches(f"{key}/{name}"):
+            wanted[key].add(name)
     console.refresh_started(sorted(uris))
     adapters = {key: pool.get(key, uri) for key, uri in sorted(uris.items())}
-    return refresh_targets(adapters, wanted, max_workers=parallelism)
+    live = refresh_targets(adapters, wanted, max_workers=parallelism)
+    if not selection.partial:
+        return live
+    return LiveView({a: s for a, s in live.statuses.items() if selection.matches(a)})
 
 
 def plan(
@@ -102,16 +113,31 @@ def plan(
     state_path: str,
     destroy: bool = False,
     parallelism: int = 8,
+    selection: Selection | None = None,
+    max_deletes: int | None = None,
 ) -> Plan:
-    """Refresh, then plan the manifest (or, with ``destroy``, the deletion of all it manages)."""
+    """Refresh, then plan the manifest (or, with ``destroy``, the deletion of all it manages).
+
+    A ``selection`` restricts the plan to some addresses (a partial plan); ``max_deletes``
+    refuses a plan that would delete more deployments than that.
+    """
     from dataclasses import replace
 
+    selection = selection or Selection()
     check_environment(manifest, state, state_path)
-    live = refresh(manifest, state, pool, console, parallelism=parallelism)
+    live = refresh(manifest, state, pool, console, parallelism=parallelism, selection=selection)
     desired = [] if destroy else desired_targets(manifest)
+    if selection.partial:
+        desired = [d for d in desired if selection.matches(d.deployment.address)]
+        state = replace(
+            state, records={a: r for a, r in state.records.items() if selection.matches(a)}
+        )
     made = make_plan(manifest.environment, desired, state, live, destroy=destroy)
+    check_max_deletes(made, max_deletes)
     return replace(
         made,
+        targets=selection.targets,
+        excludes=selection.excludes,
         changes=tuple(
             replace(c, live_fingerprint=fingerprint(live.get(c.address))) for c in made.changes
         ),
@@ -120,6 +146,19 @@ def plan(
         state_path=state_path,
         created_at=utc_now(),
     )
+
+
+def check_max_deletes(plan: Plan, max_deletes: int | None) -> None:
+    """Refuse a plan that deletes more deployments than ``max_deletes`` (``--max-deletes``)."""
+    if max_deletes is None:
+        return
+    deletes = [c.address for c in plan.actionable() if c.action is Action.DELETE]
+    if len(deletes) > max_deletes:
+        raise PlanError(
+            f"the plan deletes {len(deletes)} deployment(s), more than --max-deletes "
+            f"{max_deletes} allows: {', '.join(deletes)}",
+            hint="check the manifest; raise --max-deletes if these deletes are intended",
+        )
 
 
 def fingerprint(status: LiveStatus | None) -> str:
@@ -148,9 +187,7 @@ def check_live_unchanged(
         wanted.setdefault(change.target, set()).add(change.name)
     console.refresh_started(sorted(adapters))
     live = refresh_targets(adapters, wanted, max_workers=parallelism)
-    changed = [
-        c.address for c in touched if fingerprint(live.get(c.address)) != c.live_fingerprint
-    ]
+    changed = [c.address for c in touched if fingerprint(live.get(c.address)) != c.live_fingerprint]
     if changed:
         raise StalePlanError(
             "the live deployments changed on their targets since the plan was made: "

@@ -156,6 +156,8 @@ class Plan:
     changes: tuple[ResourceChange, ...]
     unmanaged: tuple[UnmanagedDeployment, ...] = ()
     destroy: bool = False
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
     manifest_path: str | None = None
     manifest_sha256: str | None = None
     state_path: str | None = None
@@ -171,6 +173,11 @@ class Plan:
         for change in self.changes:
             counts[change.action.value] += 1
         return counts
+
+    @property
+    def partial(self) -> bool:
+        """True when ``--target``/``--exclude`` left some addresses out of the plan."""
+        return bool(self.targets or self.excludes)
 
     @property
     def has_changes(self) -> bool:
@@ -190,6 +197,9 @@ class Plan:
             "deployctl_version": self.deployctl_version,
             "environment": self.environment,
             "destroy": self.destroy,
+            "partial": self.partial,
+            "targets": list(self.targets),
+            "excludes": list(self.excludes),
             "created_at": self.created_at,
             "summary": summary,
             "resource_changes": resource_changes,
@@ -224,6 +234,8 @@ class Plan:
                     for u in data.get("unmanaged", [])
                 ),
                 destroy=bool(data.get("destroy", False)),
+                targets=tuple(str(t) for t in data.get("targets", [])),
+                excludes=tuple(str(e) for e in data.get("excludes", [])),
                 manifest_path=manifest.get("path"),
                 manifest_sha256=manifest.get("sha256"),
                 state_path=state.get("path"),

@@ -1,0 +1,37 @@
+"""--target / --exclude address selection."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployctl.errors import UsageError
+from deployctl.planner.selection import Selection
+
+
+def test_no_selection_matches_everything() -> None:
+    selection = Selection.parse()
+    assert not selection.partial
+    assert selection.matches("local/churn") and selection.may_touch_target("canary")
+
+
+def test_target_selects_a_whole_target_or_one_address() -> None:
+    selection = Selection.parse(targets=["canary", "primary/churn"])
+    assert selection.partial
+    assert selection.matches("canary/fraud")
+    assert selection.matches("primary/churn")
+    assert not selection.matches("primary/fraud")
+    assert selection.may_touch_target("primary") and not selection.may_touch_target("local")
+
+
+def test_exclude_wins_over_target() -> None:
+    selection = Selection.parse(targets=["primary"], excludes=["primary/fraud"])
+    assert selection.matches("primary/churn")
+    assert not selection.matches("primary/fraud")
+    assert not Selection.parse(excludes=["canary"]).may_touch_target("canary")
+    assert selection.describe() == "only primary; excluding primary/fraud"
+
+
+@pytest.mark.parametrize("bad", ["a/b/c", "/x", "bad name", "local/"])
+def test_malformed_addresses_are_usage_errors(bad: str) -> None:
+    with pytest.raises(UsageError, match="--target"):
+        Selection.parse(targets=[bad])
