@@ -11,11 +11,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from deployctl.console.protocol import Console
 from deployctl.errors import TargetError
 from deployctl.executor.results import ActionResult, ApplyReport
+from deployctl.model import DeploymentSpec
 from deployctl.planner.plan import Action, Plan, ResourceChange
 from deployctl.state.document import StateRecord, utc_now
 from deployctl.targets.protocol import LiveRecord
@@ -132,20 +134,29 @@ class Executor:
         except TargetError as exc:
             return None, f"applied, but reading it back failed: {exc}"
 
-    def _record(self, change: ResourceChange, live: LiveRecord | None) -> None:
+    def _record(
+        self,
+        change: ResourceChange,
+        live: LiveRecord | None,
+        spec: DeploymentSpec | None = None,
+    ) -> None:
+        """Record ``spec`` (default: the desired one) as applied to ``change.address``."""
         previous = self._before.get(change.address)
-        spec = change.desired
+        applied = spec if spec is not None else change.desired
         if previous is None:
             record = StateRecord(
                 target=change.target,
                 name=change.name,
                 target_uri=change.target_uri,
-                applied=spec,
+                applied=applied,
                 live=live,
                 applied_at=utc_now(),
+                prevent_destroy=change.prevent_destroy,
             )
         else:
-            record = previous.superseded_by(spec, live, utc_now(), change.target_uri)
+            record = previous.superseded_by(
+                applied, live, utc_now(), change.target_uri, prevent_destroy=change.prevent_destroy
+            )
         try:
             self._session.record(record)
         except Exception as exc:
@@ -176,15 +187,42 @@ class Executor:
         return note
 
     def visit_update(self, change: ResourceChange) -> str | None:
+        if change.state_only:
+            # Only the recorded lifecycle changed: nothing to ask of the target.
+            previous = self._before.get(change.address)
+            self._record(change, previous.live if previous else None)
+            return "state only: no call to the target"
         self.adapter(change).update(change.name, change.desired)
         live, note = self._read_back(change)
         self._record(change, live)
         return note
 
+    def visit_import(self, change: ResourceChange) -> str | None:
+        """Adopt: the live record becomes the last applied one; then converge if it differs."""
+        if change.before is None:
+            raise ActionFailed("an import needs the adopted record (the plan has no 'before')")
+        adopted = DeploymentSpec.from_json(change.before)
+        live, note = self._read_back(change)
+        self._record(change, live, adopted)
+        if adopted.same_as(change.desired):
+            return note
+        self._before = self._session.document  # the adopted record is now the previous one
+        return self.visit_update(replace(change, action=Action.UPDATE))
+
+    def visit_replace(self, change: ResourceChange) -> str | None:
+        note = self._delete_on_target(change)
+        created = self.visit_create(change)
+        return "; ".join(n for n in (note, created) if n) or None
+
     def visit_delete(self, change: ResourceChange) -> str | None:
         if change.state_only:
             self._forget(change.address)
             return "removed from state only; it was already gone from the target"
+        note = self._delete_on_target(change)
+        self._forget(change.address)
+        return note
+
+    def _delete_on_target(self, change: ResourceChange) -> str | None:
         adapter = self.adapter(change)
         try:
             adapter.delete(change.name)
@@ -195,10 +233,8 @@ class Executor:
                 adapter.get(change.name)
             except TargetError as probe:
                 if probe.not_found:
-                    self._forget(change.address)
-                    return "it was already gone from the target; removed from state"
+                    return "it was already gone from the target"
             raise exc from None
-        self._forget(change.address)
         return None
 
     def _forget(self, address: str) -> None:

@@ -25,6 +25,29 @@ class Action(enum.StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     NOOP = "no-op"
+    # Adopt a deployment that exists on the target into state (then update it if it differs).
+    IMPORT = "import"
+    # Delete, then create again (lifecycle.replace_on); JSON actions ["delete", "create"].
+    REPLACE = "replace"
+
+    @property
+    def json_actions(self) -> list[str]:
+        if self is Action.REPLACE:
+            return ["delete", "create"]
+        return [self.value]
+
+    @classmethod
+    def from_json_actions(cls, actions: object) -> Action:
+        if actions == ["delete", "create"]:
+            return cls.REPLACE
+        if isinstance(actions, list) and len(actions) == 1:
+            return cls(actions[0])
+        raise ValueError(f"unsupported actions {actions!r}")
+
+    @property
+    def deletes(self) -> bool:
+        """Whether the action removes the deployment from its target (even briefly)."""
+        return self in (Action.DELETE, Action.REPLACE)
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,7 @@ class ResourceChange:
     diff: tuple[FieldChange, ...] = ()
     state_only: bool = False
     live_fingerprint: str | None = None
+    prevent_destroy: bool = False
 
     @property
     def address(self) -> str:
@@ -87,13 +111,14 @@ class ResourceChange:
         return DeploymentSpec.from_json(self.after)
 
     def to_json(self) -> JSONObject:
+        actions: list[JSONValue] = list(self.action.json_actions)
         return {
             "address": self.address,
             "target": self.target,
             "name": self.name,
             "target_uri": self.target_uri,
             "change": {
-                "actions": [self.action.value],
+                "actions": actions,
                 "before": self.before,
                 "after": self.after,
             },
@@ -101,27 +126,26 @@ class ResourceChange:
             "diff": [d.to_json() for d in self.diff],
             "state_only": self.state_only,
             "live_fingerprint": self.live_fingerprint,
+            "prevent_destroy": self.prevent_destroy,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ResourceChange:
         change = data["change"]
-        actions = change["actions"]
-        if not isinstance(actions, list) or len(actions) != 1:
-            raise ValueError(f"actions must be a one-element list, got {actions!r}")
         before = change.get("before")
         after = change.get("after")
         return cls(
             target=str(data["target"]),
             name=str(data["name"]),
             target_uri=str(data["target_uri"]),
-            action=Action(actions[0]),
+            action=Action.from_json_actions(change["actions"]),
             reason=str(data.get("action_reason", "")),
             before=before if isinstance(before, dict) else None,
             after=after if isinstance(after, dict) else None,
             diff=tuple(FieldChange.from_json(d) for d in data.get("diff", [])),
             state_only=bool(data.get("state_only", False)),
             live_fingerprint=data.get("live_fingerprint"),
+            prevent_destroy=data.get("prevent_destroy") is True,
         )
 
 

@@ -10,7 +10,8 @@ and a record is::
     {"address": "local/churn", "target": "local", "target_uri": "local:/abs/path", "name": "churn",
      "model_uri": "...", "flavor": "python_function", "config": {...},
      "live": <LiveRecord JSON or null>, "applied_at": "<ISO 8601 UTC>",
-     "previous": {"model_uri", "flavor", "config", "live", "applied_at"} or null}
+     "previous": {"model_uri", "flavor", "config", "live", "applied_at"} or null,
+     "prevent_destroy": false}
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class StateRecord:
     live: LiveRecord | None
     applied_at: str
     previous: JSONObject | None = None
+    # Recorded so that removing a protected deployment's block from the manifest does not drop
+    # its protection: only an applied manifest that turns it off does.
+    prevent_destroy: bool = False
 
     @property
     def address(self) -> str:
@@ -69,6 +73,7 @@ class StateRecord:
             "live": self.live.to_json() if self.live else None,
             "applied_at": self.applied_at,
             "previous": self.previous,
+            "prevent_destroy": self.prevent_destroy,
         }
 
     @classmethod
@@ -84,6 +89,7 @@ class StateRecord:
                 live=LiveRecord.from_json(live) if isinstance(live, dict) else None,
                 applied_at=str(data["applied_at"]),
                 previous=previous if isinstance(previous, dict) else None,
+                prevent_destroy=data.get("prevent_destroy") is True,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(
@@ -92,7 +98,13 @@ class StateRecord:
             ) from exc
 
     def superseded_by(
-        self, applied: DeploymentSpec, live: LiveRecord | None, applied_at: str, target_uri: str
+        self,
+        applied: DeploymentSpec,
+        live: LiveRecord | None,
+        applied_at: str,
+        target_uri: str,
+        *,
+        prevent_destroy: bool | None = None,
     ) -> StateRecord:
         """The record that replaces this one after an update (keeps this one as ``previous``)."""
         return replace(
@@ -102,6 +114,7 @@ class StateRecord:
             applied_at=applied_at,
             target_uri=target_uri,
             previous=self.summary_json(),
+            prevent_destroy=self.prevent_destroy if prevent_destroy is None else prevent_destroy,
         )
 
 

@@ -88,7 +88,14 @@ def test_plan_json_is_valid_against_the_schema(tmp_path: Path) -> None:
     data = json.loads(result.out)
     schema = json.loads((REPO / "schemas" / "plan.schema.json").read_text())
     jsonschema.validate(data, schema)
-    assert data["summary"] == {"create": 2, "update": 0, "delete": 0, "no-op": 0}
+    assert data["summary"] == {
+        "create": 2,
+        "update": 0,
+        "delete": 0,
+        "no-op": 0,
+        "import": 0,
+        "replace": 0,
+    }
     assert data["resource_changes"][0]["change"]["actions"] == ["create"]
     assert data["resource_changes"][0]["change"]["before"] is None
 

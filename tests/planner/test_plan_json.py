@@ -47,7 +47,14 @@ def test_plan_json_validates_against_the_published_schema() -> None:
 def test_plan_json_has_terraform_like_shape() -> None:
     data = sample_plan().to_json()
     assert data["format_version"] == "1.0"
-    assert data["summary"] == {"create": 1, "update": 1, "delete": 1, "no-op": 0}
+    assert data["summary"] == {
+        "create": 1,
+        "update": 1,
+        "delete": 1,
+        "no-op": 0,
+        "import": 0,
+        "replace": 0,
+    }
     change = data["resource_changes"][0]
     assert change["address"] == "t/a"
     assert change["change"]["actions"] == ["update"]
