@@ -100,6 +100,30 @@ class DeploymentSpec:
         return canonical_json(self.to_json()) == canonical_json(other.to_json())
 
 
+LIFECYCLE_PATH_PATTERN = r"^(model_uri|flavor|config(\.[A-Za-z0-9_-]+)*)$"
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """A deployment's lifecycle guards (``lifecycle:`` in the manifest).
+
+    ``prevent_destroy``: any plan that would delete it is an error. ``ignore_changes``: dotted
+    paths (``config.instance_count``) ignored in diff and drift. ``replace_on``: a change to
+    these paths is planned as delete then create.
+    """
+
+    prevent_destroy: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    replace_on: tuple[str, ...] = ()
+
+    def to_json(self) -> JSONObject:
+        return {
+            "prevent_destroy": self.prevent_destroy,
+            "ignore_changes": list(self.ignore_changes),
+            "replace_on": list(self.replace_on),
+        }
+
+
 def target_scheme(uri: str) -> str:
     """The plugin name of a target URI, parsed exactly as MLflow's ``parse_target_uri`` does.
 
