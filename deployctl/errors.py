@@ -95,6 +95,7 @@ class TargetError(DeployctlError):
         cause: BaseException | None = None,
         not_found: bool = False,
         hint: str | None = None,
+        error_code: str | None = None,
     ) -> None:
         where = f"target '{target}', {call}"
         if address:
@@ -105,7 +106,25 @@ class TargetError(DeployctlError):
         self.address = address
         self.cause = cause
         # True when the plugin said (by code or by exception type) that the name does not exist.
+        # Informational: whether a deployment exists is decided by refresh, never by an error.
         self.not_found = not_found
+        # The plugin exception's MLflow error code (``RESOURCE_DOES_NOT_EXIST``, ...), if any.
+        self.error_code = error_code
+
+
+class DeploymentNotFoundError(TargetError):
+    """The plugin said the deployment does not exist (MLflow error code
+    ``RESOURCE_DOES_NOT_EXIST``, ``ENDPOINT_NOT_FOUND`` or ``NOT_FOUND``)."""
+
+
+class DeploymentExistsError(TargetError):
+    """The plugin refused to create a deployment that already exists
+    (``RESOURCE_ALREADY_EXISTS``)."""
+
+
+class TargetRejectedError(TargetError):
+    """The plugin rejected what it was asked as invalid (``INVALID_PARAMETER_VALUE``,
+    ``BAD_REQUEST``): usually a flavor or config value the target does not accept."""
 
 
 class ApplyError(DeployctlError):

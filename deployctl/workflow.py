@@ -42,16 +42,32 @@ def check_environment(manifest: Manifest, state: StateDocument, where: str) -> N
 
 
 class TargetPool:
-    """Loads each target's plugin client once, on first use (constructors may connect)."""
+    """Loads each target's plugin client once, on first use (constructors may connect).
 
-    def __init__(self) -> None:
+    ``fields`` maps target keys to their field mapping (the manifest's ``fields:``; record
+    field -> key or dotted path), so each adapter reads its target's records the way the
+    manifest says. A key without one reads them with deployctl's default paths, as does every
+    target when the pool is made without a manifest (applying a saved plan).
+    """
+
+    def __init__(self, fields: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        self._fields = {key: dict(mapping) for key, mapping in (fields or {}).items()}
         self._adapters: dict[tuple[str, str], TargetAdapter] = {}
+
+    @classmethod
+    def for_manifest(cls, manifest: Manifest) -> TargetPool:
+        """A pool reading each of the manifest's targets with its ``fields:`` mapping."""
+        return cls({t.key: t.field_mapping() for t in manifest.targets if t.fields})
+
+    def fields(self, key: str) -> dict[str, str]:
+        """The field mapping adapters of target ``key`` use (empty: the defaults)."""
+        return dict(self._fields.get(key, {}))
 
     def get(self, key: str, uri: str) -> TargetAdapter:
         from deployctl.targets.registry import load_target
 
         if (key, uri) not in self._adapters:
-            self._adapters[(key, uri)] = load_target(uri, key=key)
+            self._adapters[(key, uri)] = load_target(uri, key=key, fields=self._fields.get(key))
         return self._adapters[(key, uri)]
 
 
@@ -138,6 +154,7 @@ def plan(
         made,
         targets=selection.targets,
         excludes=selection.excludes,
+        target_fields={t.key: t.field_mapping() for t in manifest.targets if t.fields},
         changes=tuple(
             replace(c, live_fingerprint=fingerprint(live.get(c.address))) for c in made.changes
         ),
@@ -262,3 +279,27 @@ def lookup_target_uri(address_target: str, manifest: Manifest | None, state: Sta
 def sorted_records(state: StateDocument, addresses: Iterable[str] | None = None) -> list[str]:
     keys: Mapping[str, object] = state.records
     return sorted(addresses if addresses is not None else keys)
+
+
+if TYPE_CHECKING:
+    from deployctl.planner.drift import DriftReport
+
+
+def drift(
+    manifest: Manifest,
+    state: StateDocument,
+    pool: TargetPool,
+    console: Console,
+    *,
+    state_path: str,
+    parallelism: int = 8,
+) -> DriftReport:
+    """Refresh exactly as ``plan`` does, then compare every recorded deployment with the targets.
+
+    Changes nothing. Addresses no longer in the manifest are checked too (they are in state).
+    """
+    from deployctl.planner.drift import drift_report
+
+    check_environment(manifest, state, state_path)
+    live = refresh(manifest, state, pool, console, parallelism=parallelism)
+    return drift_report(manifest.environment, state, live)

@@ -30,3 +30,4 @@ def test_wheel_contains_every_package_module_and_schema(tmp_path: Path) -> None:
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "deployctl = deployctl.cli.main:main" in text
     assert "local = deployctl.targets.mlflow_local" in text
+    assert "deployctl = deployctl.testing.plugin" in text  # the conformance kit's pytest plugin

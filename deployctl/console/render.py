@@ -1,4 +1,6 @@
-"""Human rendering of plans and apply reports as rich ``Text`` (no printing here)."""
+"""Rendering of plans and apply reports: plain sentences shared by every console, and rich
+``Text``/``Table`` for the terminal (no printing here).
+"""
 
 from __future__ import annotations
 
@@ -16,13 +18,50 @@ SYMBOLS = {
     Action.UPDATE: ("~", "yellow"),
     Action.DELETE: ("-", "red"),
     Action.NOOP: (" ", "dim"),
+    Action.IMPORT: ("<", "cyan"),
+    Action.REPLACE: ("±", "magenta"),
 }
 
+NO_CHANGES = "No changes. The targets match the manifest."
+UNMANAGED = "Not managed by deployctl (left untouched)"
 
+
+# -- plain text, shared by the terminal, Markdown and JSON-event consoles ---------------------
 def value_text(value: JSONValue) -> str:
+    """A field value as compact, canonical JSON (strings quoted, keys sorted)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def plan_counts_text(plan: Plan) -> str:
+    """``1 to create, 1 to update, 0 to delete, 3 unchanged.`` (replaces and imports are
+    mentioned only when there are some)."""
+    counts = plan.summary()
+    extra = "".join(f"{counts[key]} to {key}, " for key in ("replace", "import") if counts.get(key))
+    return (
+        f"{counts['create']} to create, {counts['update']} to update, "
+        f"{counts['delete']} to delete, {extra}{counts['no-op']} unchanged."
+    )
+
+
+def report_summary_text(report: ApplyReport) -> str:
+    """``Apply complete! 1 created, 0 updated, 0 deleted, 0 failed.`` (or failed/interrupted)."""
+    counts = report.counts()
+    if report.interrupted:
+        head = "Apply interrupted"
+    else:
+        head = "Apply complete" if report.ok else "Apply failed"
+    extra = "".join(
+        f"{counts[key]} {done}, "
+        for key, done in (("replace", "replaced"), ("import", "imported"))
+        if counts.get(key)
+    )
+    return (
+        f"{head}! {counts['create']} created, {counts['update']} updated, "
+        f"{counts['delete']} deleted, {extra}{len(report.failed)} failed."
+    )
+
+
+# -- rich, for the terminal ----------------------------------------------------------------------
 def field_line(change: FieldChange) -> Text:
     line = Text("      ")
     line.append(change.path, style="bold")
@@ -51,12 +90,8 @@ def change_lines(change: ResourceChange) -> list[Text]:
 
 
 def summary_line(plan: Plan) -> Text:
-    counts = plan.summary()
     text = Text("Plan: ", style="bold")
-    text.append(
-        f"{counts['create']} to create, {counts['update']} to update, "
-        f"{counts['delete']} to delete, {counts['no-op']} unchanged."
-    )
+    text.append(plan_counts_text(plan))
     return text
 
 
@@ -70,14 +105,10 @@ def plan_lines(plan: Plan) -> list[Text]:
             lines.extend(change_lines(change))
         lines.append(Text(""))
     else:
-        lines.append(Text("No changes. The targets match the manifest.", style="bold green"))
+        lines.append(Text(NO_CHANGES, style="bold green"))
     if plan.unmanaged:
         lines.append(
-            Text(
-                "Not managed by deployctl (left untouched): "
-                + ", ".join(u.address for u in plan.unmanaged),
-                style="dim",
-            )
+            Text(f"{UNMANAGED}: " + ", ".join(u.address for u in plan.unmanaged), style="dim")
         )
     lines.append(summary_line(plan))
     return lines
@@ -100,16 +131,5 @@ def report_table(report: ApplyReport) -> Table:
 
 
 def report_summary(report: ApplyReport) -> Text:
-    counts = report.counts()
-    failed = len(report.failed)
     style = "bold green" if report.ok else "bold red"
-    head = (
-        "Apply interrupted"
-        if report.interrupted
-        else ("Apply complete" if report.ok else "Apply failed")
-    )
-    return Text(
-        f"{head}! {counts['create']} created, {counts['update']} updated, "
-        f"{counts['delete']} deleted, {failed} failed.",
-        style=style,
-    )
+    return Text(report_summary_text(report), style=style)

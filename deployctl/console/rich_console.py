@@ -15,7 +15,11 @@ from deployctl.planner.plan import Plan, ResourceChange
 
 
 class RichConsole:
-    """Human output. Colour follows the terminal (and NO_COLOR); ``color=False`` forces none."""
+    """Human output. Colour follows the terminal (and NO_COLOR); ``color=False`` forces none.
+
+    ``width`` fixes the width tables are laid out in (default: the terminal's, or ``COLUMNS``);
+    plan lines are never wrapped.
+    """
 
     def __init__(
         self,
@@ -23,6 +27,7 @@ class RichConsole:
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
         color: bool | None = None,
+        width: int | None = None,
     ) -> None:
         plain = color is False
         self.out = RichTerminal(
@@ -31,6 +36,7 @@ class RichConsole:
             soft_wrap=True,
             no_color=True if plain else None,
             force_terminal=False if plain else None,
+            width=width,
         )
         self.err = RichTerminal(
             file=stderr or sys.stderr,
@@ -38,6 +44,7 @@ class RichConsole:
             soft_wrap=True,
             no_color=True if plain else None,
             force_terminal=False if plain else None,
+            width=width,
         )
         self._lock = threading.Lock()
 

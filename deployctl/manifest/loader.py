@@ -171,6 +171,7 @@ def _build(
         uri: str = target["uri"]
         scheme = target_scheme(uri)
         resolved = resolve_local_uri(uri, manifest_dir) if scheme == LOCAL_SCHEME else uri
+        field_paths: dict[str, str] = target.get("fields") or {}
         targets.append(
             TargetSpec(
                 key=key,
@@ -179,6 +180,7 @@ def _build(
                 scheme=scheme,
                 deployments=tuple(deployments),
                 location=location(("targets", key)),
+                fields=tuple(sorted(field_paths.items())),
             )
         )
     effective: tuple[tuple[str, JSONValue], ...] = tuple(sorted(variables.values.items()))

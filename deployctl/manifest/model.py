@@ -40,7 +40,10 @@ class TargetSpec:
     """One target of the manifest.
 
     ``uri`` is as written; ``resolved_uri`` is what the plugin receives (for the built-in ``local``
-    target a relative path is made absolute, relative to the manifest's folder).
+    target a relative path is made absolute, relative to the manifest's folder). ``fields`` is
+    the target's field mapping, sorted: ``(record field, path)`` pairs such as
+    ``("name", "EndpointName")`` or ``("model_uri", "Tags.model_uri")``, telling where the
+    plugin's records keep what deployctl reads.
     """
 
     key: str
@@ -49,6 +52,11 @@ class TargetSpec:
     scheme: str
     deployments: tuple[DesiredDeployment, ...]
     location: SourceLocation | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def field_mapping(self) -> dict[str, str]:
+        """``fields`` as a mapping (record field -> path); empty when the manifest sets none."""
+        return dict(self.fields)
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,15 @@ def _entity_length(path: JSONPath) -> int:
     return 0
 
 
+def _is_fields(path: JSONPath) -> bool:
+    """Whether ``path`` is a target's ``fields`` mapping."""
+    return len(path) == 3 and path[0] == "targets" and path[2] == "fields"
+
+
 def describe(path: JSONPath) -> str:
     """The thing at ``path`` in words: ``deployment 'churn'``, ``field 'uri' of target 'x'``."""
+    if _is_fields(path):
+        return f"fields of target '{path[1]}'"
     size = _entity_length(path)
     if size == len(path):
         if size == 0:
@@ -213,6 +220,13 @@ def _explain(error: ValidationError, positions: Positions) -> Iterator[tuple[tup
         yield where, f"{describe(path)} must not be empty"
     elif validator == "pattern" and path == ("environment",):
         yield where, f"invalid environment name {show(instance)}: {NAME_RULE}"
+    elif validator == "pattern" and _is_fields(path[:-1]):
+        if instance:  # an empty path is reported once, by minLength
+            yield (
+                where,
+                f"{describe(path)} must be a key of the target's records or a dotted path "
+                f"into them such as Tags.model_uri, not {show(instance)}",
+            )
     else:
         yield where, f"{error.message} (at {dotted(path) or 'the top level'})"
 

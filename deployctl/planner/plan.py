@@ -182,6 +182,8 @@ class Plan:
     destroy: bool = False
     targets: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
+    # Each target's ``fields:`` mapping, so applying a saved plan reads records as planned.
+    target_fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     manifest_path: str | None = None
     manifest_sha256: str | None = None
     state_path: str | None = None
@@ -222,8 +224,8 @@ class Plan:
             "environment": self.environment,
             "destroy": self.destroy,
             "partial": self.partial,
-            "targets": list(self.targets),
-            "excludes": list(self.excludes),
+            "selection": {"targets": list(self.targets), "excludes": list(self.excludes)},
+            "target_fields": {k: dict(v) for k, v in sorted(self.target_fields.items())},
             "created_at": self.created_at,
             "summary": summary,
             "resource_changes": resource_changes,
@@ -250,6 +252,7 @@ class Plan:
         try:
             manifest = data.get("manifest") or {}
             state = data.get("state") or {}
+            selection = data.get("selection") or {}
             return cls(
                 environment=str(data["environment"]),
                 changes=tuple(ResourceChange.from_json(c) for c in data["resource_changes"]),
@@ -258,8 +261,12 @@ class Plan:
                     for u in data.get("unmanaged", [])
                 ),
                 destroy=bool(data.get("destroy", False)),
-                targets=tuple(str(t) for t in data.get("targets", [])),
-                excludes=tuple(str(e) for e in data.get("excludes", [])),
+                targets=tuple(str(t) for t in selection.get("targets", [])),
+                excludes=tuple(str(e) for e in selection.get("excludes", [])),
+                target_fields={
+                    str(k): {str(f): str(p) for f, p in v.items()}
+                    for k, v in (data.get("target_fields") or {}).items()
+                },
                 manifest_path=manifest.get("path"),
                 manifest_sha256=manifest.get("sha256"),
                 state_path=state.get("path"),

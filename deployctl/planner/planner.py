@@ -8,7 +8,9 @@ desired  in state  live   action
 =======  ========  =====  ============================================================
 yes      any       no     create (the reason says if it vanished from the target)
 yes      yes       yes    update if desired != last applied, or a field the target reports
-                          drifted since the last apply; else no-op
+                          drifted since the last apply; else no-op. Fields the target does not
+                          report are compared with the last applied record only, and the
+                          reason says so ("live value not reported by target: ...")
 yes      no        yes    error: exists on the target but is not managed
 no       yes       yes    delete
 no       yes       no     delete from state only (no call)
@@ -68,6 +70,20 @@ def _drift(record: StateRecord, live: LiveStatus) -> dict[str, JSONValue]:
     return drifted
 
 
+UNREPORTED = "live value not reported by target"
+
+
+def _unreported(live: LiveStatus) -> str | None:
+    """``live value not reported by target: config, flavor`` for the fields the target left out."""
+    if live.record is None:
+        missing: tuple[str, ...] = SPEC_FIELDS
+    else:
+        missing = live.record.unreported_fields()
+    if not missing:
+        return None
+    return f"{UNREPORTED}: {', '.join(sorted(missing))}"
+
+
 def _plan_desired(
     item: DesiredTarget, record: StateRecord | None, live: LiveStatus | None
 ) -> ResourceChange | str:
@@ -101,10 +117,12 @@ def _plan_desired(
         reasons.append(
             "changed on the target outside deployctl (" + ", ".join(sorted(drifted)) + ")"
         )
+    unreported = _unreported(live)
     if not reasons:
-        return ResourceChange(
-            *base, action=Action.NOOP, reason="up to date", before=before, after=after
-        )
+        reason = f"up to date ({unreported})" if unreported else "up to date"
+        return ResourceChange(*base, action=Action.NOOP, reason=reason, before=before, after=after)
+    if unreported:
+        reasons.append(unreported)
     return ResourceChange(
         *base,
         action=Action.UPDATE,

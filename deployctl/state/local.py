@@ -372,8 +372,9 @@ class LocalStateSession:
     def replace(self, document: StateDocument) -> StateDocument:
         """Write ``document`` whole, superseding pending changes (derive it from ``.document``).
 
-        Its serial is this session's current serial + 1; its lineage is the current one when it
-        has none (a given, different lineage is the caller's decision and is kept).
+        Its serial is one more than the larger of this session's serial and the document's own
+        (so a pushed state never goes back below the serial it carries); its lineage is the
+        current one when it has none (a given, different lineage is the caller's decision).
         """
         with self._mutex:
             self._check_usable()
@@ -381,7 +382,7 @@ class LocalStateSession:
             new = dc_replace(
                 document,
                 lineage=lineage,
-                serial=self.document.serial + 1,
+                serial=max(self.document.serial, document.serial) + 1,
                 environment=document.environment or self._environment,
                 records=dict(document.records),
             )

@@ -5,8 +5,11 @@ Real plugins disagree on almost everything (see ``shared/plugins.md``): signatur
 optional or *required* ``endpoint``), the shape of ``list_deployments`` (lists of dicts, pages,
 dicts keyed by name, bare strings, names under ``EndpointName``), what they raise, and records
 that are not JSON. ``TargetAdapter`` decides the call shapes once per client class by reading
-signatures, normalises records into ``LiveRecord`` through a ``RecordShape``, and turns every
-plugin exception into one ``TargetError`` that names the target, the call and the address.
+signatures, normalises records into ``LiveRecord`` through a ``RecordShape`` (a target's field
+mapping in front of the defaults), and turns every plugin exception into one ``TargetError`` that
+names the target, the call and the address — a subclass chosen by the MLflow error code
+(``DeploymentNotFoundError``, ``DeploymentExistsError``, ``TargetRejectedError``). It also tells
+which interface generation a client class implements (``client_interface``) without an instance.
 """
 
 from __future__ import annotations
@@ -21,8 +24,13 @@ from dataclasses import dataclass, field, replace
 from types import ModuleType
 from typing import Any, Final
 
-from deployctl.errors import TargetError
-from deployctl.model import DeploymentSpec, JSONObject, json_safe, target_scheme
+from deployctl.errors import (
+    DeploymentExistsError,
+    DeploymentNotFoundError,
+    TargetError,
+    TargetRejectedError,
+)
+from deployctl.model import SPEC_FIELDS, DeploymentSpec, JSONObject, json_safe, target_scheme
 from deployctl.targets.protocol import LiveRecord
 from deployctl.targets.registry import TargetPlugin
 
@@ -301,6 +309,71 @@ def predict_shape(sig: inspect.Signature | None) -> tuple[str, ...]:
     return tuple(p.name for p in extra)
 
 
+# --- interface generations ---------------------------------------------------------------------
+
+SEED: Final = "seed"
+MLFLOW_2: Final = "mlflow 2"
+MLFLOW_3: Final = "mlflow 3"
+UNAVAILABLE: Final = "unavailable"
+
+
+class _NoMethod(Exception):
+    pass
+
+
+def _class_signature(cls: type[Any], method: str) -> inspect.Signature | None:
+    """The signature of ``cls.method`` as called on an instance (``self`` left out), without
+    constructing one; ``None`` when it cannot be read. Raises ``_NoMethod`` when it is absent."""
+    try:
+        static = inspect.getattr_static(cls, method)
+    except AttributeError:
+        raise _NoMethod from None
+    fn = getattr(cls, method, None)
+    if not callable(fn):
+        raise _NoMethod
+    sig = _signature(fn)
+    if sig is None or not inspect.isfunction(static):
+        # Static and class methods, and callable objects, take no ``self`` here.
+        return sig
+    params = list(sig.parameters.values())
+    if params and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        params = params[1:]
+    return sig.replace(parameters=params)
+
+
+def client_interface(cls: type[Any]) -> str:
+    """Which plugin interface generation the client class ``cls`` implements, read from its
+    method signatures without constructing it (constructors may connect to clusters).
+
+    ``seed`` (``update_deployment(target, name, ...)``), ``mlflow 3`` (``endpoint`` parameters),
+    ``mlflow 2`` (``update_deployment(name, ...)`` without them), or ``unavailable: <why>`` for
+    a class deployctl cannot drive (a required method missing or not callable by deployctl).
+    """
+    signatures: dict[str, inspect.Signature | None] = {}
+    for method in _CLIENT_METHODS:
+        try:
+            sig = _class_signature(cls, method)
+        except _NoMethod:
+            if method in REQUIRED_METHODS:
+                return f"{UNAVAILABLE}: {cls.__name__} has no {method} method"
+            continue
+        try:
+            bind_signature(method, sig)
+        except UnsupportedSignature as exc:
+            return f"{UNAVAILABLE}: {cls.__name__}.{method}{sig or '(...)'}: {exc}"
+        signatures[method] = sig
+    readable = [sig for sig in signatures.values() if sig is not None]
+    if not readable:
+        return "unknown (its method signatures cannot be read)"
+    update = signatures.get("update_deployment")
+    first = next(iter(update.parameters.values()), None) if update is not None else None
+    if first is not None and _PARAM_SOURCES.get(first.name) == TARGET:
+        return SEED
+    if any(ENDPOINT in sig.parameters for sig in readable):
+        return MLFLOW_3
+    return MLFLOW_2
+
+
 # --- records -----------------------------------------------------------------------------------
 
 NAME_KEYS: Final = (
@@ -363,14 +436,27 @@ class RecordShape:
         if raw is _MISSING:
             raw = body
         if not isinstance(body, Mapping):
-            return LiveRecord(name=name, raw={"name": name, "value": json_safe(body)})
+            return LiveRecord(
+                name=name,
+                raw={"name": name, "value": json_safe(body)},
+                unreported=frozenset(SPEC_FIELDS),
+            )
+        model_uri = self._text(body, self.model_uri)
+        flavor = self._text(body, self.flavor)
+        config = self._config(body)
+        found = {MODEL_URI: model_uri, FLAVOR: flavor, CONFIG: config}
         return LiveRecord(
             name=name,
             raw=_as_object(raw, name),
-            model_uri=self._text(body, self.model_uri),
-            flavor=self._text(body, self.flavor),
-            config=self._config(body),
+            model_uri=model_uri,
+            flavor=flavor,
+            config=config,
             status=self._status(body),
+            unreported=frozenset(
+                fld
+                for fld, value in found.items()
+                if value is None and not self._null(body, getattr(self, fld))
+            ),
         )
 
     def listing(self, result: Any) -> tuple[builtins.list[LiveRecord], str | None]:
@@ -421,6 +507,11 @@ class RecordShape:
     def _keyed(self, name: str, value: Any) -> LiveRecord:
         return self.record(name, value if isinstance(value, Mapping) else {}, {name: value})
 
+    @staticmethod
+    def _null(body: Mapping[str, Any], paths: tuple[str, ...]) -> bool:
+        """Whether the record holds an explicit null at one of ``paths`` (reported as unset)."""
+        return any(_find(body, path) is None for path in paths)
+
     def _text(self, body: Mapping[str, Any], paths: tuple[str, ...]) -> str | None:
         for path in paths:
             value = _lookup(body, path)
@@ -452,15 +543,21 @@ class RecordShape:
 DEFAULT_RECORD_SHAPE: Final = RecordShape()
 
 
-def _lookup(item: Mapping[str, Any], path: str) -> Any:
+def _find(item: Mapping[str, Any], path: str) -> Any:
+    """The value at ``path`` (a key, else a dotted path), or ``_MISSING`` when there is none."""
     if path in item:
         return item[path]
     current: Any = item
     for part in path.split("."):
         if not isinstance(current, Mapping) or part not in current:
-            return None
+            return _MISSING
         current = current[part]
     return current
+
+
+def _lookup(item: Mapping[str, Any], path: str) -> Any:
+    value = _find(item, path)
+    return None if value is _MISSING else value
 
 
 def _as_object(value: Any, name: str | None) -> JSONObject:
@@ -494,6 +591,27 @@ _NOT_FOUND_AWS_CODES: Final = frozenset(
 _NOT_FOUND_TEXT: Final = re.compile(
     r"not found|does not exist|doesn't exist|no such|could not find|\b404\b", re.IGNORECASE
 )
+
+
+_EXISTS_CODES: Final = frozenset({"RESOURCE_ALREADY_EXISTS"})
+_REJECTED_CODES: Final = frozenset({"INVALID_PARAMETER_VALUE", "BAD_REQUEST"})
+
+
+def error_code_of(exc: BaseException) -> str | None:
+    """The MLflow error code a plugin exception carries (``MlflowException.error_code``)."""
+    code = getattr(exc, "error_code", None)
+    return code if isinstance(code, str) and code else None
+
+
+def error_class(code: str | None) -> type[TargetError]:
+    """The ``TargetError`` subclass for an MLflow error code (``TargetError`` for the rest)."""
+    if code in _NOT_FOUND_CODES:
+        return DeploymentNotFoundError
+    if code in _EXISTS_CODES:
+        return DeploymentExistsError
+    if code in _REJECTED_CODES:
+        return TargetRejectedError
+    return TargetError
 
 
 def describe_exception(exc: BaseException, limit: int = _MESSAGE_LIMIT) -> str:
@@ -537,7 +655,12 @@ class TargetAdapter:
 
     ``key`` is the manifest's name for the target, ``uri`` what the client was built with.
     Construction reads the client's signatures (once per class) and raises ``TargetError`` for
-    a required method deployctl cannot call.
+    a required method deployctl cannot call. ``record_shape`` says where the target's records
+    keep each field (``RecordShape.with_fields`` for a manifest's ``fields:`` mapping).
+
+    ``client=None`` makes an adapter for the plugin module's functions only (``run_local``,
+    ``target_help``), as MLflow's ``run-local`` does: constructing a client can connect to a
+    cluster, which serving a model locally does not need. Its client calls raise ``TargetError``.
     """
 
     def __init__(
@@ -554,9 +677,16 @@ class TargetAdapter:
         self.uri = uri
         self.scheme = target_scheme(uri)
         self.client = client
-        self.plugin = plugin or TargetPlugin(self.scheme, "unregistered", type(client).__module__)
+        self.plugin = plugin or TargetPlugin(
+            self.scheme, "unregistered", getattr(module, "__name__", type(client).__module__)
+        )
         self.module = module
         self.record_shape = record_shape
+        if client is None:
+            self.shape = ClientShape(
+                "(no client)", missing=frozenset((*_CLIENT_METHODS, "predict"))
+            )
+            return
         self.shape = client_shape(client)
         for method in REQUIRED_METHODS:
             if method in self.shape.missing:
@@ -582,9 +712,25 @@ class TargetAdapter:
 
     # -- reading --
 
+    @property
+    def connected(self) -> bool:
+        """Whether this adapter has a client (see ``client=None`` above)."""
+        return self.client is not None
+
+    def _require_client(self, call: str, name: str | None) -> None:
+        if self.client is None:
+            raise TargetError(
+                "no client was connected for this target (it was loaded for run_local and "
+                "target_help only)",
+                target=self.key,
+                call=call,
+                address=self._address(name),
+            )
+
     def list(self) -> builtins.list[LiveRecord]:
         """Every deployment the target lists (following pages when the plugin can be asked)."""
         call = "list_deployments"
+        self._require_client(call, None)
         values: dict[str, Any] = {TARGET: self.uri}
         records: dict[str, LiveRecord] = {}
         tokens: set[str] = set()
@@ -615,6 +761,7 @@ class TargetAdapter:
 
     def get(self, name: str) -> LiveRecord:
         """``name`` as the target describes it; raises ``TargetError`` when it cannot."""
+        self._require_client("get_deployment", name)
         result = self._invoke("get_deployment", name, {TARGET: self.uri, NAME: name})
         return self.record_shape.record(name, result)
 
@@ -622,12 +769,14 @@ class TargetAdapter:
 
     def create(self, name: str, spec: DeploymentSpec) -> JSONObject:
         """Create ``name`` from ``spec``; returns the plugin's answer JSON-safe ({} if None)."""
+        self._require_client("create_deployment", name)
         self._check_accepts(self.shape.calls["create_deployment"], name, spec)
         result = self._invoke("create_deployment", name, self._spec_values(name, spec))
         return {} if result is None else _as_object(result, name)
 
     def update(self, name: str, spec: DeploymentSpec) -> JSONObject | None:
         """Change ``name`` to ``spec``; returns what the plugin returned (JSON-safe) or None."""
+        self._require_client("update_deployment", name)
         if "update_deployment" in self.shape.missing:
             raise TargetError(
                 f"{self.shape.class_name} has no update_deployment method",
@@ -642,6 +791,7 @@ class TargetAdapter:
 
     def delete(self, name: str) -> None:
         """Delete ``name`` (only call for what exists: many plugins are not idempotent)."""
+        self._require_client("delete_deployment", name)
         self._invoke("delete_deployment", name, {TARGET: self.uri, NAME: name})
 
     # -- using --
@@ -649,6 +799,7 @@ class TargetAdapter:
     def predict(self, name: str, df: Any) -> Any:
         """Score ``df`` against ``name``; returns whatever the plugin returns."""
         call = "predict"
+        self._require_client(call, name)
         if call in self.shape.missing or call in self.shape.problems:
             problem = self.shape.problems.get(call)
             why = (
@@ -736,13 +887,24 @@ class TargetAdapter:
             raise self._error(call, name, exc) from exc
 
     def _error(self, call: str, name: str | None, exc: Exception) -> TargetError:
-        return TargetError(
+        """``exc`` as the ``TargetError`` (subclass, by MLflow error code) to raise."""
+        code = error_code_of(exc)
+        cls = error_class(code)
+        hint = None
+        if cls is TargetRejectedError:
+            hint = (
+                "check the deployment's flavor and config against what the target accepts: "
+                f"deployctl target-help {self.scheme}"
+            )
+        return cls(
             describe_exception(exc),
             target=self.key,
             call=call,
             address=self._address(name),
             cause=exc,
-            not_found=error_says_not_found(exc),
+            not_found=cls is DeploymentNotFoundError or error_says_not_found(exc),
+            hint=hint,
+            error_code=code,
         )
 
     def _address(self, name: str | None) -> str | None:
@@ -758,7 +920,10 @@ __all__ = [
     "TargetAdapter",
     "UnsupportedSignature",
     "bind_signature",
+    "client_interface",
     "client_shape",
     "describe_exception",
+    "error_class",
+    "error_code_of",
     "error_says_not_found",
 ]

@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from deployctl.model import JSONObject
+from deployctl.model import SPEC_FIELDS, JSONObject
 
 
 @runtime_checkable
@@ -57,6 +57,10 @@ class LiveRecord:
     ``raw`` is a JSON-safe projection of what the plugin returned. ``model_uri``, ``flavor`` and
     ``config`` are ``None`` when the target does not report them (many real plugins do not), in
     which case the planner compares with the last applied record only.
+
+    ``unreported`` tells "not reported" from "reported as null": the managed fields the plugin's
+    record has no entry for at all, as read by a ``RecordShape``. It is not stored (state keeps
+    the values only): ``None`` means unknown, and then every ``None`` value counts as unreported.
     """
 
     name: str
@@ -65,6 +69,14 @@ class LiveRecord:
     flavor: str | None = None
     config: JSONObject | None = None
     status: str | None = None
+    unreported: frozenset[str] | None = field(default=None, compare=False)
+
+    def unreported_fields(self) -> tuple[str, ...]:
+        """The managed fields (of ``model_uri``, ``flavor``, ``config``) the target did not report,
+        in that order: the planner can compare these with the last applied record only."""
+        if self.unreported is not None:
+            return tuple(name for name in SPEC_FIELDS if name in self.unreported)
+        return tuple(name for name in SPEC_FIELDS if getattr(self, name) is None)
 
     def reported_fields(self) -> JSONObject:
         """The managed fields this record reports, by name (absent fields are left out)."""

@@ -140,4 +140,10 @@ def _merge(listed: LiveRecord, got: LiveRecord) -> LiveRecord:
         flavor=got.flavor if got.flavor is not None else listed.flavor,
         config=got.config if got.config is not None else listed.config,
         status=got.status if got.status is not None else listed.status,
+        # A field either of them reports is reported.
+        unreported=(
+            got.unreported & listed.unreported
+            if got.unreported is not None and listed.unreported is not None
+            else None
+        ),
     )

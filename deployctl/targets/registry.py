@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -78,15 +79,24 @@ def find_target(scheme: str) -> TargetPlugin | None:
     return _plugins_by_scheme().get(scheme)
 
 
-def load_target(uri: str, *, key: str) -> TargetAdapter:
+def load_target(
+    uri: str,
+    *,
+    key: str,
+    fields: Mapping[str, str] | None = None,
+    connect: bool = True,
+) -> TargetAdapter:
     """Import the plugin for ``uri``'s scheme and connect a client to ``uri``.
 
-    ``key`` is the manifest's name for the target; every error names it. Raises
-    ``TargetNotFoundError`` when no installed plugin handles the scheme, and ``TargetError``
-    when the plugin cannot be imported, has no usable client class, has a method deployctl
-    cannot call, or its constructor fails (``call="connect"``).
+    ``key`` is the manifest's name for the target; every error names it. ``fields`` is the
+    target's field mapping (record field -> key or dotted path, the manifest's ``fields:``),
+    read before deployctl's defaults. With ``connect=False`` no client is constructed (nor its
+    class looked for): the adapter only runs the module's ``run_local`` and ``target_help``.
+    Raises ``TargetNotFoundError`` when no installed plugin handles the scheme, and
+    ``TargetError`` when the plugin cannot be imported, has no usable client class, has a
+    method deployctl cannot call, or its constructor fails (``call="connect"``).
     """
-    from deployctl.targets.adapter import TargetAdapter
+    from deployctl.targets.adapter import DEFAULT_RECORD_SHAPE, TargetAdapter
 
     scheme = target_scheme(uri)
     plugin = find_target(scheme)
@@ -97,7 +107,10 @@ def load_target(uri: str, *, key: str) -> TargetAdapter:
             f"installed targets: {installed}",
             hint=f"pip install the deployment plugin that provides the '{scheme}' target",
         )
+    shape = DEFAULT_RECORD_SHAPE.with_fields(fields) if fields else DEFAULT_RECORD_SHAPE
     module = import_plugin(plugin, key=key)
+    if not connect:
+        return TargetAdapter(key, uri, None, plugin=plugin, module=module, record_shape=shape)
     client_class = find_client_class(module, plugin, key=key)
     try:
         client = client_class(uri)
@@ -108,7 +121,7 @@ def load_target(uri: str, *, key: str) -> TargetAdapter:
             call="connect",
             cause=exc,
         ) from exc
-    return TargetAdapter(key, uri, client, plugin=plugin, module=module)
+    return TargetAdapter(key, uri, client, plugin=plugin, module=module, record_shape=shape)
 
 
 def import_plugin(plugin: TargetPlugin, *, key: str) -> ModuleType:
@@ -145,6 +158,29 @@ def find_client_class(module: Any, plugin: TargetPlugin, *, key: str) -> type[An
     count, as in MLflow). Otherwise, or when there is none, the one class with the client
     methods. Zero or several candidates is an error naming them.
     """
+    found = _client_class(module)
+    if not isinstance(found, str):
+        return found
+    if found.startswith(_SEVERAL_SUBCLASSES):
+        need = "MLflow and deployctl need exactly one"
+    else:
+        need = (
+            "it needs exactly one class deriving from mlflow's BaseDeploymentClient or with "
+            f"the methods {', '.join(CLIENT_METHODS)}"
+        )
+    raise TargetError(
+        f"plugin module '{plugin.module_name}' has {found}; {need}",
+        target=key,
+        call="load",
+        hint="report this to the plugin's authors",
+    )
+
+
+_SEVERAL_SUBCLASSES = "more than one subclass of BaseDeploymentClient"
+
+
+def _client_class(module: Any) -> type[Any] | str:
+    """The one client class in ``module``, or what the module has instead (a short phrase)."""
     import inspect
 
     members = inspect.getmembers(module, inspect.isclass)
@@ -157,26 +193,34 @@ def find_client_class(module: Any, plugin: TargetPlugin, *, key: str) -> type[An
         if len(subclasses) == 1:
             return dict(members)[subclasses[0]]
         if len(subclasses) > 1:
-            raise TargetError(
-                f"plugin module '{plugin.module_name}' has more than one subclass of "
-                f"BaseDeploymentClient: {', '.join(subclasses)}; MLflow and deployctl need "
-                "exactly one",
-                target=key,
-                call="load",
-                hint="report this to the plugin's authors",
-            )
+            return f"{_SEVERAL_SUBCLASSES}: {', '.join(subclasses)}"
     duck = [name for name, cls in members if _looks_like_client(cls, base)]
     if len(duck) == 1:
         return dict(members)[duck[0]]
-    found = f"several client classes: {', '.join(duck)}" if duck else "no client class"
-    raise TargetError(
-        f"plugin module '{plugin.module_name}' has {found}; it needs exactly one class "
-        "deriving from mlflow's BaseDeploymentClient or with the methods "
-        f"{', '.join(CLIENT_METHODS)}",
-        target=key,
-        call="load",
-        hint="report this to the plugin's authors",
-    )
+    return f"several client classes: {', '.join(duck)}" if duck else "no client class"
+
+
+def plugin_interface(plugin: TargetPlugin) -> str:
+    """The interface generation ``plugin``'s client implements (``seed``, ``mlflow 2``,
+    ``mlflow 3``), or ``unavailable: <why>`` when it cannot be imported or used.
+
+    Imports the plugin module but never constructs a client (constructors may connect to
+    clusters): the generation is read from the client class's method signatures.
+    """
+    from deployctl.targets.adapter import UNAVAILABLE, client_interface, describe_exception
+
+    try:
+        module = import_plugin(plugin, key=plugin.scheme)
+    except TargetError as exc:
+        why = describe_exception(exc.cause) if exc.cause is not None else exc.message
+        return f"{UNAVAILABLE}: cannot import {plugin.module_name}: {why}"
+    try:
+        found = _client_class(module)
+        if isinstance(found, str):
+            return f"{UNAVAILABLE}: {plugin.module_name} has {found}"
+        return client_interface(found)
+    except Exception as exc:  # a listing must survive whatever a plugin module holds
+        return f"{UNAVAILABLE}: cannot inspect {plugin.module_name}: {describe_exception(exc)}"
 
 
 def _looks_like_client(cls: type[Any], base: type[Any] | None) -> bool:

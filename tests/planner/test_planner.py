@@ -155,7 +155,14 @@ def test_plan_is_sorted_by_address_and_counts_actions() -> None:
         live(absent("a"), absent("b"), present("c"), present("z")),
     )
     assert [c.address for c in plan.changes] == ["local/a", "local/b", "local/c", "local/z"]
-    assert plan.summary() == {"create": 2, "update": 0, "delete": 1, "no-op": 1}
+    assert plan.summary() == {
+        "create": 2,
+        "update": 0,
+        "delete": 1,
+        "no-op": 1,
+        "import": 0,
+        "replace": 0,
+    }
     assert plan.has_changes
     assert plan.state_lineage == "lineage-1" and plan.state_serial == 3
 
@@ -169,3 +176,69 @@ def test_destroy_plans_deletes_for_every_record() -> None:
         ("local/b", Action.DELETE, True),
     ]
     assert plan.destroy
+
+
+# -- fields a target does not report --
+
+
+def test_a_no_op_says_which_fields_the_target_does_not_report() -> None:
+    plan = make_plan("dev", [desired()], state(record()), live(present(spec=None)))
+    change = only_change(plan)
+    assert change.action is Action.NOOP
+    assert change.reason == (
+        "up to date (live value not reported by target: config, flavor, model_uri)"
+    )
+
+
+def test_an_update_also_says_which_fields_were_compared_with_state_only() -> None:
+    partial = LiveRecord("churn", {"name": "churn"}, model_uri="models:/churn/3")
+    new = DeploymentSpec("models:/churn/4", "python_function", {"workers": 2})
+    status = LiveStatus("local", "churn", True, partial)
+    change = only_change(make_plan("dev", [desired(spec=new)], state(record()), live(status)))
+    assert change.action is Action.UPDATE
+    assert change.reason == (
+        "the manifest differs from the last applied version; "
+        "live value not reported by target: config, flavor"
+    )
+
+
+def test_drift_and_unreported_fields_are_both_given_as_reasons() -> None:
+    drifted = LiveRecord("churn", {"name": "churn"}, model_uri="models:/churn/9")
+    status = LiveStatus("local", "churn", True, drifted)
+    change = only_change(make_plan("dev", [desired()], state(record()), live(status)))
+    assert change.action is Action.UPDATE
+    assert change.reason == (
+        "changed on the target outside deployctl (model_uri); "
+        "live value not reported by target: config, flavor"
+    )
+
+
+def test_a_field_reported_as_null_is_reported_not_missing() -> None:
+    # The local target writes "flavor": null for a deployment without a flavor: it reports it.
+    spec = DeploymentSpec("models:/churn/3", None, {"workers": 2})
+    reported = LiveRecord(
+        "churn",
+        {"name": "churn", "flavor": None},
+        model_uri=spec.model_uri,
+        config=spec.config,
+        unreported=frozenset(),
+    )
+    status = LiveStatus("local", "churn", True, reported)
+    plan = make_plan("dev", [desired(spec=spec)], state(record(spec=spec)), live(status))
+    assert only_change(plan).reason == "up to date"
+
+
+def test_a_target_that_reports_every_field_gets_a_plain_reason() -> None:
+    change = only_change(make_plan("dev", [desired()], state(record()), live(present())))
+    assert change.reason == "up to date"
+
+
+def test_creates_and_deletes_do_not_mention_unreported_fields() -> None:
+    plan = make_plan(
+        "dev",
+        [desired("new")],
+        state(record("old")),
+        live(absent("new"), LiveStatus("local", "old", True, live_record("old", None))),
+    )
+    assert [c.action for c in plan.changes] == [Action.CREATE, Action.DELETE]
+    assert all("not reported" not in c.reason for c in plan.changes)

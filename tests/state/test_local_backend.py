@@ -159,8 +159,11 @@ def test_replace_keeps_the_current_lineage_when_given_none(backend: LocalStateBa
         written = session.replace(StateDocument(lineage=None, serial=99, environment="dev"))
 
     assert written.lineage == current.lineage
-    assert written.serial == current.serial + 1
+    assert written.serial == 100  # never below the serial the document carries
     assert backend.read() == written
+    with backend.lock(operation="state rm") as session:
+        older = session.replace(StateDocument(lineage=None, serial=5, environment="dev"))
+    assert older.serial == 101  # and never below the current one
 
 
 def test_replace_accepts_a_different_lineage_as_the_callers_decision(

@@ -664,3 +664,40 @@ def test_a_predict_deployctl_cannot_call_is_an_error_when_called_not_when_loaded
     ) as info:
         adapter.predict("m", None)
     assert info.value.call == "predict"
+
+
+# -- adapters without a client (run_local, target_help) --
+
+
+def test_loading_without_connecting_constructs_no_client(
+    tmp_path: Path, test_plugins: object
+) -> None:
+    from deployctl.targets.registry import load_target
+
+    # ctorfail's constructor raises, and noclass has no client class at all: neither matters.
+    broken = load_target(f"ctorfail:{tmp_path}", key="cluster", connect=False)
+    assert not broken.connected and broken.client is None
+    with pytest.raises(TargetError, match="has no run_local function"):
+        broken.run_local("m", SPEC)
+    noclass = load_target(f"noclass:{tmp_path}", key="n", connect=False)
+    assert noclass.run_local("m", DeploymentSpec("models:/m/1")) is None
+    assert noclass.target_help() == "no client here"
+
+
+def test_an_adapter_without_a_client_refuses_client_calls(tmp_path: Path) -> None:
+    from deployctl.targets.registry import load_target
+
+    adapter = load_target(f"local:{tmp_path}", key="dev", connect=False)
+    calls: list[tuple[str, Callable[[], Any]]] = [
+        ("list_deployments", adapter.list),
+        ("get_deployment", lambda: adapter.get("m")),
+        ("create_deployment", lambda: adapter.create("m", SPEC)),
+        ("update_deployment", lambda: adapter.update("m", SPEC)),
+        ("delete_deployment", lambda: adapter.delete("m")),
+        ("predict", lambda: adapter.predict("m", None)),
+    ]
+    for call, invoke in calls:
+        with pytest.raises(TargetError, match="no client was connected") as info:
+            invoke()
+        assert (info.value.target, info.value.call) == ("dev", call)
+    assert "local target keeps deployments" in adapter.target_help()

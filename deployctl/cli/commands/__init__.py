@@ -4,6 +4,16 @@ a function ``(args) -> exit code``. ``ALL`` is the order of ``deployctl --help``
 
 from __future__ import annotations
 
-from deployctl.cli.commands import apply, plan, predict, state, targets, validate
+from deployctl.cli.commands import (
+    apply,
+    drift,
+    plan,
+    predict,
+    run_local,
+    show,
+    state,
+    targets,
+    validate,
+)
 
-ALL = (validate, plan, apply, state, targets, predict)
+ALL = (validate, plan, show, drift, apply, state, targets, predict, run_local)

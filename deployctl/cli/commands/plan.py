@@ -31,6 +31,18 @@ def save_plan(plan: Plan, path: str) -> None:
         raise
 
 
+def plan_json(plan: Plan) -> str:
+    """The document ``plan --json`` and ``show --json`` print (the content of plan files)."""
+    return json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n"
+
+
+def plan_markdown(plan: Plan) -> str:
+    """The pull-request comment ``plan --markdown`` and ``show --markdown`` print."""
+    from deployctl.console.markdown import plan_markdown as render
+
+    return render(plan)
+
+
 def run(args: argparse.Namespace) -> int:
     from deployctl import workflow
 
@@ -43,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     plan = workflow.plan(
         manifest,
         state,
-        workflow.TargetPool(),
+        workflow.TargetPool.for_manifest(manifest),
         console,
         state_path=path,
         destroy=args.destroy,
@@ -51,17 +63,31 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.out:
         save_plan(plan, args.out)
+    saved = f"Saved the plan to {args.out}; apply it with: deployctl apply {args.out}"
     if args.json:
-        sys.stdout.write(json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(plan_json(plan))
+    elif args.markdown:
+        sys.stdout.write(plan_markdown(plan))
+        if args.out:  # stdout is the comment; say it where a CI log shows it
+            console.print(saved, err=True)
     else:
         console.show_plan(plan)
         if args.out:
-            console.print(
-                f"\nSaved the plan to {args.out}; apply it with: deployctl apply {args.out}"
-            )
+            console.print(f"\n{saved}")
     if args.detailed_exitcode and plan.has_changes:
         return 2
     return 0
+
+
+def output_format(p: argparse.ArgumentParser) -> None:
+    """``--json`` or ``--markdown`` (shared with ``show``)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    group.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the plan as a Markdown pull-request comment",
+    )
 
 
 def register(sub: options.Subparsers) -> None:
@@ -70,7 +96,7 @@ def register(sub: options.Subparsers) -> None:
     options.state(p)
     options.parallelism(p, 8)
     options.color(p)
-    p.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    output_format(p)
     p.add_argument("--out", metavar="PLANFILE", help="save the plan for 'deployctl apply PLANFILE'")
     p.add_argument(
         "--detailed-exitcode",

@@ -81,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     state = common.backend(common.state_path(args, environment)).read()
     uri = workflow.lookup_target_uri(target, manifest, state)
     frame = read_input(args.input)
-    adapter = workflow.TargetPool().get(target, uri)
+    pool = workflow.TargetPool.for_manifest(manifest) if manifest else workflow.TargetPool()
+    adapter = pool.get(target, uri)
     result = as_frame(adapter.predict(name, frame))
     if args.json:
         sys.stdout.write(result.to_json(orient="records") + "\n")

@@ -23,6 +23,8 @@ RECORDS = "records"
 FAULTS = "faults.json"
 CALLS = "calls.jsonl"
 EXIT_CODE = 137
+# run_local receives no target directory in most of its forms: tests name a file to log it in.
+RUN_LOCAL_LOG = "DTP_RUN_LOCAL_LOG"
 
 
 class InjectedFault(RuntimeError):
@@ -45,6 +47,24 @@ def read_calls(directory: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every call logged so far: method, name, args, kwargs, start, end, pid, thread, outcome."""
     try:
         lines = (Path(directory) / CALLS).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def record_run_local(received: dict[str, Any]) -> dict[str, Any]:
+    """Append what a ``run_local`` received to ``$DTP_RUN_LOCAL_LOG`` (if set); return it."""
+    log = os.environ.get(RUN_LOCAL_LOG)
+    if log:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(json.dumps({k: _jsonable(v) for k, v in received.items()}) + "\n")
+    return received
+
+
+def read_run_local(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """What each ``run_local`` logged in ``path`` received, in order."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []
     return [json.loads(line) for line in lines if line.strip()]

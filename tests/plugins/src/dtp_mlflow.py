@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dtp_common import Store
+from dtp_common import Store, record_run_local
 from mlflow.deployments import BaseDeploymentClient, PredictionsResponse
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import (
@@ -112,15 +112,18 @@ class MlflowTestDeploymentClient(BaseDeploymentClient):
 
 
 def run_local(target, name, model_uri, flavor=None, config=None):
-    """Returns what it was given (a real plugin would serve the model)."""
-    return {
-        "form": "mlflow-stub",
-        "target": target,
-        "name": name,
-        "model_uri": model_uri,
-        "flavor": flavor,
-        "config": config,
-    }
+    """Returns (and logs, see ``dtp_common.record_run_local``) what it was given; a real plugin
+    would serve the model until stopped."""
+    return record_run_local(
+        {
+            "form": "mlflow-stub",
+            "target": target,
+            "name": name,
+            "model_uri": model_uri,
+            "flavor": flavor,
+            "config": config,
+        }
+    )
 
 
 def target_help():

@@ -3,7 +3,8 @@
 ``list_deployments(endpoint=None, pagination_args=None)`` returns pages of two:
 ``{"deployments": [...], "next_page_token": ...}`` (ask for the next with
 ``pagination_args={"page_token": token}``). Records are named under ``EndpointName``, report no
-model_uri/flavor/config, and hold values that are not JSON (a datetime and a ``Handle``). Missing
+flavor/config and the model_uri only under ``Tags.model_uri`` (read with a manifest's ``fields:``
+mapping), and hold values that are not JSON (a datetime and a ``Handle``). Missing
 names raise a botocore-style ``ClientError`` (``.response["Error"]["Code"]``), and delete is not
 idempotent. ``run_local`` has the form MLflow's CLI calls: ``run_local(name, model_uri, flavor,
 config)``.
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from dtp_common import Store
+from dtp_common import Store, record_run_local
 
 SCHEME = "pagedtest"
 PAGE_SIZE = 2
@@ -139,18 +140,23 @@ class PagedDeploymentClient:
             "EndpointStatus": "InService",
             "CreationTime": CREATED,
             "Handle": Handle(name),
+            # SageMaker keeps the model elsewhere; deployctl reads it only with a field mapping.
+            "Tags": {"model_uri": record["model_uri"]},
         }
 
 
 def run_local(name, model_uri, flavor=None, config=None):
-    """Returns what it was given (a real plugin would serve the model)."""
-    return {
-        "form": "mlflow-cli",
-        "name": name,
-        "model_uri": model_uri,
-        "flavor": flavor,
-        "config": config,
-    }
+    """Returns (and logs, see ``dtp_common.record_run_local``) what it was given; a real plugin
+    would serve the model until stopped."""
+    return record_run_local(
+        {
+            "form": "mlflow-cli",
+            "name": name,
+            "model_uri": model_uri,
+            "flavor": flavor,
+            "config": config,
+        }
+    )
 
 
 def target_help():

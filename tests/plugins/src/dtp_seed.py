@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dtp_common import Store
+from dtp_common import Store, record_run_local
 
 SCHEME = "seedtest"
 
@@ -100,8 +100,11 @@ class SeedDeploymentClient:
 
 
 def run_local(model_uri: str, flavor: str | None = None, config: Any = None) -> dict[str, Any]:
-    """Returns what it was given (a real plugin would serve the model)."""
-    return {"form": "seed", "model_uri": model_uri, "flavor": flavor, "config": config}
+    """Returns (and logs, see ``dtp_common.record_run_local``) what it was given; a real plugin
+    would serve the model until stopped."""
+    return record_run_local(
+        {"form": "seed", "model_uri": model_uri, "flavor": flavor, "config": config}
+    )
 
 
 def target_help() -> str:

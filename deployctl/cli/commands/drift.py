@@ -1,0 +1,63 @@
+"""``deployctl drift``: refresh the targets and report what changed outside deployctl.
+
+Reads only: the same refresh as ``plan``, the planner's drift rule, nothing written. With
+``--detailed-exitcode`` it exits 2 when anything drifted, vanished or is unmanaged (all three
+are changes made outside deployctl), 0 when nothing did, 1 on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from deployctl.cli import common, options
+from deployctl.errors import UsageError
+
+
+def run(args: argparse.Namespace) -> int:
+    from deployctl import workflow
+
+    if args.parallelism < 1:
+        raise UsageError("--parallelism must be at least 1")
+    console = common.console(args)
+    manifest = common.load(args)
+    path = common.state_path(args, manifest.environment)
+    state = common.backend(path, manifest.environment).read()
+    report = workflow.drift(
+        manifest,
+        state,
+        workflow.TargetPool.for_manifest(manifest),
+        console,
+        state_path=path,
+        parallelism=args.parallelism,
+    )
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+    else:
+        from deployctl.console.drift_render import drift_lines
+
+        for line in drift_lines(report):
+            console.print(line)
+    if args.detailed_exitcode and report.has_drift:
+        return 2
+    return 0
+
+
+def register(sub: options.Subparsers) -> None:
+    p = sub.add_parser(
+        "drift",
+        help="report deployments changed, vanished or added on the targets outside deployctl",
+    )
+    options.manifest(p)
+    options.state(p)
+    options.parallelism(p, 8)
+    options.color(p)
+    p.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there is no drift, 2 when anything drifted, vanished or is "
+        "unmanaged, 1 on error",
+    )
+    p.set_defaults(handler=run)
