@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from deployctl.console.protocol import Console
 from deployctl.errors import PlanError, StalePlanError, StateError, TargetError
 from deployctl.manifest.model import Manifest
-from deployctl.planner.plan import Action, Plan, live_fingerprint
+from deployctl.planner.plan import Plan, live_fingerprint
 from deployctl.planner.planner import DesiredTarget, make_plan
 from deployctl.planner.selection import Selection
 from deployctl.state.document import StateDocument, utc_now
@@ -169,10 +169,10 @@ def check_max_deletes(plan: Plan, max_deletes: int | None) -> None:
     """Refuse a plan that deletes more deployments than ``max_deletes`` (``--max-deletes``)."""
     if max_deletes is None:
         return
-    deletes = [c.address for c in plan.actionable() if c.action is Action.DELETE]
+    deletes = [c.address for c in plan.actionable() if c.action.deletes and not c.state_only]
     if len(deletes) > max_deletes:
         raise PlanError(
-            f"the plan deletes {len(deletes)} deployment(s), more than --max-deletes "
+            f"the plan deletes or replaces {len(deletes)} deployment(s), more than --max-deletes "
             f"{max_deletes} allows: {', '.join(deletes)}",
             hint="check the manifest; raise --max-deletes if these deletes are intended",
         )

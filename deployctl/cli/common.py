@@ -13,6 +13,7 @@ from deployctl.errors import DeployctlError, UsageError
 if TYPE_CHECKING:
     from deployctl.console.rich_console import RichConsole
     from deployctl.manifest.model import Manifest
+    from deployctl.planner.selection import Selection
     from deployctl.state.local import LocalStateBackend
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -88,3 +89,11 @@ def confirm(question: str) -> None:
     answer = sys.stdin.readline().strip()
     if answer != "yes":
         raise DeployctlError("cancelled: nothing was changed")
+
+
+def selection(args: argparse.Namespace) -> Selection:
+    from deployctl.planner.selection import Selection
+
+    if getattr(args, "max_deletes", None) is not None and args.max_deletes < 0:
+        raise UsageError("--max-deletes must be 0 or more")
+    return Selection.parse(getattr(args, "targets", []), getattr(args, "excludes", []))

@@ -68,3 +68,29 @@ def parallelism(p: argparse.ArgumentParser, default: int) -> None:
 
 def color(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-color", action="store_true", help="plain output without colours")
+
+
+def selection(p: argparse.ArgumentParser) -> None:
+    """``--target``/``--exclude`` (repeatable) and ``--max-deletes``."""
+    p.add_argument(
+        "--target",
+        dest="targets",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="only plan this TARGET/NAME, or every deployment of TARGET (repeatable)",
+    )
+    p.add_argument(
+        "--exclude",
+        dest="excludes",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="leave this TARGET/NAME, or all of TARGET, out of the plan (repeatable)",
+    )
+    p.add_argument(
+        "--max-deletes",
+        type=int,
+        metavar="N",
+        help="refuse a plan that deletes (or replaces) more than N deployments",
+    )

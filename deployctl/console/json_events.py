@@ -11,8 +11,8 @@ diagnostic        ``severity`` (info, warning, error), ``message``: progress and
 planned_change    ``address``, ``target``, ``name``, ``action``, ``reason``, ``state_only``,
                   ``diff`` (``[{path, before, after, kind}]``): one per change to be made
 plan_summary      ``environment``, ``destroy``, ``create``, ``update``, ``delete``,
-                  ``replace``, ``import``, ``unchanged``, ``unmanaged`` (addresses): after the
-                  planned changes
+                  ``replace``, ``import``, ``unchanged``, ``unmanaged`` (addresses),
+                  ``partial`` (``--target``/``--exclude`` used): after the planned changes
 apply_start       ``address``, ``action``, ``timestamp`` (UTC, ISO 8601)
 apply_complete    ``address``, ``action``, ``elapsed_seconds``, ``note``
 apply_errored     ``address``, ``action``, ``elapsed_seconds``, ``error``, ``note``
@@ -152,6 +152,7 @@ class JsonEventConsole:
             import_=counts.get("import", 0),
             unchanged=counts["no-op"],
             unmanaged=unmanaged,
+            partial=plan.partial,
         )
 
     def diagnostic(self, severity: str, message: str) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import re
 
-from deployctl.console.render import NO_CHANGES, plan_counts_text, value_text
+from deployctl.console.render import NO_CHANGES, partial_text, plan_counts_text, value_text
 from deployctl.model import JSONValue
 from deployctl.planner.plan import FieldChange, Plan, ResourceChange
 
@@ -113,6 +113,9 @@ def plan_markdown(plan: Plan) -> str:
             "> ⚠️ **Destroy plan:** every deployment this environment manages is deleted.",
             "",
         ]
+    note = partial_text(plan)
+    if note:
+        lines += [f"> ⚠️ **{escape_text(note)}**", ""]
     lines += [f"**Plan:** {plan_counts_text(plan)}", ""]
     changes = list(plan.actionable())
     if not changes:

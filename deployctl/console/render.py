@@ -27,6 +27,21 @@ UNMANAGED = "Not managed by deployctl (left untouched)"
 
 
 # -- plain text, shared by the terminal, Markdown and JSON-event consoles ---------------------
+def partial_text(plan: Plan) -> str | None:
+    """The note a partial plan (``--target``/``--exclude``) carries, or None."""
+    if not plan.partial:
+        return None
+    parts = []
+    if plan.targets:
+        parts.append("only " + ", ".join(plan.targets))
+    if plan.excludes:
+        parts.append("excluding " + ", ".join(plan.excludes))
+    return (
+        f"Partial plan ({'; '.join(parts)}): other deployments were neither read nor planned, "
+        "so this is not the whole picture."
+    )
+
+
 def value_text(value: JSONValue) -> str:
     """A field value as compact, canonical JSON (strings quoted, keys sorted)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
@@ -97,6 +112,9 @@ def summary_line(plan: Plan) -> Text:
 
 def plan_lines(plan: Plan) -> list[Text]:
     lines: list[Text] = []
+    note = partial_text(plan)
+    if note:
+        lines += [Text(f"Warning: {note}", style="bold yellow"), Text("")]
     what = "destroy" if plan.destroy else "plan"
     if plan.has_changes:
         lines.append(Text(f"deployctl will perform the following actions ({what}):", style="bold"))

@@ -68,7 +68,14 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
         operation=operation, timeout=timeout
     ) as session:
         plan = workflow.plan(
-            manifest, session.document, pool, console, state_path=path, destroy=destroy
+            manifest,
+            session.document,
+            pool,
+            console,
+            state_path=path,
+            destroy=destroy,
+            selection=common.selection(args),
+            max_deletes=args.max_deletes,
         )
         console.show_plan(plan)
         if not plan.has_changes:
@@ -101,7 +108,13 @@ def _apply_saved(args: argparse.Namespace) -> int:
     if args.parallelism < 1:
         raise UsageError("--parallelism must be at least 1")
     timeout = common.parse_duration(args.lock_timeout)
+    if args.targets or args.excludes:
+        raise UsageError(
+            "--target and --exclude cannot narrow a saved plan; make the plan with them instead"
+        )
     plan = load_plan_file(args.planfile)
+    common.selection(args)  # validates --max-deletes
+    workflow.check_max_deletes(plan, args.max_deletes)
     path = args.state or plan.state_path
     if not path:
         raise UsageError(f"{args.planfile} does not say which state it is for; pass --state PATH")
@@ -153,6 +166,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     options.parallelism(p, 4)
     options.color(p)
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    options.selection(p)
     p.add_argument(
         "--json",
         action="store_true",

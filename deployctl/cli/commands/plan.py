@@ -60,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
         state_path=path,
         destroy=args.destroy,
         parallelism=args.parallelism,
+        selection=common.selection(args),
+        max_deletes=args.max_deletes,
     )
     if args.out:
         save_plan(plan, args.out)
@@ -104,4 +106,5 @@ def register(sub: options.Subparsers) -> None:
         help="exit 0 when there are no changes, 2 when there are, 1 on error",
     )
     p.add_argument("--destroy", action="store_true", help="plan the deletion of everything managed")
+    options.selection(p)
     p.set_defaults(handler=run)
