@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deployctl.console.protocol import Console
-from deployctl.errors import PlanError, StalePlanError, StateError, TargetError
+from deployctl.errors import PlanError, StalePlanError, StateError, TargetError, UsageError
 from deployctl.manifest.model import Manifest
 from deployctl.planner.plan import Plan, live_fingerprint
 from deployctl.planner.planner import DesiredTarget, make_plan
 from deployctl.planner.selection import Selection
-from deployctl.state.document import StateDocument, utc_now
+from deployctl.state.document import StateDocument, StateRecord, utc_now
 from deployctl.targets.live import LiveStatus, LiveView
 
 if TYPE_CHECKING:
@@ -302,4 +302,51 @@ def drift(
 
     check_environment(manifest, state, state_path)
     live = refresh(manifest, state, pool, console, parallelism=parallelism)
-    return drift_report(manifest.environment, state, live)
+    ignore = {d.address: d.lifecycle.ignore_changes for d in manifest.deployments()}
+    return drift_report(manifest.environment, state, live, ignore)
+
+
+def import_deployment(
+    manifest: Manifest, address: str, session: StateSession, pool: TargetPool
+) -> tuple[StateRecord, tuple[str, ...]]:
+    """Adopt an existing deployment into state: its live record becomes the last applied one.
+
+    Returns the record and the fields the target does not report (taken from the manifest).
+    Nothing on the target changes.
+    """
+    from deployctl.model import split_address
+    from deployctl.planner.adopt import adopted_spec
+
+    try:
+        key, name = split_address(address)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    target = manifest.target(key)
+    desired = next((d for d in target.deployments if d.name == name), None) if target else None
+    if target is None or desired is None:
+        raise PlanError(
+            f"{address} is not in {manifest.path}",
+            hint="add the deployment to the manifest first, then import it",
+        )
+    if address in session.document.records:
+        raise StateError(f"{address} is already managed; nothing to import")
+    adapter = pool.get(key, target.resolved_uri)
+    try:
+        live = adapter.get(name)
+    except TargetError as exc:
+        raise PlanError(
+            f"cannot import {address}: it was not found on target '{key}' ({exc})",
+            hint="check the name, or let 'deployctl apply' create it",
+        ) from exc
+    spec, assumed = adopted_spec(desired.spec, live)
+    record = StateRecord(
+        target=key,
+        name=name,
+        target_uri=target.resolved_uri,
+        applied=spec,
+        live=live,
+        applied_at=utc_now(),
+        prevent_destroy=desired.lifecycle.prevent_destroy,
+    )
+    session.record(record)
+    return record, assumed

@@ -127,7 +127,11 @@ _MISSING = _Missing()
 
 
 class Interpolator:
-    """Expands references in every string value of a subtree, collecting issues."""
+    """Expands references in every string value of a subtree, collecting issues.
+
+    ``unexpanded`` collects the paths of strings left as written because a reference in them
+    failed (and was reported), so that later checks do not judge text that stands for a value.
+    """
 
     def __init__(
         self,
@@ -141,6 +145,7 @@ class Interpolator:
         self.positions = positions
         self.source = source
         self.issues: list[ManifestIssue] = []
+        self.unexpanded: set[JSONPath] = set()
 
     def expand_tree(self, value: Any, path: JSONPath) -> Any:
         """A copy of ``value`` with references in its string values expanded."""
@@ -156,12 +161,16 @@ class Interpolator:
         """``text`` with its references expanded; unchanged when any of them failed.
 
         A string that is exactly one reference takes the referenced value with its type, so
-        ``workers: ${var.workers}`` stays a number.
+        ``workers: ${var.workers}`` stays a number (and ``prevent_destroy: ${var.protect}`` a
+        boolean).
         """
         whole = _WHOLE.fullmatch(text)
         if whole is not None:
             found = self._lookup(whole.group(1), whole.group(2), path)
-            return text if isinstance(found, _Missing) else found
+            if isinstance(found, _Missing):
+                self.unexpanded.add(path)
+                return text
+            return found
         pieces: list[str] = []
         position = 0
         failed = False
@@ -182,7 +191,10 @@ class Interpolator:
                 continue
             pieces.append(_render(found))
         pieces.append(text[position:])
-        return text if failed else "".join(pieces)
+        if failed:
+            self.unexpanded.add(path)
+            return text
+        return "".join(pieces)
 
     def _lookup(self, kind: str, name: str, path: JSONPath) -> Scalar | _Missing:
         if kind == "env":

@@ -18,7 +18,7 @@ from deployctl.manifest.interpolate import Interpolator, Variables, resolve_vari
 from deployctl.manifest.model import DesiredDeployment, Manifest, SourceLocation, TargetSpec
 from deployctl.manifest.validate import describe_container, validate_manifest, yaml_type
 from deployctl.manifest.yaml_nodes import JSONPath, Positions, parse_yaml
-from deployctl.model import DeploymentSpec, JSONValue, target_scheme
+from deployctl.model import DeploymentSpec, JSONValue, Lifecycle, target_scheme
 
 LOCAL_SCHEME = "local"
 
@@ -62,6 +62,7 @@ def load_manifest(
         )
     positions = parsed.positions
     issues = list(parsed.issues)
+    unexpanded: set[JSONPath] = set()
 
     resolved = resolve_variables(
         data.get("variables"), variables or {}, positions, source, manifest_path.name
@@ -73,8 +74,9 @@ def load_manifest(
         )
         data = {**data, "targets": interpolator.expand_tree(data["targets"], ("targets",))}
         issues.extend(interpolator.issues)
+        unexpanded = interpolator.unexpanded
 
-    issues.extend(validate_manifest(data, positions, source))
+    issues.extend(validate_manifest(data, positions, source, unexpanded))
     issues.extend(_target_issues(data, positions, source))
     if issues:
         # The same node can be reached twice (aliases, merge keys): say each thing once.
@@ -138,6 +140,20 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
+def _paths(value: Any) -> tuple[str, ...]:
+    """Lifecycle paths in the order written, each once."""
+    return tuple(dict.fromkeys(value or ()))
+
+
+def _lifecycle(fields: Mapping[str, Any]) -> Lifecycle:
+    """The validated ``lifecycle`` mapping (defaults merged in) as a ``Lifecycle``."""
+    return Lifecycle(
+        prevent_destroy=fields.get("prevent_destroy") is True,
+        ignore_changes=_paths(fields.get("ignore_changes")),
+        replace_on=_paths(fields.get("replace_on")),
+    )
+
+
 def _build(
     data: dict[str, Any],
     variables: Variables,
@@ -167,7 +183,16 @@ def _build(
                 config=fields.get("config") or {},
             )
             where = location(("targets", key, "deployments", name))
-            deployments.append(DesiredDeployment(key, name, spec, where))
+            deployments.append(
+                DesiredDeployment(
+                    key,
+                    name,
+                    spec,
+                    where,
+                    lifecycle=_lifecycle(fields.get("lifecycle") or {}),
+                    adopt=fields.get("adopt") is True,
+                )
+            )
         uri: str = target["uri"]
         scheme = target_scheme(uri)
         resolved = resolve_local_uri(uri, manifest_dir) if scheme == LOCAL_SCHEME else uri

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from deployctl.model import DeploymentSpec, JSONValue, make_address
+from deployctl.model import DeploymentSpec, JSONValue, Lifecycle, make_address
 
 
 @dataclass(frozen=True)
@@ -23,12 +23,19 @@ class SourceLocation:
 
 @dataclass(frozen=True)
 class DesiredDeployment:
-    """One deployment as the manifest wants it, with target defaults merged in."""
+    """One deployment as the manifest wants it, with target defaults merged in.
+
+    ``lifecycle`` holds its guards (``lifecycle:``, merged over the target's defaults; empty
+    when the manifest sets none); ``adopt`` asks apply to import a deployment of this name that
+    already exists on the target instead of creating it.
+    """
 
     target: str
     name: str
     spec: DeploymentSpec
     location: SourceLocation | None = None
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    adopt: bool = False
 
     @property
     def address(self) -> str:

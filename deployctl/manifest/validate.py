@@ -12,7 +12,8 @@ from __future__ import annotations
 import difflib
 import functools
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from importlib import resources
 from typing import Any
 
@@ -20,6 +21,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from deployctl.errors import ManifestIssue
 from deployctl.manifest.yaml_nodes import JSONPath, Positions
+from deployctl.model import LIFECYCLE_PATH_PATTERN
 
 NAME_RULE = (
     "names start with a letter or digit and contain only letters, digits, '.', '_' and '-' "
@@ -29,6 +31,12 @@ VARIABLE_NAME_RULE = (
     "variable names start with a letter or '_' and contain only letters, digits and '_'"
 )
 SUPPORTED_VERSION = 1
+LIFECYCLE_PATH_RULE = "use model_uri, flavor, config or config.KEY.…"
+_LIFECYCLE_PATH = re.compile(LIFECYCLE_PATH_PATTERN)
+# Fields a deployment may set that target defaults may not, with the reason given when they do.
+_DEPLOYMENT_ONLY = {
+    "adopt": "adopt can only be set on a deployment",
+}
 
 _TYPE_WORDS = {
     "object": "a mapping",
@@ -114,10 +122,41 @@ def _is_fields(path: JSONPath) -> bool:
     return len(path) == 3 and path[0] == "targets" and path[2] == "fields"
 
 
+def _lifecycle_length(path: JSONPath) -> int:
+    """The length of the ``lifecycle`` mapping that ``path`` is or is below, or 0 if none.
+
+    A lifecycle is in a deployment (``targets.T.deployments.D.lifecycle``) or in target defaults
+    (``targets.T.defaults.lifecycle``).
+    """
+    if not path or path[0] != "targets":
+        return 0
+    if len(path) >= 4 and path[2] == "defaults" and path[3] == "lifecycle":
+        return 4
+    if len(path) >= 5 and path[2] == "deployments" and path[4] == "lifecycle":
+        return 5
+    return 0
+
+
+def _lifecycle_item(path: JSONPath) -> bool:
+    """Whether ``path`` is an entry of a lifecycle list (``ignore_changes``, ``replace_on``)."""
+    size = _lifecycle_length(path)
+    return bool(size) and len(path) == size + 2 and isinstance(path[-1], int)
+
+
+def _lifecycle_list(path: JSONPath) -> str:
+    """A lifecycle list in words, as its entries are *in*: ``ignore_changes of deployment 'x'``."""
+    size = _lifecycle_length(path)
+    return f"{path[size]} of {describe(path[: size - 1])}"
+
+
 def describe(path: JSONPath) -> str:
     """The thing at ``path`` in words: ``deployment 'churn'``, ``field 'uri' of target 'x'``."""
     if _is_fields(path):
         return f"fields of target '{path[1]}'"
+    lifecycle = _lifecycle_length(path)
+    if lifecycle:
+        owner = f"lifecycle of {describe(path[: lifecycle - 1])}"
+        return owner if lifecycle == len(path) else f"field '{dotted(path[lifecycle:])}' of {owner}"
     size = _entity_length(path)
     if size == len(path):
         if size == 0:
@@ -169,16 +208,29 @@ def show(value: Any) -> str:
 # --- validation ----------------------------------------------------------------------------
 
 
-def validate_manifest(data: Any, positions: Positions, source: str) -> list[ManifestIssue]:
-    """Every schema problem of ``data`` as located, worded issues."""
+def validate_manifest(
+    data: Any,
+    positions: Positions,
+    source: str,
+    unexpanded: Collection[JSONPath] = frozenset(),
+) -> list[ManifestIssue]:
+    """Every schema problem of ``data`` as located, worded issues.
+
+    ``unexpanded`` are the paths of strings whose references could not be expanded (already
+    reported): what they would have been is unknown, so the schema says nothing about them.
+    """
     issues: list[ManifestIssue] = []
     for error in _validator().iter_errors(data):
-        for (line, col), message in _explain(error, positions):
+        if tuple(error.absolute_path) in unexpanded:
+            continue
+        for (line, col), message in _explain(error, positions, unexpanded):
             issues.append(ManifestIssue(source, line, col, message))
     return issues
 
 
-def _explain(error: ValidationError, positions: Positions) -> Iterator[tuple[tuple[int, int], str]]:
+def _explain(
+    error: ValidationError, positions: Positions, unexpanded: Collection[JSONPath] = frozenset()
+) -> Iterator[tuple[tuple[int, int], str]]:
     path: JSONPath = tuple(error.absolute_path)
     instance = error.instance
     expected: Any = error.validator_value
@@ -196,6 +248,8 @@ def _explain(error: ValidationError, positions: Positions) -> Iterator[tuple[tup
                 continue
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
+            if _is_defaults(path) and key in _DEPLOYMENT_ONLY:
+                hint = f" ({_DEPLOYMENT_ONLY[key]})"
             message = f"unknown field '{key}' in {describe(path)}{hint}"
             yield positions.key((*path, key)), message
         return
@@ -207,8 +261,16 @@ def _explain(error: ValidationError, positions: Positions) -> Iterator[tuple[tup
                 # which would point at a line that is not the problem.
                 yield positions.key(path), message
         return
+    if validator == "uniqueItems" and isinstance(instance, list) and _lifecycle_length(path):
+        yield from _repeated_entries(path, instance, positions, unexpanded)
+        return
     where = positions.value(path)
-    if validator == "type":
+    if _lifecycle_item(path) and validator in ("type", "pattern"):
+        yield (
+            where,
+            f"{show(instance)} in {_lifecycle_list(path)} is not a path: {LIFECYCLE_PATH_RULE}",
+        )
+    elif validator == "type":
         yield where, _wrong_type(path, expected, instance)
     elif validator == "const" and path == ("version",):
         yield (
@@ -231,6 +293,31 @@ def _explain(error: ValidationError, positions: Positions) -> Iterator[tuple[tup
         yield where, f"{error.message} (at {dotted(path) or 'the top level'})"
 
 
+def _is_defaults(path: JSONPath) -> bool:
+    """Whether ``path`` is a target's ``defaults`` mapping."""
+    return len(path) == 3 and path[0] == "targets" and path[2] == "defaults"
+
+
+def _repeated_entries(
+    path: JSONPath, items: list[Any], positions: Positions, unexpanded: Collection[JSONPath]
+) -> Iterator[tuple[tuple[int, int], str]]:
+    """Each path listed more than once, at its first repeat.
+
+    Entries that are not paths are reported as such, and unexpanded ones are unknown: neither
+    counts as a repeat.
+    """
+    counts: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if (*path, index) in unexpanded or not isinstance(item, str):
+            continue
+        if not _LIFECYCLE_PATH.fullmatch(item):
+            continue
+        counts[item] = counts.get(item, 0) + 1
+        if counts[item] == 2:
+            message = f"{show(item)} is listed more than once in {_lifecycle_list(path)}"
+            yield positions.value((*path, index)), message
+
+
 def _bad_name(path: JSONPath, name: str) -> str:
     if path == ("variables",):
         return f"invalid variable name '{name}': {VARIABLE_NAME_RULE}"
@@ -247,4 +334,8 @@ def _wrong_type(path: JSONPath, expected: str | list[str], instance: Any) -> str
         message += " (quote it to make it a string)"
     elif names == ["object"] and instance is None:
         message += " (write {} for an empty mapping)"
+    elif names == ["boolean"] and isinstance(instance, str) and instance in ("true", "false"):
+        message += " (write true or false without quotes)"
+    elif names == ["array"] and isinstance(instance, str):
+        message += f" (write [{instance}] for a list of one)"
     return message

@@ -20,10 +20,12 @@ Its JSON form is the user contract of ``deployctl drift --json``; the schema is
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from deployctl.model import SPEC_FIELDS, JSONObject, JSONValue
 from deployctl.planner.diff import field_diff
+from deployctl.planner.lifecycle import without
 from deployctl.planner.plan import FieldChange, UnmanagedDeployment
 from deployctl.planner.planner import _drift
 from deployctl.state.document import StateDocument, StateRecord
@@ -123,22 +125,28 @@ def _baseline(record: StateRecord) -> JSONObject:
     return {**record.applied.to_json(), **then}
 
 
-def check_deployment(record: StateRecord, live: LiveStatus | None) -> DeploymentDrift:
-    """Compare one recorded deployment with what refresh found for its address."""
+def check_deployment(
+    record: StateRecord, live: LiveStatus | None, ignore: tuple[str, ...] = ()
+) -> DeploymentDrift:
+    """Compare one recorded deployment with what refresh found for its address.
+
+    Paths in ``ignore`` (the manifest's ``lifecycle.ignore_changes``) are not drift.
+    """
     where = (record.target, record.name, record.target_uri)
     if live is None or not live.exists:
         reason = live.reason if live is not None and live.reason else NOT_FOUND_REASON
         return DeploymentDrift(*where, status=DriftStatus.VANISHED, reason=reason)
     reported = live.record.reported_fields() if live.record is not None else {}
     not_reported = tuple(f for f in SPEC_FIELDS if f not in reported)
-    drifted = _drift(record, live)
+    drifted = _drift(record, live, ignore)
     if not drifted:
         return DeploymentDrift(
             *where, status=DriftStatus.IN_SYNC, reason=IN_SYNC_REASON, not_reported=not_reported
         )
     baseline = _baseline(record)
     before: JSONObject = {name: baseline[name] for name in drifted}
-    diff = field_diff(before, dict(drifted)) or tuple(  # whole fields if deepdiff sees no path
+    # Whole fields when deepdiff sees no path (e.g. a field compared as a whole).
+    diff = field_diff(without(before, ignore), without(dict(drifted), ignore)) or tuple(
         FieldChange(name, before[name], drifted[name]) for name in sorted(drifted)
     )
     return DeploymentDrift(
@@ -150,14 +158,21 @@ def check_deployment(record: StateRecord, live: LiveStatus | None) -> Deployment
     )
 
 
-def drift_report(environment: str, state: StateDocument, live: LiveView) -> DriftReport:
+def drift_report(
+    environment: str,
+    state: StateDocument,
+    live: LiveView,
+    ignore: Mapping[str, tuple[str, ...]] | None = None,
+) -> DriftReport:
     """Every address in ``state`` checked against ``live``, plus what is live but unrecorded.
 
     ``live`` must come from a refresh that asked about every recorded address (``workflow
-    .refresh`` does); an address it does not mention counts as vanished.
+    .refresh`` does); an address it does not mention counts as vanished. ``ignore`` maps
+    addresses to their ``lifecycle.ignore_changes`` paths.
     """
+    ignore = ignore or {}
     deployments = tuple(
-        check_deployment(state.records[address], live.get(address))
+        check_deployment(state.records[address], live.get(address), ignore.get(address, ()))
         for address in sorted(state.records)
     )
     unmanaged = tuple(

@@ -11,11 +11,18 @@ yes      yes       yes    update if desired != last applied, or a field the targ
                           drifted since the last apply; else no-op. Fields the target does not
                           report are compared with the last applied record only, and the
                           reason says so ("live value not reported by target: ...")
-yes      no        yes    error: exists on the target but is not managed
+yes      no        yes    error: exists on the target but is not managed (with
+                          ``adopt: true``: import)
 no       yes       yes    delete
 no       yes       no     delete from state only (no call)
 no       no        yes    untouched; reported as unmanaged
 =======  ========  =====  ============================================================
+
+Lifecycle guards refine it: ``ignore_changes`` paths take no part in comparing, diffing or
+drift (and keep their current values in updates); a change under a ``replace_on`` path turns
+an update into a replace (delete, then create); ``prevent_destroy`` (desired, or recorded in
+state when the deployment left the manifest) makes any plan that would delete or replace it an
+error. A change of ``prevent_destroy`` alone is a state-only update.
 """
 
 from __future__ import annotations
@@ -27,7 +34,9 @@ from typing import NamedTuple
 from deployctl.errors import PlanError
 from deployctl.manifest.model import DesiredDeployment
 from deployctl.model import SPEC_FIELDS, JSONObject, JSONValue, canonical_json
+from deployctl.planner.adopt import adopted_spec
 from deployctl.planner.diff import creation_diff, deletion_diff, field_diff
+from deployctl.planner.lifecycle import keep_current, triggers, without
 from deployctl.planner.plan import Action, Plan, ResourceChange, UnmanagedDeployment
 from deployctl.state.document import StateDocument, StateRecord
 from deployctl.targets.live import LiveStatus, LiveView
@@ -49,11 +58,14 @@ class _Where(NamedTuple):
     target_uri: str
 
 
-def _drift(record: StateRecord, live: LiveStatus) -> dict[str, JSONValue]:
+def _drift(
+    record: StateRecord, live: LiveStatus, ignore: tuple[str, ...] = ()
+) -> dict[str, JSONValue]:
     """Fields the target reports whose live value moved since the last apply.
 
     The baseline is what the target reported right after that apply (plugins often normalise
-    or add defaults), falling back to what was applied when nothing was read back.
+    or add defaults), falling back to what was applied when nothing was read back. Paths in
+    ``ignore`` (``lifecycle.ignore_changes``) do not count.
     """
     if live.record is None:
         return {}
@@ -65,7 +77,9 @@ def _drift(record: StateRecord, live: LiveStatus) -> dict[str, JSONValue]:
         if name not in now:
             continue
         baseline = then.get(name, applied[name])
-        if canonical_json(now[name]) != canonical_json(baseline):
+        if canonical_json(without({name: now[name]}, ignore)) != canonical_json(
+            without({name: baseline}, ignore)
+        ):
             drifted[name] = now[name]
     return drifted
 
@@ -84,34 +98,84 @@ def _unreported(live: LiveStatus) -> str | None:
     return f"{UNREPORTED}: {', '.join(sorted(missing))}"
 
 
+def _protected(address: str, what: str, where: str) -> str:
+    return (
+        f"{address} is protected by lifecycle.prevent_destroy ({where}) and the plan would "
+        f"{what} it; set prevent_destroy: false on it in the manifest and apply that first, "
+        "or change the manifest so it is not deleted"
+    )
+
+
+def _plan_import(item: DesiredTarget, live: LiveStatus) -> ResourceChange:
+    """``adopt: true`` on a deployment that exists but is not managed: import it."""
+    desired = item.deployment
+    ignore = desired.lifecycle.ignore_changes
+    adopted, assumed = adopted_spec(desired.spec, live.record)
+    before = adopted.to_json()
+    after = keep_current(desired.spec.to_json(), before, ignore)
+    diff = field_diff(without(before, ignore), without(after, ignore))
+    reason = "adopt: true and it already exists on the target: imported into state"
+    if diff:
+        reason += ", then updated to match the manifest"
+    if assumed:
+        reason += f" ({UNREPORTED}: {', '.join(assumed)}; the manifest's values are assumed)"
+    return ResourceChange(
+        desired.target,
+        desired.name,
+        item.target_uri,
+        action=Action.IMPORT,
+        reason=reason,
+        before=before,
+        after=after,
+        diff=diff,
+        prevent_destroy=desired.lifecycle.prevent_destroy,
+    )
+
+
 def _plan_desired(
     item: DesiredTarget, record: StateRecord | None, live: LiveStatus | None
 ) -> ResourceChange | str:
     """The change for a desired address, or an error message when it cannot be planned."""
     desired = item.deployment
-    after = desired.spec.to_json()
+    lifecycle = desired.lifecycle
+    ignore = lifecycle.ignore_changes
+    protect = lifecycle.prevent_destroy
     base = _Where(desired.target, desired.name, item.target_uri)
     exists = live is not None and live.exists
     if not exists:
+        after = desired.spec.to_json()
         if record is not None:
             why = live.reason if live and live.reason else "not found on the target"
             reason = f"recorded in state but vanished from the target ({why})"
         else:
             reason = "not yet on the target"
         return ResourceChange(
-            *base, action=Action.CREATE, reason=reason, after=after, diff=creation_diff(after)
+            *base,
+            action=Action.CREATE,
+            reason=reason,
+            after=after,
+            diff=creation_diff(after),
+            prevent_destroy=protect,
         )
     assert live is not None
     if record is None:
+        if desired.adopt:
+            return _plan_import(item, live)
         return (
             f"{desired.address} already exists on target '{desired.target}' but is not managed "
-            "by deployctl; delete it on the target or rename the deployment in the manifest "
-            "(adopting existing deployments comes in a later release)"
+            "by deployctl; adopt it with 'deployctl import "
+            f"{desired.address} -f MANIFEST' (or 'adopt: true' on it), delete it on the "
+            "target, or rename the deployment in the manifest"
         )
-    drifted = _drift(record, live)
-    before: JSONObject = {**record.applied.to_json(), **drifted}
+    drifted = _drift(record, live, ignore)
+    # ``before`` is the deployment as it is now, ignored paths included; those keep their
+    # current values in ``after``: an update never sends what the user asked to ignore.
+    before: JSONObject = {**record.applied.to_json(), **_drift(record, live)}
+    after = keep_current(desired.spec.to_json(), before, ignore)
     reasons = []
-    if not record.applied.same_as(desired.spec):
+    if canonical_json(without(record.applied.to_json(), ignore)) != canonical_json(
+        without(after, ignore)
+    ):
         reasons.append("the manifest differs from the last applied version")
     if drifted:
         reasons.append(
@@ -119,24 +183,53 @@ def _plan_desired(
         )
     unreported = _unreported(live)
     if not reasons:
+        if record.prevent_destroy != protect:
+            return ResourceChange(
+                *base,
+                action=Action.UPDATE,
+                reason=f"lifecycle.prevent_destroy becomes {str(protect).lower()} "
+                "(state only; nothing is sent to the target)",
+                before=before,
+                after=record.applied.to_json(),
+                state_only=True,
+                prevent_destroy=protect,
+            )
         reason = f"up to date ({unreported})" if unreported else "up to date"
-        return ResourceChange(*base, action=Action.NOOP, reason=reason, before=before, after=after)
+        return ResourceChange(
+            *base,
+            action=Action.NOOP,
+            reason=reason,
+            before=before,
+            after=after,
+            prevent_destroy=protect,
+        )
     if unreported:
         reasons.append(unreported)
+    diff = field_diff(without(before, ignore), without(after, ignore))
+    action = Action.UPDATE
+    replaced_by = triggers(diff, lifecycle.replace_on)
+    if replaced_by:
+        if protect or record.prevent_destroy:
+            return _protected(desired.address, "replace", f"a change to {', '.join(replaced_by)}")
+        action = Action.REPLACE
+        reasons.append(f"lifecycle.replace_on: {', '.join(replaced_by)} changed")
     return ResourceChange(
         *base,
-        action=Action.UPDATE,
+        action=action,
         reason="; ".join(reasons),
         before=before,
         after=after,
-        diff=field_diff(before, after),
+        diff=diff,
+        prevent_destroy=protect,
     )
 
 
-def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange:
+def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange | str:
     before = record.applied.to_json()
     base = _Where(record.target, record.name, record.target_uri)
     if live is not None and live.exists:
+        if record.prevent_destroy:
+            return _protected(record.address, "delete", "recorded in state")
         return ResourceChange(
             *base,
             action=Action.DELETE,
@@ -183,7 +276,11 @@ def make_plan(
             else:
                 changes.append(outcome)
         elif record is not None:
-            changes.append(_plan_orphan(record, status))
+            orphan = _plan_orphan(record, status)
+            if isinstance(orphan, str):
+                errors.append(orphan)
+            else:
+                changes.append(orphan)
     if errors:
         raise PlanError("\n".join(errors))
     unmanaged = tuple(

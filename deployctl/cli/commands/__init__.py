@@ -7,6 +7,7 @@ from __future__ import annotations
 from deployctl.cli.commands import (
     apply,
     drift,
+    import_cmd,
     plan,
     predict,
     run_local,
@@ -16,4 +17,4 @@ from deployctl.cli.commands import (
     validate,
 )
 
-ALL = (validate, plan, show, drift, apply, state, targets, predict, run_local)
+ALL = (validate, plan, show, drift, apply, import_cmd, state, targets, predict, run_local)
