@@ -14,10 +14,11 @@ from deployctl.targets.protocol import LiveRecord
 
 URI = "local:/tmp/t"
 SPEC = DeploymentSpec("models:/churn/3", "python_function", {"workers": 2, "instance_count": 1})
+NO_GUARDS = Lifecycle()
 
 
 def desired(
-    spec: DeploymentSpec = SPEC, lifecycle: Lifecycle = Lifecycle(), adopt: bool = False
+    spec: DeploymentSpec = SPEC, lifecycle: Lifecycle = NO_GUARDS, adopt: bool = False
 ) -> DesiredTarget:
     return DesiredTarget(
         DesiredDeployment("local", "churn", spec, lifecycle=lifecycle, adopt=adopt), URI
@@ -87,7 +88,7 @@ def test_a_change_under_replace_on_is_a_replace() -> None:
 
 
 def test_prevent_destroy_refuses_delete_and_replace() -> None:
-    with pytest.raises(PlanError, match="protected by lifecycle.prevent_destroy"):
+    with pytest.raises(PlanError, match=r"protected by lifecycle\.prevent_destroy"):
         make_plan("dev", [], state(record(protected=True)), live())
     with pytest.raises(PlanError, match="would replace it"):
         make_plan(
