@@ -83,12 +83,16 @@ def plan(
     environment: str = "dev",
     unmanaged: tuple[UnmanagedDeployment, ...] = (),
     destroy: bool = False,
+    targets: tuple[str, ...] = (),
+    excludes: tuple[str, ...] = (),
 ) -> Plan:
     return Plan(
         environment=environment,
         changes=tuple(sorted(changes, key=lambda c: c.address)),
         unmanaged=unmanaged,
         destroy=destroy,
+        targets=targets,
+        excludes=excludes,
         manifest_path="dev.yaml",
         manifest_sha256="0" * 64,
         state_path="state/dev.json",
@@ -161,6 +165,39 @@ PLANS: dict[str, Plan] = {
         environment="prod",
     ),
     "no_changes": plan([NOOP_SCORER], unmanaged=STRAYS),
+    "lifecycle_partial": plan(
+        [
+            change(
+                "churn",
+                Action.REPLACE,
+                "the manifest differs from the last applied version; "
+                "lifecycle.replace_on: flavor changed",
+                (FieldChange("flavor", "python_function", "pytorch"),),
+                before=CHURN_BEFORE,
+                after={**CHURN_BEFORE, "flavor": "pytorch"},
+            ),
+            change(
+                "fraud",
+                Action.IMPORT,
+                "adopt: true and it already exists on the target: imported into state, then "
+                "updated to match the manifest",
+                (FieldChange("model_uri", "models:/fraud/6", "models:/fraud/7"),),
+                before={**FRAUD, "model_uri": "models:/fraud/6"},
+                after=FRAUD,
+            ),
+            change(
+                "scorer",
+                Action.UPDATE,
+                "lifecycle.prevent_destroy becomes false (state only; nothing is sent to the "
+                "target)",
+                before=FRAUD,
+                after=FRAUD,
+                state_only=True,
+            ),
+        ],
+        targets=("local",),
+        excludes=("local/legacy",),
+    ),
     "empty": plan([]),
     "hostile_values": plan(
         [
