@@ -26,6 +26,18 @@ EXAMPLES = REPO / "examples"
 PLUGINS_SRC = REPO / "tests" / "plugins" / "src"
 INSTALL_PLUGINS = "pip install ./tests/plugins"
 
+# The smallest useful manifest: one deployment on a local target next to the manifest.
+ONE_DEPLOYMENT = """\
+version: 1
+environment: dev
+targets:
+  local:
+    uri: local:.deployctl/dev
+    deployments:
+      churn:
+        model_uri: models:/churn/3
+"""
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}

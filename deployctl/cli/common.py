@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from deployctl.console.rich_console import RichConsole
     from deployctl.manifest.model import Manifest
     from deployctl.planner.selection import Selection
+    from deployctl.state.document import StateDocument
     from deployctl.state.local import LocalStateBackend
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -97,3 +98,16 @@ def selection(args: argparse.Namespace) -> Selection:
     if getattr(args, "max_deletes", None) is not None and args.max_deletes < 0:
         raise UsageError("--max-deletes must be 0 or more")
     return Selection.parse(getattr(args, "targets", []), getattr(args, "excludes", []))
+
+
+def read_environment(args: argparse.Namespace) -> tuple[Manifest, str, StateDocument]:
+    """For read-only commands: the manifest, its state path and the state as it is (no lock)."""
+    check_parallelism(args)
+    manifest = load(args)
+    path = state_path(args, manifest.environment)
+    return manifest, path, backend(path, manifest.environment).read()
+
+
+def check_parallelism(args: argparse.Namespace) -> None:
+    if getattr(args, "parallelism", 1) < 1:
+        raise UsageError("--parallelism must be at least 1")

@@ -5,18 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from support import run_cli, write_manifest
+from support import ONE_DEPLOYMENT, run_cli, write_manifest
 
-MANIFEST = """\
-version: 1
-environment: dev
-targets:
-  local:
-    uri: local:.deployctl/dev
-    deployments:
-      churn:
-        model_uri: models:/churn/3
-"""
+MANIFEST = ONE_DEPLOYMENT
 
 
 def hold_lock(tmp_path: Path) -> dict[str, object]:

@@ -11,18 +11,9 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from support import deployctl_script, run_cli, write_manifest
+from support import ONE_DEPLOYMENT, deployctl_script, run_cli, write_manifest
 
-MANIFEST = """\
-version: 1
-environment: dev
-targets:
-  local:
-    uri: local:.deployctl/dev
-    deployments:
-      churn:
-        model_uri: models:/churn/3
-"""
+MANIFEST = ONE_DEPLOYMENT
 
 
 def run_on_terminal(args: list[str], cwd: Path, answer: str) -> tuple[int, str]:

@@ -5,18 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support import run_cli, write_manifest
+from support import ONE_DEPLOYMENT, run_cli, write_manifest
 
-MANIFEST = """\
-version: 1
-environment: dev
-targets:
-  local:
-    uri: local:.deployctl/dev
-    deployments:
-      churn:
-        model_uri: models:/churn/3
-"""
+MANIFEST = ONE_DEPLOYMENT
 
 
 def test_saved_plan_applies_exactly_its_actions(tmp_path: Path) -> None:

@@ -57,8 +57,7 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
             f"--json output cannot ask for confirmation; pass --auto-approve to {operation} "
             "without asking" + ("" if destroy else ", or apply a reviewed plan file")
         )
-    if args.parallelism < 1:
-        raise UsageError("--parallelism must be at least 1")
+    common.check_parallelism(args)
     timeout = common.parse_duration(args.lock_timeout)
     console = _console(args)
     manifest = common.load(args)
@@ -105,8 +104,7 @@ def load_plan_file(path: str) -> Plan:
 def _apply_saved(args: argparse.Namespace) -> int:
     from deployctl import workflow
 
-    if args.parallelism < 1:
-        raise UsageError("--parallelism must be at least 1")
+    common.check_parallelism(args)
     timeout = common.parse_duration(args.lock_timeout)
     if args.targets or args.excludes:
         raise UsageError(

@@ -12,18 +12,13 @@ import json
 import sys
 
 from deployctl.cli import common, options
-from deployctl.errors import UsageError
 
 
 def run(args: argparse.Namespace) -> int:
     from deployctl import workflow
 
-    if args.parallelism < 1:
-        raise UsageError("--parallelism must be at least 1")
+    manifest, path, state = common.read_environment(args)
     console = common.console(args)
-    manifest = common.load(args)
-    path = common.state_path(args, manifest.environment)
-    state = common.backend(path, manifest.environment).read()
     report = workflow.drift(
         manifest,
         state,

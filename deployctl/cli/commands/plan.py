@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 
 from deployctl.cli import common, options
-from deployctl.errors import UsageError
 from deployctl.planner.plan import Plan
 
 
@@ -46,12 +45,8 @@ def plan_markdown(plan: Plan) -> str:
 def run(args: argparse.Namespace) -> int:
     from deployctl import workflow
 
-    if args.parallelism < 1:
-        raise UsageError("--parallelism must be at least 1")
+    manifest, path, state = common.read_environment(args)
     console = common.console(args)
-    manifest = common.load(args)
-    path = common.state_path(args, manifest.environment)
-    state = common.backend(path, manifest.environment).read()
     plan = workflow.plan(
         manifest,
         state,
