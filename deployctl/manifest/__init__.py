@@ -2,13 +2,19 @@
 
 ``load_manifest`` reads, validates and interpolates it into the frozen model of
 ``deployctl.manifest.model``; ``schemas/manifest.schema.json`` defines what it may contain.
+The loader (PyYAML, jsonschema) is imported on first use, so that modules needing only the
+model, and ``deployctl --help``, stay fast.
 """
 
 from __future__ import annotations
 
-from deployctl.manifest.loader import load_manifest
+from typing import TYPE_CHECKING, Any
+
 from deployctl.manifest.model import DesiredDeployment, Manifest, SourceLocation, TargetSpec
-from deployctl.manifest.validate import manifest_schema
+
+if TYPE_CHECKING:
+    from deployctl.manifest.loader import load_manifest
+    from deployctl.manifest.validate import manifest_schema
 
 __all__ = [
     "DesiredDeployment",
@@ -18,3 +24,15 @@ __all__ = [
     "load_manifest",
     "manifest_schema",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "load_manifest":
+        from deployctl.manifest.loader import load_manifest
+
+        return load_manifest
+    if name == "manifest_schema":
+        from deployctl.manifest.validate import manifest_schema
+
+        return manifest_schema
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
