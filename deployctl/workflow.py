@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -274,11 +274,6 @@ def lookup_target_uri(address_target: str, manifest: Manifest | None, state: Sta
             hint=f"known targets: {known}",
         )
     return uris[address_target]
-
-
-def sorted_records(state: StateDocument, addresses: Iterable[str] | None = None) -> list[str]:
-    keys: Mapping[str, object] = state.records
-    return sorted(addresses if addresses is not None else keys)
 
 
 if TYPE_CHECKING:

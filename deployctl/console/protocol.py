@@ -1,6 +1,6 @@
 """The seam between the core and whoever watches it: the core reports events, never prints.
 
-Implementations: ``RichConsole`` (terminal), ``JsonConsole`` (machine-readable), and
+Implementations: ``RichConsole`` (terminal), ``JsonEventConsole`` (JSON lines for CI), and
 ``NullConsole`` / ``CaptureConsole`` for tests and embedding.
 """
 
