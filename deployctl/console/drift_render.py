@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from deployctl.console.render import field_line
+from deployctl.console.render import entry_lines
 from deployctl.planner.drift import DeploymentDrift, DriftReport, DriftStatus
 
 SYMBOLS = {
@@ -16,12 +16,14 @@ SYMBOLS = {
 def deployment_lines(deployment: DeploymentDrift) -> list[Text]:
     """``~ drifted ADDRESS  (reason)`` and its field changes, or ``- vanished ADDRESS (reason)``."""
     symbol, style = SYMBOLS[deployment.status]
-    head = Text("  ")
-    head.append(f"{symbol} {deployment.status.value} ", style=f"bold {style}")
-    head.append(deployment.address, style="bold")
-    head.append(f"  ({deployment.reason})", style="dim")
-    lines = [head]
-    lines.extend(field_line(d) for d in deployment.diff)
+    lines = entry_lines(
+        symbol,
+        style,
+        deployment.status.value,
+        deployment.address,
+        deployment.reason,
+        deployment.diff,
+    )
     if deployment.status is DriftStatus.DRIFTED and deployment.not_reported:
         lines.append(
             Text(

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from rich.table import Table
 from rich.text import Text
@@ -93,15 +94,22 @@ def field_line(change: FieldChange) -> Text:
     return line
 
 
+def entry_lines(
+    symbol: str, style: str, label: str, address: str, reason: str, diff: Iterable[FieldChange]
+) -> list[Text]:
+    """``SYMBOL LABEL ADDRESS  (reason)`` and one line per field change (plans and drift)."""
+    head = Text("  ")
+    head.append(f"{symbol} {label} ", style=f"bold {style}")
+    head.append(address, style="bold")
+    head.append(f"  ({reason})", style="dim")
+    return [head, *(field_line(d) for d in diff)]
+
+
 def change_lines(change: ResourceChange) -> list[Text]:
     symbol, style = SYMBOLS[change.action]
-    head = Text("  ")
-    head.append(f"{symbol} {change.action.value} ", style=f"bold {style}")
-    head.append(change.address, style="bold")
-    head.append(f"  ({change.reason})", style="dim")
-    lines = [head]
-    lines.extend(field_line(d) for d in change.diff)
-    return lines
+    return entry_lines(
+        symbol, style, change.action.value, change.address, change.reason, change.diff
+    )
 
 
 def summary_line(plan: Plan) -> Text:
