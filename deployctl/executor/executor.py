@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from deployctl.concurrency import CompletionQueue
 from deployctl.console.protocol import Console
 from deployctl.errors import TargetError
 from deployctl.executor.results import ActionResult, ApplyReport
@@ -74,25 +74,26 @@ class Executor:
         # as the apply began; reading it from there keeps recording O(1) per action.
         self._before = self._session.document
         self._console.apply_started(plan)
-        results: list[ActionResult] = []
         interrupted = False
         pool = ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="apply")
-        pending: set[Future[ActionResult]] = set()
+        futures: list[Future[ActionResult]] = []
+        completions = CompletionQueue()
         try:
-            pending = {pool.submit(self._run, change) for change in changes}
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                results.extend(f.result() for f in done)
+            for change in changes:
+                future = pool.submit(self._run, change)
+                futures.append(future)
+                completions.add(future)
+            while len(completions):
+                completions.next(timeout=0.5)  # a timeout keeps Ctrl-C responsive
         except KeyboardInterrupt:
             # Changes already running cannot be stopped safely; let them finish (each records
             # its own result in state) and drop the ones that have not started.
             interrupted = True
-            for future in pending:
+            for future in futures:
                 future.cancel()
-            pool.shutdown(wait=True)
-            results.extend(f.result() for f in pending if f.done() and not f.cancelled())
         finally:
             pool.shutdown(wait=True)
+        results = [f.result() for f in futures if f.done() and not f.cancelled()]
         report = ApplyReport(
             results=tuple(sorted(results, key=lambda r: r.address)),
             elapsed=time.monotonic() - started,
@@ -139,9 +140,13 @@ class Executor:
         change: ResourceChange,
         live: LiveRecord | None,
         spec: DeploymentSpec | None = None,
-    ) -> None:
-        """Record ``spec`` (default: the desired one) as applied to ``change.address``."""
-        previous = self._before.get(change.address)
+        previous: StateRecord | None = None,
+    ) -> StateRecord:
+        """Record ``spec`` (default: the desired one) as applied to ``change.address``.
+
+        ``previous`` defaults to the address's record as the apply began.
+        """
+        previous = previous or self._before.get(change.address)
         applied = spec if spec is not None else change.desired
         if previous is None:
             record = StateRecord(
@@ -164,6 +169,7 @@ class Executor:
                 f"applied on the target, but recording it in state failed: {exc}",
                 note="run 'deployctl plan' to see the target as it is now",
             ) from exc
+        return record
 
     def visit_create(self, change: ResourceChange) -> str | None:
         adapter = self.adapter(change)
@@ -203,11 +209,13 @@ class Executor:
             raise ActionFailed("an import needs the adopted record (the plan has no 'before')")
         adopted = DeploymentSpec.from_json(change.before)
         live, note = self._read_back(change)
-        self._record(change, live, adopted)
+        record = self._record(change, live, adopted)
         if adopted.same_as(change.desired):
             return note
-        self._before = self._session.document  # the adopted record is now the previous one
-        return self.visit_update(replace(change, action=Action.UPDATE))
+        self.adapter(change).update(change.name, change.desired)
+        live, note = self._read_back(change)
+        self._record(change, live, previous=record)  # the adopted record becomes ``previous``
+        return note
 
     def visit_replace(self, change: ResourceChange) -> str | None:
         note = self._delete_on_target(change)

@@ -19,7 +19,10 @@ def covers(path: str, field_path: str) -> bool:
 
 
 def without(record: JSONObject, paths: Iterable[str]) -> JSONObject:
-    """A copy of ``record`` with the values at ``paths`` removed (for comparing)."""
+    """``record`` with the values at ``paths`` removed (for comparing; a copy when any)."""
+    paths = tuple(paths)
+    if not paths:
+        return record
     out: JSONObject = copy.deepcopy(record)
     for path in paths:
         *parents, last = path.split(".")
@@ -37,6 +40,9 @@ def keep_current(after: JSONObject, before: JSONObject, paths: Iterable[str]) ->
     Where ``before`` has no value at a path, ``after``'s value is dropped, so an update never
     sends a value the user asked deployctl to ignore.
     """
+    paths = tuple(paths)
+    if not paths:
+        return after
     out: JSONObject = copy.deepcopy(after)
     for path in paths:
         *parents, last = path.split(".")

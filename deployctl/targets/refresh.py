@@ -14,10 +14,11 @@ plugin likes. So each target is listed once, every wanted or listed name is fetc
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
+from deployctl.concurrency import CompletionQueue
 from deployctl.errors import TargetError
 from deployctl.targets.adapter import TargetAdapter
 from deployctl.targets.live import LiveStatus, LiveView
@@ -57,47 +58,48 @@ def refresh(
         # future -> (target key, name); name None for a list.
         tasks: dict[Future[Any], tuple[str, str | None]] = {}
         requested: set[_Key] = set()
+        completions = CompletionQueue()
 
-        def request_get(key: str, name: str) -> Future[Any] | None:
-            if (key, name) in requested:
-                return None
-            requested.add((key, name))
-            future = pool.submit(adapters[key].get, name)
-            tasks[future] = (key, name)
-            return future
+        def submit(fn: Any, arg: str | None, key: str) -> None:
+            future = pool.submit(fn) if arg is None else pool.submit(fn, arg)
+            tasks[future] = (key, arg)
+            completions.add(future)
+
+        def request_get(key: str, name: str) -> None:
+            if (key, name) not in requested:
+                requested.add((key, name))
+                submit(adapters[key].get, name, key)
 
         for key in sorted(adapters):
-            tasks[pool.submit(adapters[key].list)] = (key, None)
+            submit(adapters[key].list, None, key)
         for key in sorted(wanted):
             for name in sorted(set(wanted[key])):
                 request_get(key, name)
 
-        pending = set(tasks)
         try:
-            while pending and not list_errors:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    key, maybe_name = tasks[future]
-                    try:
-                        result = future.result()
-                    except TargetError as exc:
-                        if maybe_name is None:
-                            list_errors[key] = exc
-                        else:
-                            get_errors[(key, maybe_name)] = exc
-                        continue
-                    if maybe_name is not None:
-                        got[(key, maybe_name)] = result
-                        continue
-                    listed[key] = {r.name: r for r in result}
-                    for name in sorted(listed[key]):
-                        submitted = request_get(key, name)
-                        if submitted is not None:
-                            pending.add(submitted)
+            while len(completions) and not list_errors:
+                future = completions.next()
+                if future is None or future.cancelled():
+                    continue
+                key, maybe_name = tasks[future]
+                try:
+                    result = future.result()
+                except TargetError as exc:
+                    if maybe_name is None:
+                        list_errors[key] = exc
+                    else:
+                        get_errors[(key, maybe_name)] = exc
+                    continue
+                if maybe_name is not None:
+                    got[(key, maybe_name)] = result
+                    continue
+                listed[key] = {r.name: r for r in result}
+                for name in sorted(listed[key]):
+                    request_get(key, name)
         finally:
             # After a failed list (or an interrupt) the plan cannot be made: drop what has not
             # started; what is running finishes when the pool closes.
-            for future in pending:
+            for future in tasks:
                 future.cancel()
 
     if list_errors:
