@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deployctl.atomic import fsync_dir, temp_path, write_new_file
 from deployctl.errors import StateError
-from deployctl.state.atomic import fsync_dir, temp_path, write_new_file
 from deployctl.state.document import StateRecord
 
 JOURNAL_FORMAT_VERSION = 1

@@ -2,7 +2,7 @@
 
 Next to the document live its previous version (``.backup``), the lock (``.lock``) and, during
 or after a run that crashed, the journal of changes not yet folded in (``.journal``). Every
-write is atomic (``deployctl.state.atomic``), so no crash loses or corrupts the state; see
+write is atomic (``deployctl.atomic``), so no crash loses or corrupts the state; see
 ``state/README.md`` for the format and the recovery rules.
 """
 
@@ -17,8 +17,8 @@ from enum import Enum
 from pathlib import Path
 from types import TracebackType
 
+from deployctl import atomic
 from deployctl.errors import LockError, StateError
-from deployctl.state import atomic
 from deployctl.state.document import STATE_FORMAT_VERSION, StateDocument, StateRecord
 from deployctl.state.journal import (
     JournalContents,

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from deployctl.atomic import fsync_dir
 from deployctl.errors import LockError
-from deployctl.state.atomic import fsync_dir
 from deployctl.state.document import utc_now
 from deployctl.state.protocol import LockInfo
 

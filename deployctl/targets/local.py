@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from deployctl import atomic
 from deployctl.model import NAME_PATTERN, NAME_RE
 
 SCHEME = "local"
@@ -285,33 +285,16 @@ def _now() -> str:
 
 
 def _write_atomic(path: Path, record: Mapping[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(record, f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+    data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    # A failed directory fsync after the rename leaves the record in place: the call succeeded.
+    with contextlib.suppress(atomic.ReplacedButNotSynced):
+        atomic.write_atomic(path, data)
 
 
 def _fsync_dir(path: Path) -> None:
-    # Makes the rename/unlink itself durable; not possible on every platform.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    # Makes an unlink durable; not possible on every platform.
+    with contextlib.suppress(OSError):
+        atomic.fsync_dir(path)
 
 
 # -- module functions of a deployment plugin --

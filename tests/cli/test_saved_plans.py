@@ -106,3 +106,12 @@ def test_plan_is_refused_when_a_planned_create_appeared_meanwhile(tmp_path: Path
     stale = run_cli("apply", "plan.json", cwd=tmp_path)
     assert stale.code == 1
     assert "local/churn" in stale.err
+
+
+def test_an_unwritable_plan_file_is_a_clear_error(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    result = run_cli("plan", "-f", "dev.yaml", "--out", "blocker/plan.json", cwd=tmp_path)
+    assert result.code == 1
+    assert "Error: --out blocker/plan.json: cannot write the plan file" in result.err
+    assert "Traceback" not in result.err and "crashed" not in result.err

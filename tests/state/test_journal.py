@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from deployctl import atomic
 from deployctl.errors import StateError
-from deployctl.state import atomic
 from deployctl.state.journal import JournalEntry, header_line
 from deployctl.state.local import LocalStateBackend
 

@@ -4,30 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from deployctl.cli import common, options
+from deployctl.errors import PlanFileError
 from deployctl.planner.plan import Plan
 
 
 def save_plan(plan: Plan, path: str) -> None:
     """Write the plan file atomically (a half-written plan must never be applied)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    from deployctl import atomic
+
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(plan.to_json(), f, indent=2, sort_keys=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic.write_atomic(Path(path), plan_json(plan).encode("utf-8"))
+    except atomic.ReplacedButNotSynced:
+        pass  # the complete plan is in place; only its directory entry's durability is unsure
+    except OSError as exc:
+        raise PlanFileError(f"--out {path}: cannot write the plan file: {exc.strerror}") from exc
 
 
 def plan_json(plan: Plan) -> str:

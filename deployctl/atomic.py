@@ -1,4 +1,5 @@
-"""Crash-safe file replacement: the only way state files reach the disk.
+"""Crash-safe file replacement: how deployctl's own files (state, saved plans, the local
+target's records) reach the disk.
 
 A file is replaced by writing a temporary sibling, fsyncing it, renaming it over the target and
 fsyncing the directory, so a crash at any point leaves either the old or the new version, never a
