@@ -13,6 +13,7 @@ from rich.text import Text
 from deployctl.executor.results import ApplyReport
 from deployctl.model import JSONValue
 from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange
+from deployctl.planner.selection import Selection
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),
@@ -32,13 +33,9 @@ def partial_text(plan: Plan) -> str | None:
     """The note a partial plan (``--target``/``--exclude``) carries, or None."""
     if not plan.partial:
         return None
-    parts = []
-    if plan.targets:
-        parts.append("only " + ", ".join(plan.targets))
-    if plan.excludes:
-        parts.append("excluding " + ", ".join(plan.excludes))
+    selection = Selection(plan.targets, plan.excludes).describe()
     return (
-        f"Partial plan ({'; '.join(parts)}): other deployments were neither read nor planned, "
+        f"Partial plan ({selection}): other deployments were neither read nor planned, "
         "so this is not the whole picture."
     )
 

@@ -30,22 +30,19 @@ class RichConsole:
         width: int | None = None,
     ) -> None:
         plain = color is False
-        self.out = RichTerminal(
-            file=stdout or sys.stdout,
-            highlight=False,
-            soft_wrap=True,
-            no_color=True if plain else None,
-            force_terminal=False if plain else None,
-            width=width,
-        )
-        self.err = RichTerminal(
-            file=stderr or sys.stderr,
-            highlight=False,
-            soft_wrap=True,
-            no_color=True if plain else None,
-            force_terminal=False if plain else None,
-            width=width,
-        )
+
+        def terminal(file: TextIO) -> RichTerminal:
+            return RichTerminal(
+                file=file,
+                highlight=False,
+                soft_wrap=True,
+                no_color=True if plain else None,
+                force_terminal=False if plain else None,
+                width=width,
+            )
+
+        self.out = terminal(stdout or sys.stdout)
+        self.err = terminal(stderr or sys.stderr)
         self._lock = threading.Lock()
 
     # -- events from the core -------------------------------------------------------------

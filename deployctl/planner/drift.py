@@ -103,9 +103,7 @@ class DriftReport:
 
     def to_json(self) -> JSONObject:
         deployments: list[JSONValue] = [d.to_json() for d in self.deployments]
-        unmanaged: list[JSONValue] = [
-            {"address": u.address, "target": u.target, "name": u.name} for u in self.unmanaged
-        ]
+        unmanaged: list[JSONValue] = [u.to_json() for u in self.unmanaged]
         summary: JSONObject = dict(self.summary())
         return {
             "format_version": self.format_version,

@@ -171,6 +171,9 @@ class UnmanagedDeployment:
     def address(self) -> str:
         return f"{self.target}/{self.name}"
 
+    def to_json(self) -> JSONObject:
+        return {"address": self.address, "target": self.target, "name": self.name}
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -214,9 +217,7 @@ class Plan:
 
     def to_json(self) -> JSONObject:
         resource_changes: list[JSONValue] = [c.to_json() for c in self.changes]
-        unmanaged: list[JSONValue] = [
-            {"address": u.address, "target": u.target, "name": u.name} for u in self.unmanaged
-        ]
+        unmanaged: list[JSONValue] = [u.to_json() for u in self.unmanaged]
         summary: JSONObject = dict(self.summary())
         return {
             "format_version": self.format_version,
