@@ -27,7 +27,7 @@ from deployctl.model import SPEC_FIELDS, JSONObject, JSONValue
 from deployctl.planner.diff import field_diff
 from deployctl.planner.lifecycle import without
 from deployctl.planner.plan import FieldChange, UnmanagedDeployment
-from deployctl.planner.planner import _drift
+from deployctl.planner.planner import _drift, drift_baseline
 from deployctl.state.document import StateDocument, StateRecord
 from deployctl.targets.live import LiveStatus, LiveView
 
@@ -114,15 +114,6 @@ class DriftReport:
         }
 
 
-def _baseline(record: StateRecord) -> JSONObject:
-    """What each field was right after the last apply: as the target reported it, else applied.
-
-    The same baseline ``_drift`` compares with; only needed here for the diff's ``before``.
-    """
-    then = record.live.reported_fields() if record.live else {}
-    return {**record.applied.to_json(), **then}
-
-
 def check_deployment(
     record: StateRecord, live: LiveStatus | None, ignore: tuple[str, ...] = ()
 ) -> DeploymentDrift:
@@ -141,7 +132,7 @@ def check_deployment(
         return DeploymentDrift(
             *where, status=DriftStatus.IN_SYNC, reason=IN_SYNC_REASON, not_reported=not_reported
         )
-    baseline = _baseline(record)
+    baseline = drift_baseline(record)
     before: JSONObject = {name: baseline[name] for name in drifted}
     # Whole fields when deepdiff sees no path (e.g. a field compared as a whole).
     diff = field_diff(without(before, ignore), without(dict(drifted), ignore)) or tuple(

@@ -58,6 +58,12 @@ class _Where(NamedTuple):
     target_uri: str
 
 
+def drift_baseline(record: StateRecord) -> JSONObject:
+    """Each managed field right after the last apply: as the target reported it, else applied."""
+    then = record.live.reported_fields() if record.live else {}
+    return {**record.applied.to_json(), **then}
+
+
 def _drift(
     record: StateRecord, live: LiveStatus, ignore: tuple[str, ...] = ()
 ) -> dict[str, JSONValue]:
@@ -70,15 +76,13 @@ def _drift(
     if live.record is None:
         return {}
     now = live.record.reported_fields()
-    then = record.live.reported_fields() if record.live else {}
-    applied = record.applied.to_json()
+    baseline = drift_baseline(record)
     drifted: dict[str, JSONValue] = {}
     for name in SPEC_FIELDS:
         if name not in now:
             continue
-        baseline = then.get(name, applied[name])
         if canonical_json(without({name: now[name]}, ignore)) != canonical_json(
-            without({name: baseline}, ignore)
+            without({name: baseline[name]}, ignore)
         ):
             drifted[name] = now[name]
     return drifted
