@@ -63,11 +63,12 @@ def backend(path: str, environment: str | None = None) -> LocalStateBackend:
     return LocalStateBackend(Path(path), environment=environment)
 
 
-def environment_of(args: argparse.Namespace) -> tuple[Manifest | None, str | None]:
-    """For commands where a manifest is optional: the manifest (if given) and environment."""
+def locate_state(args: argparse.Namespace) -> tuple[Manifest | None, str | None, str]:
+    """For commands where a manifest is optional: the manifest (if given), the environment and
+    the state path, from ``-f``, ``-e`` or ``--state``."""
     manifest = load(args) if getattr(args, "manifest", None) else None
     environment = manifest.environment if manifest else getattr(args, "environment", None)
-    return manifest, environment
+    return manifest, environment, state_path(args, environment)
 
 
 def console(args: argparse.Namespace) -> RichConsole:

@@ -75,10 +75,8 @@ def run(args: argparse.Namespace) -> int:
         target, name = split_address(args.address)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    manifest, environment = common.environment_of(args)
-    if manifest is None and not args.state and not environment:
-        raise UsageError("say which deployments to use: -f MANIFEST, -e ENVIRONMENT or --state")
-    state = common.backend(common.state_path(args, environment)).read()
+    manifest, _, path = common.locate_state(args)
+    state = common.backend(path).read()
     uri = workflow.lookup_target_uri(target, manifest, state)
     frame = read_input(args.input)
     pool = workflow.TargetPool.for_manifest(manifest) if manifest else workflow.TargetPool()

@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 
 
 def _open(args: argparse.Namespace) -> tuple[str, StateDocument]:
-    _, environment = common.environment_of(args)
-    path = common.state_path(args, environment)
+    _, _, path = common.locate_state(args)
     return path, common.backend(path).read()
 
 
@@ -73,8 +72,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _rm(args: argparse.Namespace) -> int:
-    _, environment = common.environment_of(args)
-    path = common.state_path(args, environment)
+    _, _, path = common.locate_state(args)
     timeout = common.parse_duration(args.lock_timeout)
     with common.backend(path).lock(operation="state rm", timeout=timeout) as session:
         document = session.document
@@ -122,8 +120,7 @@ def _check_same_target(
 
 
 def _mv(args: argparse.Namespace) -> int:
-    manifest, environment = common.environment_of(args)
-    path = common.state_path(args, environment)
+    manifest, _, path = common.locate_state(args)
     old_target, old_name = _address(args.old, "OLD:")
     new_target, new_name = _address(args.new, "NEW:")
     if args.old == args.new:
@@ -259,8 +256,7 @@ def _check_push(file: str, pushed: StateDocument, current: StateDocument, path: 
 
 
 def _push(args: argparse.Namespace) -> int:
-    _, environment = common.environment_of(args)
-    path = common.state_path(args, environment)
+    _, environment, path = common.locate_state(args)
     pushed = _load_pushed(args.file)
     timeout = common.parse_duration(args.lock_timeout)
     with common.backend(path, environment).lock(operation="state push", timeout=timeout) as session:
@@ -294,8 +290,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_force_unlock(args: argparse.Namespace) -> int:
-    _, environment = common.environment_of(args)
-    path = common.state_path(args, environment)
+    _, _, path = common.locate_state(args)
     backend = common.backend(path)
     info = backend.lock_info()
     if info is None:
