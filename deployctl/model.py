@@ -19,17 +19,38 @@ NAME_RE = re.compile(NAME_PATTERN)
 SPEC_FIELDS = ("model_uri", "flavor", "config")
 
 
+@dataclass(frozen=True, order=True)
+class Address:
+    """The address of a deployment: ``TARGET/NAME`` (the manifest's target key, then the name).
+
+    ``Address.parse("local/churn")`` and ``str(address)`` convert to and from the text form used
+    in state, plans, messages and on the command line.
+    """
+
+    target: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        """``TARGET/NAME`` as an address; raises ``ValueError`` when it is not of that form."""
+        target, sep, name = text.partition("/")
+        if not sep or not NAME_RE.match(target) or not NAME_RE.match(name):
+            raise ValueError(f"'{text}' is not an address of the form TARGET/NAME")
+        return cls(target, name)
+
+    def __str__(self) -> str:
+        return f"{self.target}/{self.name}"
+
+
 def make_address(target: str, name: str) -> str:
     """The address of a deployment: ``TARGET/NAME``."""
-    return f"{target}/{name}"
+    return str(Address(target, name))
 
 
 def split_address(address: str) -> tuple[str, str]:
     """Split ``TARGET/NAME``; raises ``ValueError`` when it is not of that form."""
-    target, sep, name = address.partition("/")
-    if not sep or not NAME_RE.match(target) or not NAME_RE.match(name):
-        raise ValueError(f"'{address}' is not an address of the form TARGET/NAME")
-    return target, name
+    parsed = Address.parse(address)
+    return parsed.target, parsed.name
 
 
 def json_safe(value: Any, *, _depth: int = 0) -> JSONValue:

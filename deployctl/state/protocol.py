@@ -1,6 +1,21 @@
 """The seam to state storage: a backend reads the document and hands out locked write sessions.
 
-The local JSON file is the first backend; a PostgreSQL one comes later behind the same Protocol.
+Three backends sit behind these Protocols: the local JSON file (``state/local.py``), PostgreSQL
+(``state/postgres.py``) and S3-compatible object storage (``state/s3.py``). The planner and the
+executor never know which one is in use.
+
+Every backend gives the same guarantees:
+
+- ``read`` returns the last committed document with any results a crashed run recorded folded
+  in (a journal is never lost);
+- ``lock`` is exclusive across processes and hosts, and frees itself when its holder is gone
+  (PostgreSQL: the advisory lock dies with the connection; S3 and local: a lease renewed while
+  the holder lives, taken over with a warning once it expired, or at once when the holder ran on
+  this host and its process no longer exists);
+- ``record``/``forget`` are durable when they return and cost O(1) in the size of the state;
+- ``commit`` is a compare-and-swap on the serial: it fails with ``StaleStateError`` when another
+  writer committed since the session read the document, and never leaves a half-written state;
+- every committed version is kept as history (``history``/``read_version``).
 """
 
 from __future__ import annotations
@@ -11,6 +26,7 @@ from typing import Protocol
 
 from deployctl.model import JSONObject
 from deployctl.state.document import StateDocument, StateRecord
+from deployctl.state.history import HistoryEntry
 
 
 @dataclass(frozen=True)
@@ -104,4 +120,12 @@ class StateBackend(Protocol):
 
     def force_unlock(self, lock_id: str | None = None) -> LockInfo | None:
         """Remove the lock (only if its id is ``lock_id`` when given); returns what was removed."""
+        ...
+
+    def history(self) -> list[HistoryEntry]:
+        """Every kept committed version, oldest first (empty for a state never written)."""
+        ...
+
+    def read_version(self, serial: int) -> StateDocument:
+        """The document as committed at ``serial``; raises ``StateError`` when it is not kept."""
         ...
