@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 from deployctl.model import DeploymentSpec
-from deployctl.state.document import StateRecord
+from deployctl.model.live import LiveRecord
+from deployctl.model.state import StateRecord
 from deployctl.state.local import LocalStateBackend
-from deployctl.targets.protocol import LiveRecord
 
 
 def make_record(i: int) -> StateRecord:

@@ -1,18 +1,34 @@
 """The error hierarchy: every expected failure is a ``DeployctlError`` whose message states the fix.
 
-The CLI maps these to exit code 1 and prints ``str(error)`` (one line per problem, no traceback).
-Anything else that escapes is a bug (exit 3).
+The CLI maps these to exit code 1 (``ExitCode.ERROR``) and prints ``str(error)`` (one line per
+problem, no traceback). Anything else that escapes is a bug (exit 3).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# C0 and C1 control characters (tab and newline included), DEL, and the Unicode line and
+# paragraph separators and bidirectional overrides: a name or value holding one must not be
+# able to rewrite a terminal or fake a line of output.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``, ``\\u202e``), for messages."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
 
 
 class DeployctlError(Exception):
     """Base class of every error deployctl expects and explains."""
-
-    exit_code = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -20,9 +36,10 @@ class DeployctlError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        if self.hint:
-            return f"{self.message} ({self.hint})"
-        return self.message
+        # Each line deployctl wrote stays a line; whatever the names and values it quotes hold
+        # is escaped (see ``printable``).
+        text = f"{self.message} ({self.hint})" if self.hint else self.message
+        return "\n".join(printable(line) for line in text.split("\n"))
 
 
 class UsageError(DeployctlError):
@@ -39,7 +56,7 @@ class ManifestIssue:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+        return printable(f"{self.path}:{self.line}:{self.col}: {self.message}")
 
 
 class ManifestError(DeployctlError):
@@ -47,7 +64,11 @@ class ManifestError(DeployctlError):
 
     def __init__(self, issues: list[ManifestIssue] | tuple[ManifestIssue, ...]) -> None:
         self.issues = tuple(sorted(issues))
-        super().__init__("\n".join(str(i) for i in self.issues))
+        super().__init__("; ".join(str(i) for i in self.issues))
+
+    def __str__(self) -> str:
+        # One issue per line; each is escaped by ``ManifestIssue.__str__``.
+        return "\n".join(str(i) for i in self.issues)
 
     @classmethod
     def single(cls, path: str, line: int, col: int, message: str) -> ManifestError:
@@ -125,13 +146,3 @@ class DeploymentExistsError(TargetError):
 class TargetRejectedError(TargetError):
     """The plugin rejected what it was asked as invalid (``INVALID_PARAMETER_VALUE``,
     ``BAD_REQUEST``): usually a flavor or config value the target does not accept."""
-
-
-class ApplyError(DeployctlError):
-    """One or more actions of an apply failed (the results say which)."""
-
-
-class Interrupted(DeployctlError):
-    """The user declined or interrupted an operation."""
-
-    exit_code = 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,9 +11,21 @@ from pathlib import Path
 from support import REPO
 
 
+def source_copy(destination: Path) -> Path:
+    """The files a wheel is built from, copied: building writes build/ and *.egg-info next to
+    them, which must not happen in the working tree (other runs may be building at once)."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    for name in ("deployctl", "schemas"):
+        shutil.copytree(REPO / name, destination / name, symlinks=True, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, destination / name)
+    return destination
+
+
 def test_wheel_contains_every_package_module_and_schema(tmp_path: Path) -> None:
+    source = source_copy(tmp_path / "source")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         check=True,
         capture_output=True,
         timeout=300,

@@ -40,11 +40,17 @@ def manifest(p: argparse.ArgumentParser, *, required: bool = True) -> None:
 def state(p: argparse.ArgumentParser, *, environment: bool = False) -> None:
     p.add_argument(
         "--state",
-        metavar="PATH",
-        help="state file (default: state/<environment>.json under the current directory)",
+        metavar="URL|PATH",
+        help="where the state lives: postgresql://USER@HOST/DB, s3://BUCKET/PREFIX/ or a file "
+        "(default: DEPLOYCTL_STATE, else the manifest's state:, else state/<environment>.json "
+        "next to the manifest)",
     )
     if environment:
-        p.add_argument("-e", "--environment", help="use state/<ENVIRONMENT>.json")
+        p.add_argument(
+            "-e",
+            "--environment",
+            help="the environment (its state in a shared backend, or state/<ENVIRONMENT>.json)",
+        )
 
 
 def lock(p: argparse.ArgumentParser) -> None:
@@ -70,6 +76,17 @@ def color(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-color", action="store_true", help="plain output without colours")
 
 
+def plan_format(p: argparse.ArgumentParser) -> None:
+    """``--json`` or ``--markdown``: how ``plan`` and ``show`` print a plan."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--json", action="store_true", help="print the plan as one JSON document")
+    group.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the plan as a Markdown pull-request comment",
+    )
+
+
 def selection(p: argparse.ArgumentParser) -> None:
     """``--target``/``--exclude`` (repeatable) and ``--max-deletes``."""
     p.add_argument(
@@ -93,4 +110,18 @@ def selection(p: argparse.ArgumentParser) -> None:
         type=int,
         metavar="N",
         help="refuse a plan that deletes (or replaces) more than N deployments",
+    )
+
+
+def debug(p: argparse.ArgumentParser, *, command: bool = False) -> None:
+    """``--debug``, accepted before the command and after it.
+
+    On a command's parser (``command=True``) it has no default: argparse copies a subparser's
+    defaults over the top-level namespace, which would reset a ``--debug`` given before it.
+    """
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS if command else False,
+        help="log what deployctl does to stderr and show the tracebacks of errors",
     )

@@ -1,7 +1,7 @@
-"""Consoles: how plan and apply events reach a person or a machine."""
+"""Renderers: how plan and apply events reach a person or a machine.
 
-from __future__ import annotations
-
-from deployctl.console.protocol import CaptureConsole, Console, NullConsole
-
-__all__ = ["CaptureConsole", "Console", "NullConsole"]
+``rich_console`` (the terminal), ``json_events`` (JSON lines for CI), ``markdown`` (pull-request
+comments), with ``render``/``drift_render`` holding the text they share and ``encoding`` the
+fallback for consoles that cannot encode Unicode. The ``Console`` protocol they implement lives
+beside the executor that reports to it (``deployctl.executor.console``).
+"""

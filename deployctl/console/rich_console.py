@@ -9,7 +9,7 @@ from typing import TextIO
 from rich.console import Console as RichTerminal
 from rich.text import Text
 
-from deployctl.console import render
+from deployctl.console import encoding, render
 from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.planner.plan import Plan, ResourceChange
 
@@ -41,8 +41,8 @@ class RichConsole:
                 width=width,
             )
 
-        self.out = terminal(stdout or sys.stdout)
-        self.err = terminal(stderr or sys.stderr)
+        self.out = terminal(encoding.for_stream(stdout or sys.stdout))
+        self.err = terminal(encoding.for_stream(stderr or sys.stderr))
         self._lock = threading.Lock()
 
     # -- events from the core -------------------------------------------------------------

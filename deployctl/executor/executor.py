@@ -3,24 +3,32 @@
 It runs a Plan's changes concurrently (bounded), dispatching each to a ``visit_<action>``
 method, and records every success in state the moment it happens, so a failure or a crash
 midway loses nothing that succeeded. A failed change does not stop the others.
+
+A failure deployctl explains (a ``TargetError``, an ``ActionFailed``) becomes the result's error
+as it is. Anything else is a bug in deployctl or in a plugin: the result says ``Type: message``
+and how to see more; with ``debug`` (``--debug``) it keeps the full traceback instead, as it
+does for a plugin exception behind a ``TargetError``. Each action's start and finish, and each
+state write, are logged at DEBUG.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from deployctl.concurrency import CompletionQueue
-from deployctl.console.protocol import Console
 from deployctl.errors import TargetError
+from deployctl.executor.console import Console
 from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.model import DeploymentSpec
+from deployctl.model.live import LiveRecord
+from deployctl.model.state import StateRecord, utc_now
 from deployctl.planner.plan import Action, Plan, ResourceChange
-from deployctl.state.document import StateRecord, utc_now
-from deployctl.targets.protocol import LiveRecord
 
 if TYPE_CHECKING:
     from deployctl.state.protocol import StateSession
@@ -28,6 +36,10 @@ if TYPE_CHECKING:
 
 AdapterFactory = Callable[[str, str], "TargetAdapter"]
 """``(target key, target URI) -> TargetAdapter``; called once per target, lazily."""
+
+logger = logging.getLogger(__name__)
+
+RERUN_WITH_DEBUG = "a bug in deployctl or the target's plugin; rerun with --debug for the traceback"
 
 
 class ActionFailed(Exception):
@@ -39,7 +51,10 @@ class ActionFailed(Exception):
 
 
 class Executor:
-    """Applies one Plan through target adapters into a locked state session."""
+    """Applies one Plan through target adapters into a locked state session.
+
+    ``debug`` keeps the traceback of an unexpected failure in the action's result.
+    """
 
     def __init__(
         self,
@@ -48,9 +63,11 @@ class Executor:
         console: Console,
         *,
         parallelism: int = 4,
+        debug: bool = False,
     ) -> None:
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
+        self._debug = debug
         self._adapter_factory = adapters
         self._adapters: dict[tuple[str, str], TargetAdapter] = {}
         self._adapters_lock = threading.Lock()
@@ -74,6 +91,7 @@ class Executor:
         # as the apply began; reading it from there keeps recording O(1) per action.
         self._before = self._session.document
         self._console.apply_started(plan)
+        logger.debug("applying %d change(s), %d at a time", len(changes), self._parallelism)
         interrupted = False
         pool = ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="apply")
         futures: list[Future[ActionResult]] = []
@@ -99,34 +117,57 @@ class Executor:
             elapsed=time.monotonic() - started,
             interrupted=interrupted,
         )
+        logger.debug(
+            "apply finished in %.3fs: %d ok, %d failed%s",
+            report.elapsed,
+            len(report.results) - len(report.failed),
+            len(report.failed),
+            ", interrupted" if interrupted else "",
+        )
         self._console.apply_finished(report)
         return report
 
     def _run(self, change: ResourceChange) -> ActionResult:
         self._console.action_started(change)
+        logger.debug("%s: %s started", change.address, change.action.value)
         started = time.monotonic()
         visit = getattr(self, f"visit_{change.action.name.lower()}")
+        error: str | None = None
+        note: str | None = None
         try:
-            note: str | None = visit(change)
-            result = ActionResult(change.address, change.action, True, 0.0, note=note)
+            note = visit(change)
         except ActionFailed as exc:
-            result = ActionResult(change.address, change.action, False, 0.0, str(exc), exc.note)
-        except TargetError as exc:
-            result = ActionResult(change.address, change.action, False, 0.0, str(exc))
+            error, note = self._error(exc), exc.note
         except Exception as exc:  # a bug or an unexpected plugin failure: keep the others going
-            result = ActionResult(
-                change.address, change.action, False, 0.0, f"{type(exc).__name__}: {exc}"
-            )
+            error = self._error(exc)
         result = ActionResult(
+            change.address, change.action, error is None, time.monotonic() - started, error, note
+        )
+        logger.debug(
+            "%s: %s %s in %.3fs%s",
             result.address,
-            result.action,
-            result.ok,
-            time.monotonic() - started,
-            result.error,
-            result.note,
+            result.action.value,
+            "done" if result.ok else "failed",
+            result.elapsed,
+            f": {error.splitlines()[0]}" if error else "",
         )
         self._console.action_finished(result)
         return result
+
+    def _error(self, exc: Exception) -> str:
+        """What a failed action's result says about ``exc``.
+
+        ``TargetError`` and ``ActionFailed`` explain themselves; anything else is unexpected:
+        ``Type: message``, with a hint to rerun with ``--debug``. With ``debug``, an exception
+        that is not deployctl's own explanation (the unexpected one, or the plugin exception
+        behind a ``TargetError``) adds its full traceback.
+        """
+        expected = isinstance(exc, (TargetError, ActionFailed))
+        message = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        if not self._debug:
+            return message if expected else f"{message} ({RERUN_WITH_DEBUG})"
+        detail = _traceback_of(exc)
+        return f"{message}\n{detail}" if detail else message
 
     def _read_back(self, change: ResourceChange) -> tuple[LiveRecord | None, str | None]:
         """The live record right after a change; a failed read is a note, not a failure."""
@@ -169,6 +210,7 @@ class Executor:
                 f"applied on the target, but recording it in state failed: {exc}",
                 note="run 'deployctl plan' to see the target as it is now",
             ) from exc
+        logger.debug("%s: recorded in state", change.address)
         return record
 
     def visit_create(self, change: ResourceChange) -> str | None:
@@ -207,7 +249,7 @@ class Executor:
         """Adopt: the live record becomes the last applied one; then converge if it differs."""
         if change.before is None:
             raise ActionFailed("an import needs the adopted record (the plan has no 'before')")
-        adopted = DeploymentSpec.from_json(change.before)
+        adopted = change.before
         live, note = self._read_back(change)
         record = self._record(change, live, adopted)
         if adopted.same_as(change.desired):
@@ -250,6 +292,24 @@ class Executor:
             self._session.forget(address)
         except Exception as exc:
             raise ActionFailed(f"deleted, but removing it from state failed: {exc}") from exc
+        logger.debug("%s: removed from state", address)
+
+
+def _traceback_of(exc: BaseException) -> str | None:
+    """The traceback worth showing for a failed action, if any.
+
+    A ``TargetError`` shows the plugin exception it wraps (its ``cause``: kept even where the
+    error is re-raised ``from None``); one deployctl raised itself has none, nor has an
+    ``ActionFailed`` without a cause. Anything else is shown whole, with what it chains.
+    """
+    shown: BaseException | None = exc
+    if isinstance(exc, TargetError):
+        shown = exc.cause
+    elif isinstance(exc, ActionFailed) and exc.__cause__ is None:
+        shown = None
+    if shown is None:
+        return None
+    return "".join(traceback.format_exception(shown)).rstrip()
 
 
 __all__ = ["Action", "ActionFailed", "AdapterFactory", "Executor"]

@@ -8,6 +8,7 @@ stay as written, so what names the environment and its state can never depend on
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -99,9 +100,10 @@ def _convert(text: str, like: Scalar) -> Scalar | None:
             return None
     if isinstance(like, float):
         try:
-            return float(text.strip())
+            number = float(text.strip())
         except ValueError:
             return None
+        return number if math.isfinite(number) else None
     return text
 
 

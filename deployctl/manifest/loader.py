@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
+import stat
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from deployctl.errors import DeployctlError, ManifestError, ManifestIssue
 from deployctl.manifest.interpolate import Interpolator, Variables, resolve_variables
-from deployctl.manifest.model import DesiredDeployment, Manifest, SourceLocation, TargetSpec
+from deployctl.manifest.model import (
+    DesiredDeployment,
+    Manifest,
+    SourceLocation,
+    StateSetting,
+    TargetSpec,
+)
 from deployctl.manifest.validate import describe_container, validate_manifest, yaml_type
 from deployctl.manifest.yaml_nodes import JSONPath, Positions, parse_yaml
 from deployctl.model import DeploymentSpec, JSONValue, Lifecycle, target_scheme
 
 LOCAL_SCHEME = "local"
+MAX_MANIFEST_BYTES = 10 * 2**20
 
 
 def load_manifest(
@@ -38,11 +47,7 @@ def load_manifest(
     """
     source = str(path)
     manifest_path = Path(path)
-    try:
-        raw = manifest_path.read_bytes()
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise DeployctlError(f"{source}: cannot read manifest: {reason}") from error
+    raw = read_manifest_bytes(manifest_path, source)
 
     parsed = parse_yaml(raw, source, describe_container)
     if not parsed.document:
@@ -78,10 +83,42 @@ def load_manifest(
 
     issues.extend(validate_manifest(data, positions, source, unexpanded))
     issues.extend(_target_issues(data, positions, source))
+    issues.extend(_state_issues(data, positions, source))
     if issues:
         # The same node can be reached twice (aliases, merge keys): say each thing once.
         raise ManifestError(list(dict.fromkeys(issues)))
     return _build(data, resolved, positions, manifest_path, source, raw)
+
+
+def read_manifest_bytes(path: Path, source: str) -> bytes:
+    """The file's bytes: a regular file of at most ``MAX_MANIFEST_BYTES`` (a FIFO, a device
+    such as /dev/zero or a directory is refused at once, before anything is read)."""
+    try:
+        with open(path, "rb", opener=_open_nonblocking) as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise DeployctlError(
+                    f"{source}: cannot read manifest: not a regular file",
+                    hint="pass the path of a YAML file",
+                )
+            if info.st_size > MAX_MANIFEST_BYTES:
+                raise DeployctlError(
+                    f"{source}: the manifest is {info.st_size:,} bytes, more than the "
+                    f"{MAX_MANIFEST_BYTES // 2**20} MiB a manifest may have",
+                    hint="split it into one manifest per environment",
+                )
+            raw = f.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise DeployctlError(f"{source}: cannot read manifest: {reason}") from error
+    if len(raw) > MAX_MANIFEST_BYTES:  # it grew while being read
+        raise DeployctlError(f"{source}: the manifest is more than 10 MiB")
+    return raw
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    # O_NONBLOCK: opening a FIFO without a writer must not hang (it is refused right after).
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def _local_path(uri: str) -> str:
@@ -117,6 +154,48 @@ def _target_issues(data: dict[str, Any], positions: Positions, source: str) -> l
             message = f"target '{key}': the local target needs a path, e.g. local:.deployctl/dev"
             issues.append(ManifestIssue(source, line, col, message))
     return issues
+
+
+def _state_issues(data: dict[str, Any], positions: Positions, source: str) -> list[ManifestIssue]:
+    """Checks of ``state.url`` the schema cannot express: a URL, and no password in it."""
+    state = data.get("state")
+    url = state.get("url") if isinstance(state, dict) else None
+    if not isinstance(url, str) or not url:
+        return []
+    line, col = positions.value(("state", "url"))
+    if "://" not in url:
+        message = (
+            f"state.url '{url}' is not a URL: write postgresql://USER@HOST/DATABASE or "
+            "s3://BUCKET/PREFIX/, or use state.path for a local file"
+        )
+        return [ManifestIssue(source, line, col, message)]
+    try:
+        password = urlsplit(url).password
+    except ValueError as exc:
+        return [ManifestIssue(source, line, col, f"state.url is not a valid URL: {exc}")]
+    if password is not None:
+        message = (
+            "state.url must not hold a password (the manifest is in git): remove it and use "
+            "PGPASSWORD, ~/.pgpass or DEPLOYCTL_STATE for PostgreSQL, the AWS credential chain "
+            "for S3"
+        )
+        return [ManifestIssue(source, line, col, message)]
+    return []
+
+
+def _state_setting(
+    data: dict[str, Any], manifest_dir: Path, location: Callable[[JSONPath], SourceLocation]
+) -> StateSetting | None:
+    state = data.get("state")
+    if not isinstance(state, dict):
+        return None
+    where = location(("state",))
+    if isinstance(state.get("url"), str):
+        return StateSetting(url=state["url"], path=None, location=where)
+    path = Path(os.path.expanduser(state["path"]))
+    if not path.is_absolute():
+        path = manifest_dir / path
+    return StateSetting(url=None, path=os.path.normpath(path), location=where)
 
 
 def _copy(value: Any) -> Any:
@@ -215,4 +294,5 @@ def _build(
         variables=effective,
         targets=tuple(targets),
         sha256=hashlib.sha256(raw).hexdigest(),
+        state=_state_setting(data, manifest_dir, location),
     )

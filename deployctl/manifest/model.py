@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deployctl.model import DeploymentSpec, JSONValue, Lifecycle, make_address
+from deployctl.model import Address, DeploymentSpec, JSONValue, Lifecycle
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class DesiredDeployment:
 
     @property
     def address(self) -> str:
-        return make_address(self.target, self.name)
+        return str(Address(self.target, self.name))
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,21 @@ class TargetSpec:
 
 
 @dataclass(frozen=True)
+class StateSetting:
+    """The manifest's ``state:`` block: a backend ``url``, or a local ``path`` made absolute
+    relative to the manifest's folder (exactly one is set)."""
+
+    url: str | None
+    path: str | None
+    location: SourceLocation | None = None
+
+    @property
+    def value(self) -> str:
+        """The URL or the absolute path."""
+        return self.url if self.url is not None else str(self.path)
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A loaded manifest: one environment's desired deployments, per target."""
 
@@ -75,6 +90,8 @@ class Manifest:
     variables: tuple[tuple[str, JSONValue], ...]
     targets: tuple[TargetSpec, ...]
     sha256: str
+    # The ``state:`` block, if the manifest declares where its state lives.
+    state: StateSetting | None = None
 
     def deployments(self) -> Iterator[DesiredDeployment]:
         for target in self.targets:
@@ -85,3 +102,10 @@ class Manifest:
             if target.key == key:
                 return target
         return None
+
+    def deployment(self, address: Address) -> DesiredDeployment | None:
+        """The deployment at ``address``, or ``None`` when the manifest has none there."""
+        target = self.target(address.target)
+        if target is None:
+            return None
+        return next((d for d in target.deployments if d.name == address.name), None)

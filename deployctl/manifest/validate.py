@@ -278,6 +278,8 @@ def _explain(
             f"unsupported manifest version {show(instance)} "
             f"(this deployctl reads version {SUPPORTED_VERSION})",
         )
+    elif validator in ("minProperties", "maxProperties") and path == ("state",):
+        yield where, "state needs exactly one of url (a shared backend) or path (a local file)"
     elif validator == "minLength" and isinstance(instance, str) and not instance:
         yield where, f"{describe(path)} must not be empty"
     elif validator == "pattern" and path == ("environment",):

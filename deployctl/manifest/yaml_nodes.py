@@ -10,6 +10,7 @@ caller can report it together with every other problem.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,9 +45,14 @@ _KEY_TYPE_WORDS = {
     _TIMESTAMP_TAG: "a date",
 }
 
-# Aliases can make a small file expand exponentially ("billion laughs"); well above any real
-# manifest (10,000 deployments are about a hundred thousand values), well below a hang.
-MAX_VALUES = 1_000_000
+# Aliases can make a small file expand exponentially ("billion laughs"). The expanded size is
+# measured on the node graph before anything is built (linear in the file, not in the
+# expansion), and refused when aliases multiply it past both limits: a manifest without aliases
+# is never refused for its size (the 10 MiB file limit bounds it), a bomb is refused at once.
+MAX_VALUES = 200_000
+MAX_EXPANSION = 10
+# Deeper nesting than this is no manifest (a deployment's config is a few levels deep).
+MAX_DEPTH = 64
 
 
 class Positions:
@@ -118,6 +124,9 @@ def parse_yaml(
             return ParsedYAML(None, positions, [ManifestIssue(source, line, col, message)], False)
         if node is None:
             return ParsedYAML(None, positions, [], False)
+        too_big = _measure(node, source)
+        if too_big is not None:
+            return ParsedYAML(None, positions, [too_big], False)
         walker = _Walker(loader, source, positions, describe_container)
         try:
             data = walker.walk(node, ())
@@ -130,6 +139,54 @@ def parse_yaml(
         return ParsedYAML(data, positions, walker.issues)
     finally:
         loader.dispose()
+
+
+def _measure(root: Node, source: str) -> ManifestIssue | None:
+    """Refuse a document nested deeper than ``MAX_DEPTH`` or that aliases expand too far.
+
+    One iterative pass over the composed graph (each node once, however many aliases point at
+    it), so a billion-laughs document is refused in microseconds and deep nesting cannot
+    exhaust the stack.
+    """
+    sizes: dict[int, int] = {}
+    nodes = 0
+    # (node, depth, children pushed yet)
+    stack: list[tuple[Node, int, bool]] = [(root, 1, False)]
+    active: set[int] = set()
+    while stack:
+        node, depth, expanded = stack.pop()
+        if depth > MAX_DEPTH:
+            line, col = _position(node)
+            message = f"the manifest is nested deeper than {MAX_DEPTH} levels"
+            return ManifestIssue(source, line, col, message)
+        if isinstance(node, ScalarNode):
+            if id(node) not in sizes:
+                sizes[id(node)] = 1
+                nodes += 1
+            continue
+        children: list[Node] = (
+            [item for pair in node.value for item in pair]
+            if isinstance(node, MappingNode)
+            else list(node.value)
+        )
+        if not expanded:
+            if id(node) in sizes or id(node) in active:
+                continue  # measured already, or an alias that contains itself
+            nodes += 1
+            active.add(id(node))
+            stack.append((node, depth, True))
+            stack.extend((child, depth + 1, False) for child in children)
+            continue
+        active.discard(id(node))
+        sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+    expanded_size = sizes.get(id(root), 1)
+    if expanded_size > max(MAX_VALUES, MAX_EXPANSION * nodes):
+        message = (
+            f"the manifest expands to {expanded_size:,} values through aliases, from "
+            f"{nodes:,} written: refusing an alias bomb"
+        )
+        return ManifestIssue(source, 1, 1, message)
+    return None
 
 
 def _syntax_issue(error: yaml.MarkedYAMLError, raw: bytes, source: str) -> ManifestIssue:
@@ -239,6 +296,13 @@ class _Walker:
             return node.value
         except ValueError:
             self.report(node, f"cannot read '{node.value}' as YAML tag '{node.tag}'")
+            return node.value
+        if isinstance(value, float) and not math.isfinite(value):
+            self.report(
+                node,
+                f"'{node.value}' is not a number deployctl can store (JSON has no NaN or "
+                "infinity); write a finite number, or quote it to mean the text",
+            )
             return node.value
         if value is None or isinstance(value, (bool, int, float, str)):
             return value

@@ -1,8 +1,18 @@
-"""Planning: the pure reconciler and the Plan it produces."""
+"""Planning: the pure reconciler and the Plan it produces.
+
+Everything here is pure except ``planfile``, which reads and writes saved plan files.
+"""
 
 from __future__ import annotations
 
-from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange, UnmanagedDeployment
+from deployctl.planner.plan import (
+    Action,
+    FieldChange,
+    Plan,
+    PlanContext,
+    ResourceChange,
+    UnmanagedDeployment,
+)
 from deployctl.planner.planner import DesiredTarget, make_plan
 
 __all__ = [
@@ -10,6 +20,7 @@ __all__ = [
     "DesiredTarget",
     "FieldChange",
     "Plan",
+    "PlanContext",
     "ResourceChange",
     "UnmanagedDeployment",
     "make_plan",

@@ -7,7 +7,7 @@ deployctl nothing to adopt for it: the manifest's value stands in, and the calle
 from __future__ import annotations
 
 from deployctl.model import SPEC_FIELDS, DeploymentSpec
-from deployctl.targets.protocol import LiveRecord
+from deployctl.model.live import LiveRecord
 
 
 def adopted_spec(

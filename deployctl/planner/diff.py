@@ -3,27 +3,39 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from deployctl.model import JSONObject, JSONValue, canonical_json
 from deployctl.planner.plan import FieldChange
 
-_PATH_PART = re.compile(r"\[(?:'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"|(\d+))\]")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
+# DeepDiff's report types, by the kind of field change each one is.
+_KINDS = {
+    "values_changed": "changed",
+    "type_changes": "changed",
+    "dictionary_item_added": "added",
+    "iterable_item_added": "added",
+    "dictionary_item_removed": "removed",
+    "iterable_item_removed": "removed",
+}
 
-def _dotted(deepdiff_path: str) -> str:
-    """``root['config']['workers']`` -> ``config.workers``; ``root['a'][0]`` -> ``a[0]``."""
+
+def _join(prefix: str, part: str | int) -> str:
+    """``prefix`` extended by a key or list index: ``config.workers``, ``a[0]``, ``c["a.b"]``."""
+    if isinstance(part, int):
+        return f"{prefix}[{part}]"
+    if _PLAIN_KEY.match(part):
+        return f"{prefix}.{part}" if prefix else part
+    return f'{prefix}["{part}"]'
+
+
+def dotted(parts: Iterable[str | int]) -> str:
+    """A path given as keys and indices (``["config", "workers"]``) as text: ``config.workers``."""
     out = ""
-    for key_sq, key_dq, index in _PATH_PART.findall(deepdiff_path):
-        if index:
-            out += f"[{index}]"
-            continue
-        key = key_sq or key_dq
-        if _PLAIN_KEY.match(key):
-            out += f".{key}" if out else key
-        else:
-            out += f'["{key}"]'
+    for part in parts:
+        out = _join(out, part)
     return out
 
 
@@ -32,13 +44,7 @@ def _leaves(value: JSONValue, prefix: str = "") -> list[tuple[str, JSONValue]]:
     if isinstance(value, dict) and value:
         out: list[tuple[str, JSONValue]] = []
         for key in sorted(value):
-            part = key if _PLAIN_KEY.match(key) else f'["{key}"]'
-            path = (
-                part
-                if not prefix
-                else (f"{prefix}.{part}" if _PLAIN_KEY.match(key) else prefix + part)
-            )
-            out.extend(_leaves(value[key], path))
+            out.extend(_leaves(value[key], _join(prefix, key)))
         return out
     return [(prefix, value)]
 
@@ -67,15 +73,12 @@ def field_diff(before: JSONObject, after: JSONObject) -> tuple[FieldChange, ...]
         return ()
     from deepdiff import DeepDiff  # heavy: imported only when something differs
 
-    result: Any = DeepDiff(before, after, verbose_level=2)
+    tree: Any = DeepDiff(before, after, view="tree")
     changes: list[FieldChange] = []
-    for key in ("values_changed", "type_changes"):
-        for path, item in result.get(key, {}).items():
-            changes.append(FieldChange(_dotted(path), item["old_value"], item["new_value"]))
-    for key in ("dictionary_item_added", "iterable_item_added"):
-        for path, value in result.get(key, {}).items():
-            changes.append(FieldChange(_dotted(path), None, value, "added"))
-    for key in ("dictionary_item_removed", "iterable_item_removed"):
-        for path, value in result.get(key, {}).items():
-            changes.append(FieldChange(_dotted(path), value, None, "removed"))
+    for report, kind in _KINDS.items():
+        for level in tree.get(report, ()):
+            path = dotted(level.path(output_format="list"))
+            old = None if kind == "added" else level.t1
+            new = None if kind == "removed" else level.t2
+            changes.append(FieldChange(path, old, new, kind))
     return tuple(sorted(changes, key=lambda c: c.path))

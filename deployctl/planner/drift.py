@@ -7,7 +7,7 @@ is checked, whether or not the manifest still holds it:
   decided so);
 - **drifted**: a field the target reports differs from what it reported right after the last
   apply (falling back to the applied value when nothing was read back) — the planner's own rule,
-  ``deployctl.planner.planner._drift``, so ``drift`` and ``plan`` never disagree;
+  ``deployctl.planner.planner.drifted_fields``, so ``drift`` and ``plan`` never disagree;
 - **in sync**: neither. Fields the target does not report are listed as ``not_reported``: they
   cannot be checked, so they never count as drift.
 
@@ -23,13 +23,13 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from deployctl.model import SPEC_FIELDS, JSONObject, JSONValue
+from deployctl.model import SPEC_FIELDS, Address, JSONObject, JSONValue
+from deployctl.model.live import LiveStatus, LiveView
+from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner.diff import field_diff
 from deployctl.planner.lifecycle import without
 from deployctl.planner.plan import FieldChange, UnmanagedDeployment
-from deployctl.planner.planner import _drift, drift_baseline
-from deployctl.state.document import StateDocument, StateRecord
-from deployctl.targets.live import LiveStatus, LiveView
+from deployctl.planner.planner import drift_baseline, drifted_fields
 
 DRIFT_FORMAT_VERSION = "1.0"
 
@@ -62,7 +62,7 @@ class DeploymentDrift:
 
     @property
     def address(self) -> str:
-        return f"{self.target}/{self.name}"
+        return str(Address(self.target, self.name))
 
     def to_json(self) -> JSONObject:
         return {
@@ -127,7 +127,7 @@ def check_deployment(
         return DeploymentDrift(*where, status=DriftStatus.VANISHED, reason=reason)
     reported = live.record.reported_fields() if live.record is not None else {}
     not_reported = tuple(f for f in SPEC_FIELDS if f not in reported)
-    drifted = _drift(record, live, ignore)
+    drifted = drifted_fields(record, live, ignore)
     if not drifted:
         return DeploymentDrift(
             *where, status=DriftStatus.IN_SYNC, reason=IN_SYNC_REASON, not_reported=not_reported
@@ -155,8 +155,9 @@ def drift_report(
 ) -> DriftReport:
     """Every address in ``state`` checked against ``live``, plus what is live but unrecorded.
 
-    ``live`` must come from a refresh that asked about every recorded address (``workflow
-    .refresh`` does); an address it does not mention counts as vanished. ``ignore`` maps
+    ``live`` must come from a refresh that asked about every recorded address
+    (``deployctl.operations.refresh.refresh`` does); an address it does not mention counts as
+    vanished. ``ignore`` maps
     addresses to their ``lifecycle.ignore_changes`` paths.
     """
     ignore = ignore or {}

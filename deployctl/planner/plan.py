@@ -2,7 +2,7 @@
 
 Its JSON form is the user contract of ``deployctl plan --json`` and of saved plan files (one
 document serves both), shaped like Terraform's plan JSON so policy tools can read it; its schema
-is ``schemas/plan.schema.json``.
+is ``schemas/plan.schema.json``. Reading and writing plan files is ``planner.planfile``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Any
 
 from deployctl import __version__
 from deployctl.errors import PlanFileError
-from deployctl.model import DeploymentSpec, JSONObject, JSONValue, canonical_json
+from deployctl.model import Address, DeploymentSpec, JSONObject, JSONValue, canonical_json
+from deployctl.model.live import LiveStatus
+from deployctl.planner.selection import Selection
 
 PLAN_FORMAT_VERSION = "1.0"
 
@@ -82,10 +84,11 @@ class ResourceChange:
 
     ``before`` is the deployment as deployctl believes it is now (the last applied record, with
     any field the target reports as drifted replaced by the live value); ``after`` is the
-    desired spec. ``state_only`` marks a delete of something already gone from its target: the
-    apply only drops it from state and calls nothing. ``live_fingerprint`` identifies the live
-    record as refresh read it (``live_fingerprint()``), so that applying a saved plan can refuse
-    when the target changed behind deployctl's back since the plan was made.
+    desired spec. Both stay typed specs here; they become JSON only in ``to_json``.
+    ``state_only`` marks a delete of something already gone from its target: the apply only
+    drops it from state and calls nothing. ``live_fingerprint`` identifies the live record as
+    refresh read it (``live_fingerprint()``), so that applying a saved plan can refuse when the
+    target changed behind deployctl's back since the plan was made.
     """
 
     target: str
@@ -93,8 +96,8 @@ class ResourceChange:
     target_uri: str
     action: Action
     reason: str
-    before: JSONObject | None = None
-    after: JSONObject | None = None
+    before: DeploymentSpec | None = None
+    after: DeploymentSpec | None = None
     diff: tuple[FieldChange, ...] = ()
     state_only: bool = False
     live_fingerprint: str | None = None
@@ -102,13 +105,14 @@ class ResourceChange:
 
     @property
     def address(self) -> str:
-        return f"{self.target}/{self.name}"
+        return str(Address(self.target, self.name))
 
     @property
     def desired(self) -> DeploymentSpec:
+        """``after``, for the actions that have one (all but delete)."""
         if self.after is None:
             raise ValueError(f"{self.address}: a {self.action} has no desired spec")
-        return DeploymentSpec.from_json(self.after)
+        return self.after
 
     def to_json(self) -> JSONObject:
         actions: list[JSONValue] = list(self.action.json_actions)
@@ -119,8 +123,8 @@ class ResourceChange:
             "target_uri": self.target_uri,
             "change": {
                 "actions": actions,
-                "before": self.before,
-                "after": self.after,
+                "before": _spec_json(self.before),
+                "after": _spec_json(self.after),
             },
             "action_reason": self.reason,
             "diff": [d.to_json() for d in self.diff],
@@ -140,8 +144,8 @@ class ResourceChange:
             target_uri=str(data["target_uri"]),
             action=Action.from_json_actions(change["actions"]),
             reason=str(data.get("action_reason", "")),
-            before=before if isinstance(before, dict) else None,
-            after=after if isinstance(after, dict) else None,
+            before=DeploymentSpec.from_json(before) if isinstance(before, dict) else None,
+            after=DeploymentSpec.from_json(after) if isinstance(after, dict) else None,
             diff=tuple(FieldChange.from_json(d) for d in data.get("diff", [])),
             state_only=bool(data.get("state_only", False)),
             live_fingerprint=data.get("live_fingerprint"),
@@ -149,13 +153,21 @@ class ResourceChange:
         )
 
 
+def _spec_json(spec: DeploymentSpec | None) -> JSONValue:
+    return None if spec is None else spec.to_json()
+
+
 ABSENT = "absent"
 
 
-def live_fingerprint(exists: bool, raw: JSONObject | None) -> str:
-    """``absent``, or ``sha256:<hex>`` of the live record's canonical JSON."""
-    if not exists:
+def live_fingerprint(status: LiveStatus | None) -> str:
+    """What a saved plan keeps of one address's live record, as refresh read it.
+
+    ``absent`` when it does not exist, else ``sha256:<hex>`` of the raw record's canonical JSON.
+    """
+    if status is None or not status.exists:
         return ABSENT
+    raw = status.record.raw if status.record is not None else None
     digest = hashlib.sha256(canonical_json(raw or {}).encode("utf-8")).hexdigest()
     return f"sha256:{digest}"
 
@@ -169,10 +181,29 @@ class UnmanagedDeployment:
 
     @property
     def address(self) -> str:
-        return f"{self.target}/{self.name}"
+        return str(Address(self.target, self.name))
 
     def to_json(self) -> JSONObject:
         return {"address": self.address, "target": self.target, "name": self.name}
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Where a plan comes from, recorded in it so that a saved plan can be checked and applied.
+
+    ``selection`` is ``--target``/``--exclude`` (only the addresses it matches are planned);
+    ``target_fields`` each target's ``fields:`` mapping, so applying a saved plan reads records
+    as planning did; the manifest's path and SHA-256 and the state's path let apply refuse a
+    plan whose inputs changed; ``created_at`` is given by the caller (the planner reads no
+    clock).
+    """
+
+    selection: Selection = field(default_factory=Selection)
+    target_fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    manifest_path: str | None = None
+    manifest_sha256: str | None = None
+    state_path: str | None = None
+    created_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,7 +226,6 @@ class Plan:
     created_at: str | None = None
     deployctl_version: str = __version__
     format_version: str = PLAN_FORMAT_VERSION
-    extra: JSONObject = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action}
@@ -241,15 +271,8 @@ class Plan:
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "plan") -> Plan:
-        if not isinstance(data, dict) or "resource_changes" not in data:
-            raise PlanFileError(f"{source} is not a deployctl plan (no 'resource_changes')")
-        version = data.get("format_version")
-        if version != PLAN_FORMAT_VERSION:
-            raise PlanFileError(
-                f"{source} has plan format {version!r}; this deployctl reads "
-                f"{PLAN_FORMAT_VERSION!r}",
-                hint="make the plan again with this deployctl version",
-            )
+        """The plan a ``to_json`` document describes; ``PlanFileError`` for anything else."""
+        check_plan_format(data, source=source)
         try:
             manifest = data.get("manifest") or {}
             state = data.get("state") or {}
@@ -278,3 +301,15 @@ class Plan:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(f"{source} is malformed: {exc!r}") from exc
+
+
+def check_plan_format(data: Any, *, source: str = "plan") -> None:
+    """Refuse JSON that is not a deployctl plan, or a plan of another format version."""
+    if not isinstance(data, dict) or "resource_changes" not in data:
+        raise PlanFileError(f"{source} is not a deployctl plan (no 'resource_changes')")
+    version = data.get("format_version")
+    if version != PLAN_FORMAT_VERSION:
+        raise PlanFileError(
+            f"{source} has plan format {version!r}; this deployctl reads {PLAN_FORMAT_VERSION!r}",
+            hint="make the plan again with this deployctl version",
+        )

@@ -23,23 +23,34 @@ drift (and keep their current values in updates); a change under a ``replace_on`
 an update into a replace (delete, then create); ``prevent_destroy`` (desired, or recorded in
 state when the deployment left the manifest) makes any plan that would delete or replace it an
 error. A change of ``prevent_destroy`` alone is a state-only update.
+
+A ``PlanContext`` makes a partial plan (only the addresses its selection matches are planned)
+and carries what the plan records of its origin (manifest, state path, creation time); every
+change records the fingerprint of the live record it was planned from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from deployctl.errors import PlanError
 from deployctl.manifest.model import DesiredDeployment
-from deployctl.model import SPEC_FIELDS, JSONObject, JSONValue, canonical_json
+from deployctl.model import SPEC_FIELDS, DeploymentSpec, JSONObject, JSONValue, canonical_json
+from deployctl.model.live import LiveStatus, LiveView
+from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner.adopt import adopted_spec
 from deployctl.planner.diff import creation_diff, deletion_diff, field_diff
 from deployctl.planner.lifecycle import keep_current, triggers, without
-from deployctl.planner.plan import Action, Plan, ResourceChange, UnmanagedDeployment
-from deployctl.state.document import StateDocument, StateRecord
-from deployctl.targets.live import LiveStatus, LiveView
+from deployctl.planner.plan import (
+    Action,
+    Plan,
+    PlanContext,
+    ResourceChange,
+    UnmanagedDeployment,
+    live_fingerprint,
+)
 
 
 @dataclass(frozen=True)
@@ -64,14 +75,16 @@ def drift_baseline(record: StateRecord) -> JSONObject:
     return {**record.applied.to_json(), **then}
 
 
-def _drift(
+def drifted_fields(
     record: StateRecord, live: LiveStatus, ignore: tuple[str, ...] = ()
 ) -> dict[str, JSONValue]:
-    """Fields the target reports whose live value moved since the last apply.
+    """The managed fields the target reports whose live value moved since the last apply, with
+    their live values: the one drift rule that both ``plan`` and ``drift`` apply.
 
-    The baseline is what the target reported right after that apply (plugins often normalise
-    or add defaults), falling back to what was applied when nothing was read back. Paths in
-    ``ignore`` (``lifecycle.ignore_changes``) do not count.
+    The baseline is ``drift_baseline(record)``: what the target reported right after that apply
+    (plugins often normalise or add defaults), falling back to what was applied when nothing was
+    read back. Fields the target does not report never count. Paths in ``ignore``
+    (``lifecycle.ignore_changes``) do not count either.
     """
     if live.record is None:
         return {}
@@ -129,8 +142,8 @@ def _plan_import(item: DesiredTarget, live: LiveStatus) -> ResourceChange:
         item.target_uri,
         action=Action.IMPORT,
         reason=reason,
-        before=before,
-        after=after,
+        before=adopted,
+        after=DeploymentSpec.from_json(after),
         diff=diff,
         prevent_destroy=desired.lifecycle.prevent_destroy,
     )
@@ -157,7 +170,7 @@ def _plan_desired(
             *base,
             action=Action.CREATE,
             reason=reason,
-            after=after,
+            after=desired.spec,
             diff=creation_diff(after),
             prevent_destroy=protect,
         )
@@ -171,11 +184,13 @@ def _plan_desired(
             f"{desired.address} -f MANIFEST' (or 'adopt: true' on it), delete it on the "
             "target, or rename the deployment in the manifest"
         )
-    drifted = _drift(record, live, ignore)
+    drifted = drifted_fields(record, live, ignore)
     # ``before`` is the deployment as it is now, ignored paths included; those keep their
     # current values in ``after``: an update never sends what the user asked to ignore.
-    before: JSONObject = {**record.applied.to_json(), **_drift(record, live)}
+    before: JSONObject = {**record.applied.to_json(), **drifted_fields(record, live)}
     after = keep_current(desired.spec.to_json(), before, ignore)
+    before_spec = DeploymentSpec.from_json(before)
+    after_spec = DeploymentSpec.from_json(after)
     reasons = []
     if canonical_json(without(record.applied.to_json(), ignore)) != canonical_json(
         without(after, ignore)
@@ -193,8 +208,8 @@ def _plan_desired(
                 action=Action.UPDATE,
                 reason=f"lifecycle.prevent_destroy becomes {str(protect).lower()} "
                 "(state only; nothing is sent to the target)",
-                before=before,
-                after=record.applied.to_json(),
+                before=before_spec,
+                after=record.applied,
                 state_only=True,
                 prevent_destroy=protect,
             )
@@ -203,8 +218,8 @@ def _plan_desired(
             *base,
             action=Action.NOOP,
             reason=reason,
-            before=before,
-            after=after,
+            before=before_spec,
+            after=after_spec,
             prevent_destroy=protect,
         )
     if unreported:
@@ -221,8 +236,8 @@ def _plan_desired(
         *base,
         action=action,
         reason="; ".join(reasons),
-        before=before,
-        after=after,
+        before=before_spec,
+        after=after_spec,
         diff=diff,
         prevent_destroy=protect,
     )
@@ -238,7 +253,7 @@ def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange
             *base,
             action=Action.DELETE,
             reason="no longer in the manifest",
-            before=before,
+            before=record.applied,
             diff=deletion_diff(before),
         )
     why = live.reason if live and live.reason else "not found on the target"
@@ -247,7 +262,7 @@ def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange
         action=Action.DELETE,
         reason=f"no longer in the manifest and already gone from the target ({why}); "
         "only removed from state",
-        before=before,
+        before=record.applied,
         diff=deletion_diff(before),
         state_only=True,
     )
@@ -260,43 +275,55 @@ def make_plan(
     live: LiveView,
     *,
     destroy: bool = False,
+    context: PlanContext | None = None,
 ) -> Plan:
     """Reconcile desired, recorded and live deployments into a deterministic Plan.
 
-    With ``destroy``, ``desired`` should be empty: every recorded deployment is deleted.
+    With ``destroy``, ``desired`` should be empty: every recorded deployment is deleted. Only
+    the addresses ``context.selection`` matches are planned; the rest of ``context`` is recorded
+    in the plan as it is. Each change keeps the ``live_fingerprint`` of its address in ``live``.
     Raises ``PlanError`` listing every address that cannot be planned.
     """
-    desired_by_address = {d.deployment.address: d for d in desired}
+    context = context or PlanContext()
+    selected = context.selection.matches
+    desired_by_address = {
+        d.deployment.address: d for d in desired if selected(d.deployment.address)
+    }
+    records = {a: r for a, r in state.records.items() if selected(a)}
     changes: list[ResourceChange] = []
     errors: list[str] = []
-    for address in sorted(set(desired_by_address) | set(state.records)):
-        record = state.get(address)
+    for address in sorted(set(desired_by_address) | set(records)):
+        record = records.get(address)
         status = live.get(address)
         item = desired_by_address.get(address)
         if item is not None:
             outcome = _plan_desired(item, record, status)
-            if isinstance(outcome, str):
-                errors.append(outcome)
-            else:
-                changes.append(outcome)
-        elif record is not None:
-            orphan = _plan_orphan(record, status)
-            if isinstance(orphan, str):
-                errors.append(orphan)
-            else:
-                changes.append(orphan)
+        else:
+            assert record is not None  # every address is desired or recorded
+            outcome = _plan_orphan(record, status)
+        if isinstance(outcome, str):
+            errors.append(outcome)
+        else:
+            changes.append(replace(outcome, live_fingerprint=live_fingerprint(status)))
     if errors:
         raise PlanError("\n".join(errors))
     unmanaged = tuple(
         UnmanagedDeployment(s.target, s.name)
         for s in live.existing()
-        if s.address not in desired_by_address and s.address not in state.records
+        if selected(s.address) and s.address not in desired_by_address and s.address not in records
     )
     return Plan(
         environment=environment,
         changes=tuple(changes),
         unmanaged=unmanaged,
         destroy=destroy,
+        targets=context.selection.targets,
+        excludes=context.selection.excludes,
+        target_fields={k: dict(v) for k, v in context.target_fields.items()},
+        manifest_path=context.manifest_path,
+        manifest_sha256=context.manifest_sha256,
+        state_path=context.state_path,
         state_lineage=state.lineage,
         state_serial=state.serial,
+        created_at=context.created_at,
     )

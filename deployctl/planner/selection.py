@@ -10,13 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from deployctl.errors import UsageError
-from deployctl.model import NAME_RE, split_address
+from deployctl.model import NAME_RE, Address
 
 
 def _check(pattern: str, option: str) -> str:
     if "/" in pattern:
         try:
-            split_address(pattern)
+            Address.parse(pattern)
         except ValueError as exc:
             raise UsageError(f"{option} {pattern}: {exc}") from exc
     elif not NAME_RE.match(pattern):

@@ -1,22 +1,15 @@
-"""State: what deployctl last applied, where it is kept, and how it is changed safely.
+"""State: where what deployctl last applied is kept, and how it is changed safely.
 
-``StateDocument``/``StateRecord`` are the format, ``StateBackend``/``StateSession`` the seam,
-and ``LocalStateBackend`` the JSON-file backend (atomic writes, a lock file, a journal).
+- ``protocol``: the ``StateBackend`` / ``StateSession`` seam every backend implements, and
+  ``LockInfo``;
+- ``backends``: where a state lives (``--state``, ``DEPLOYCTL_STATE``, the manifest's
+  ``state:``, the default) and opening the backend for it;
+- ``local`` (with ``lock`` and ``journal``): the JSON file backend;
+- ``postgres`` (with ``postgres_session``, ``postgres_connection``, ``postgres_schema``): the
+  PostgreSQL backend;
+- ``s3`` (with ``s3_session``, ``s3_lock``, ``s3_store``): the S3-compatible backend;
+- ``history``: committed versions and their one-line summaries; ``migrate``: copying a state,
+  with its history, into another backend; ``schema``: validating state documents.
+
+The document itself (``StateDocument``/``StateRecord``) is a value in ``deployctl.model.state``.
 """
-
-from __future__ import annotations
-
-from deployctl.state.document import STATE_FORMAT_VERSION, StateDocument, StateRecord
-from deployctl.state.local import LocalStateBackend, LocalStateSession
-from deployctl.state.protocol import LockInfo, StateBackend, StateSession
-
-__all__ = [
-    "STATE_FORMAT_VERSION",
-    "LocalStateBackend",
-    "LocalStateSession",
-    "LockInfo",
-    "StateBackend",
-    "StateDocument",
-    "StateRecord",
-    "StateSession",
-]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deployctl.model import JSONObject, canonical_json
-from deployctl.state.document import StateDocument
+from deployctl.model.state import StateDocument
 
 
 @dataclass(frozen=True)

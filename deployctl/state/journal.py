@@ -26,7 +26,7 @@ from typing import Any
 
 from deployctl.atomic import fsync_dir, temp_path, write_new_file
 from deployctl.errors import StateError
-from deployctl.state.document import StateRecord
+from deployctl.model.state import StateRecord
 
 JOURNAL_FORMAT_VERSION = 1
 
@@ -206,6 +206,18 @@ class JournalWriter:
         fsync_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
         return cls(path, fd, len(header))
+
+    def is_at(self, path: Path) -> bool:
+        """Whether ``path`` is still this journal's file (not folded away or replaced since)."""
+        with self._sync_lock:
+            if self._closed:
+                return False
+            try:
+                mine = os.fstat(self._fd)
+                there = os.stat(path)
+            except OSError:
+                return False
+        return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
     def append(self, line: bytes) -> int:
         """Write one line (not yet synced); returns its sequence number for ``sync``.

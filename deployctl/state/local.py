@@ -1,25 +1,33 @@
 """The local state backend: one JSON document per environment, e.g. ``state/dev.json``.
 
-Next to the document live its previous version (``.backup``), the lock (``.lock``) and, during
-or after a run that crashed, the journal of changes not yet folded in (``.journal``). Every
-write is atomic (``deployctl.atomic``), so no crash loses or corrupts the state; see
-``state/README.md`` for the format and the recovery rules.
+Next to the document live its previous version (``.backup``), the last committed versions with
+who made them (``.history/``), the lock (``.lock``) and, during or after a run that crashed, the
+journal of changes not yet folded in (``.journal``). Every write is atomic (``deployctl.atomic``),
+so no crash loses or corrupts the state, and a compare-and-swap on the serial, so a session never
+overwrites what another writer committed; see ``state/README.md`` for the format and the
+recovery rules.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
+import re
 import threading
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import replace as dc_replace
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from deployctl import atomic
-from deployctl.errors import LockError, StateError
-from deployctl.state.document import STATE_FORMAT_VERSION, StateDocument, StateRecord
+from deployctl.errors import LockError, StaleStateError, StateError
+from deployctl.model.state import STATE_FORMAT_VERSION, StateDocument, StateRecord, utc_now
+from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import (
     JournalContents,
     JournalEntry,
@@ -27,8 +35,18 @@ from deployctl.state.journal import (
     read_journal,
     remove_journal,
 )
-from deployctl.state.lock import HeldLock, LockFile
+from deployctl.state.lock import DEFAULT_LEASE_SECONDS, HeldLock, LockFile
+from deployctl.state.migrate import versions_to_import
 from deployctl.state.protocol import LockInfo
+
+DEFAULT_KEEP_HISTORY = 50
+
+# A kept version is ``<state>.history/<serial, zero-padded>.json``; its entry comes first, so that
+# listing the history reads a few bytes per version instead of whole documents.
+_VERSION_NAME = re.compile(r"^(\d+)\.json$")
+_VERSION_TEMP = re.compile(r"^\.\d+\.json\.[0-9a-f]{32}\.tmp$")
+_VERSION_HEAD = b'{\n  "entry": '
+_ENTRY_PEEK = 16384
 
 
 def serialize_document(document: StateDocument) -> bytes:
@@ -38,6 +56,12 @@ def serialize_document(document: StateDocument) -> bytes:
     except (TypeError, ValueError) as exc:
         raise StateError(f"the state cannot be written as JSON: {exc}") from exc
     return (text + "\n").encode("utf-8")
+
+
+def version_file_bytes(entry: HistoryEntry, document: bytes) -> bytes:
+    """A kept version: ``{"entry": <HistoryEntry>, "document": <the state file's JSON>}``."""
+    head = json.dumps(entry.to_json(), sort_keys=True).encode("ascii")
+    return _VERSION_HEAD + head + b',\n  "document": ' + document.rstrip(b"\n") + b"\n}\n"
 
 
 class _JournalState(Enum):
@@ -50,14 +74,32 @@ class _JournalState(Enum):
 class LocalStateBackend:
     """State kept in a JSON file on the local filesystem (``StateBackend``)."""
 
-    def __init__(self, path: Path, *, environment: str | None = None) -> None:
-        """``environment`` is recorded in a state that does not exist yet (it is ``None`` else)."""
+    def __init__(
+        self,
+        path: Path,
+        environment: str | None = None,
+        *,
+        on_warning: Callable[[str], None] | None = None,
+        keep_history: int = DEFAULT_KEEP_HISTORY,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        """``environment`` is recorded in a state that does not exist yet (it is ``None`` else).
+
+        ``on_warning`` receives one-line warnings (a lock taken over from a dead run, a lease
+        that could not be renewed); ``keep_history`` is how many committed versions are kept;
+        ``lease_seconds`` is how long a lock outlives its last renewal for runs on other hosts.
+        """
+        if keep_history < 0:
+            raise ValueError("keep_history cannot be negative")
         self._given = path
         self.path = Path(path)
         self.environment = environment
+        self.keep_history = keep_history
+        self.warn = on_warning or logging.getLogger(__name__).warning
         self.backup_path = self.path.with_name(self.path.name + ".backup")
         self.journal_path = self.path.with_name(self.path.name + ".journal")
-        self._lock_file = LockFile(self.path)
+        self.history_path = self.path.with_name(self.path.name + ".history")
+        self._lock_file = LockFile(self.path, lease_seconds=lease_seconds, on_warning=self.warn)
         self.lock_path = self._lock_file.path
 
     def describe(self) -> str:
@@ -82,6 +124,7 @@ class LocalStateBackend:
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
+            self._check_not_lost()
             return StateDocument.empty(self.environment)
         except OSError as exc:
             raise StateError(f"cannot read the state file {source}: {exc.strerror}") from exc
@@ -99,6 +142,44 @@ class LocalStateBackend:
                 raise  # upgrading deployctl is the fix, not the backup
             message = exc.message if source in exc.message else f"{source}: {exc.message}"
             raise StateError(message, hint=self._recovery_hint()) from exc
+
+    def _stored_version(self) -> tuple[str | None, int] | None:
+        """The stored document's lineage and serial, read cheaply (without building records);
+        ``None`` when that is not simple (then ``read_document`` says what is wrong)."""
+        try:
+            data = json.loads(self.path.read_bytes())
+        except FileNotFoundError:
+            return None if self.backup_path.exists() else (None, 0)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("format_version") != STATE_FORMAT_VERSION:
+            return None
+        lineage, serial = data.get("lineage"), data.get("serial")
+        if not isinstance(lineage, str) or not isinstance(serial, int) or isinstance(serial, bool):
+            return None
+        return lineage, serial
+
+    def _check_not_lost(self) -> None:
+        """A missing state file that was written before is an error, never a fresh lineage."""
+        if self.backup_path.exists():
+            raise StateError(
+                f"the state file {self.path} is missing, but its backup {self.backup_path} "
+                "exists: the state was deleted or moved",
+                hint=f"check {self.backup_path}, then copy it to {self.path} to recover; if the "
+                f"state was removed on purpose, delete {self.backup_path} and {self.history_path} "
+                "too",
+            )
+        if self.journal_path.exists():
+            return  # a crashed run's journal says whether the state existed (see _resolve)
+        kept = self._version_files()
+        if kept:
+            serial, newest = kept[-1]
+            raise StateError(
+                f"the state file {self.path} is missing, but its history {self.history_path} "
+                f"keeps serial {serial}: the state was deleted or moved",
+                hint=f'restore {self.path} from the "document" in {newest}; if the state was '
+                f"removed on purpose, delete {self.history_path} too",
+            )
 
     def _resolve(
         self, document: StateDocument, journal: JournalContents | None
@@ -147,11 +228,166 @@ class LocalStateBackend:
         resolved, _ = self._resolve(self.read_document(), journal)
         return resolved
 
+    # -- history ---------------------------------------------------------------------------
+
+    def _version_path(self, serial: int) -> Path:
+        return self.history_path / f"{serial:08d}.json"
+
+    def _version_files(self) -> list[tuple[int, Path]]:
+        """The kept versions as (serial, file), oldest first."""
+        try:
+            names = os.listdir(self.history_path)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise StateError(
+                f"cannot list the state history {self.history_path}: {exc.strerror}"
+            ) from exc
+        matches = (_VERSION_NAME.match(name) for name in names)
+        return sorted((int(m.group(1)), self.history_path / m.group(0)) for m in matches if m)
+
+    def _load_version(self, path: Path) -> dict[str, Any]:
+        """A kept version's JSON; raises ``FileNotFoundError`` when it is gone."""
+        raw = path.read_bytes()
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or not isinstance(data.get("entry"), dict):
+                raise ValueError("not an object with an 'entry' object")
+            if "document" not in data:
+                raise ValueError("no 'document'")
+        except ValueError as exc:
+            raise self._damaged_version(path, exc) from exc
+        return data
+
+    def _damaged_version(self, path: Path, exc: Exception) -> StateError:
+        return StateError(
+            f"the state history file {path} is damaged: {exc}",
+            hint="delete it (the state and the other kept versions do not depend on it)",
+        )
+
+    def _read_entry(self, path: Path) -> HistoryEntry:
+        with open(path, "rb") as handle:
+            head = handle.read(_ENTRY_PEEK)
+        if head.startswith(_VERSION_HEAD):
+            with contextlib.suppress(ValueError):
+                text = head[len(_VERSION_HEAD) :].decode("utf-8", "replace")
+                value, _ = json.JSONDecoder().raw_decode(text)
+                if isinstance(value, dict):
+                    return HistoryEntry.from_json(value)
+        data = self._load_version(path)  # written another way (by hand?): parse it all
+        try:
+            return HistoryEntry.from_json(data["entry"])
+        except ValueError as exc:
+            raise self._damaged_version(path, exc) from exc
+
+    def history(self) -> list[HistoryEntry]:
+        """The kept committed versions, oldest first (the last ``keep_history`` commits)."""
+        entries: list[HistoryEntry] = []
+        for _, path in self._version_files():
+            try:
+                entries.append(self._read_entry(path))
+            except FileNotFoundError:
+                continue  # pruned by a commit meanwhile
+            except OSError as exc:
+                raise StateError(f"cannot read the state history file {path}: {exc}") from exc
+        return entries
+
+    def read_version(self, serial: int) -> StateDocument:
+        """The document as committed at ``serial``; ``StateError`` when it is not kept."""
+        path = self._version_path(serial)
+        try:
+            data = self._load_version(path)
+        except FileNotFoundError:
+            current = self.read_document()
+            if current.exists and current.serial == serial:
+                return current  # committed before history was kept
+            kept = [s for s, _ in self._version_files()]
+            which = f"serials {kept[0]} to {kept[-1]} are" if kept else "no version is"
+            raise StateError(
+                f"state serial {serial} is not kept in {self.describe()}",
+                hint=f"{which} kept in {self.history_path} (the last {self.keep_history} commits)",
+            ) from None
+        except OSError as exc:
+            raise StateError(f"cannot read the state history file {path}: {exc}") from exc
+        return StateDocument.from_json(
+            data["document"], source=f"serial {serial} in the state history file {path}"
+        )
+
+    def _write_version(self, entry: HistoryEntry, document: bytes) -> None:
+        """Keep a version (atomically, durably, private when the state file is)."""
+        target = self._version_path(entry.serial)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = atomic.temp_path(target)
+        try:
+            atomic.write_new_file(
+                staged, version_file_bytes(entry, document), mode=atomic.existing_mode(self.path)
+            )
+            os.replace(staged, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+            raise
+        atomic.fsync_dir(target.parent)
+
+    def _prune_history(self) -> None:
+        """Keep only the last ``keep_history`` versions (a failure only warns)."""
+        try:
+            kept = self._version_files()
+            for _, path in kept[: max(0, len(kept) - self.keep_history)]:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        except (OSError, StateError) as exc:
+            self.warn(f"could not remove old versions from the state history: {exc}")
+
     # -- writing ---------------------------------------------------------------------------
 
-    def _write(self, document: StateDocument) -> None:
-        """Atomically write ``document``, keeping the current file as ``.backup``."""
-        atomic.write_atomic(self.path, serialize_document(document), backup=self.backup_path)
+    def _write(
+        self, document: StateDocument, *, before: StateDocument, info: LockInfo, command: str
+    ) -> None:
+        """Commit ``document``: keep it in the history first, then atomically replace the state
+        file (keeping the current one as ``.backup``), then prune the history.
+
+        A crash after the history write leaves a kept version that was never committed; the
+        next commit of that serial replaces it.
+        """
+        data = serialize_document(document)
+        if self.keep_history > 0:
+            entry = HistoryEntry(
+                serial=document.serial,
+                created=utc_now(),
+                who=info.who,
+                host=info.host,
+                command=command,
+                summary=change_summary(before if before.exists else None, document),
+            )
+            self._write_version(entry, data)
+        atomic.write_atomic(self.path, data, backup=self.backup_path)
+        self._prune_history()
+
+    def _import(
+        self, versions: Sequence[tuple[HistoryEntry, StateDocument]], *, fresh: bool
+    ) -> None:
+        """Write committed versions of another copy as they were: the kept versions (the last
+        ``keep_history``) first, the state file last, then prune the history.
+
+        When there is no state file (``fresh``), the first kept version is written as the state
+        file before the others: a missing state file next to kept versions reads as a deleted
+        state (``_check_not_lost``), so an interrupted import must leave one, of a version that
+        is kept, for the next import to complete.
+        """
+        kept = list(versions[-self.keep_history :]) if self.keep_history > 0 else []
+        if fresh and kept:
+            entry, first = kept.pop(0)
+            data = serialize_document(first)
+            self._write_version(entry, data)
+            atomic.write_atomic(self.path, data, backup=self.backup_path)
+            if not kept:  # that was the last version
+                self._prune_history()
+                return
+        for entry, document in kept:
+            self._write_version(entry, serialize_document(document))
+        atomic.write_atomic(self.path, serialize_document(versions[-1][1]), backup=self.backup_path)
+        self._prune_history()
 
     # -- locking ---------------------------------------------------------------------------
 
@@ -160,16 +396,24 @@ class LocalStateBackend:
         held = self._lock_file.acquire(operation=operation, timeout=timeout)
         try:
             # We hold the lock, so nobody else is writing: temporaries are a crash's leftovers.
-            for leftover in atomic.leftover_temps(self.path):
+            for leftover in [*atomic.leftover_temps(self.path), *self._history_temps()]:
                 with contextlib.suppress(OSError):
                     leftover.unlink()
-            document = self._recover()
+            self._lock_file.remove_leftovers()
+            document = self._recover(held.info)
             return LocalStateSession(self, held, document)
         except BaseException:
             held.release()
             raise
 
-    def _recover(self) -> StateDocument:
+    def _history_temps(self) -> list[Path]:
+        try:
+            names = os.listdir(self.history_path)
+        except OSError:
+            return []
+        return [self.history_path / name for name in names if _VERSION_TEMP.match(name)]
+
+    def _recover(self, info: LockInfo) -> StateDocument:
         """Fold a crashed run's journal into the document (one write), then delete it."""
         document = self.read_document()
         if not self.journal_path.exists():
@@ -177,7 +421,12 @@ class LocalStateBackend:
         resolved, found = self._resolve(document, read_journal(self.journal_path))
         if found is _JournalState.PENDING:
             try:
-                self._write(resolved)
+                self._write(
+                    resolved,
+                    before=document,
+                    info=info,
+                    command=f"{info.operation} (folding in the journal of a crashed run)",
+                )
             except atomic.ReplacedButNotSynced as exc:
                 # The fold is in place; keeping the journal is safe (it is stale now).
                 raise StateError(
@@ -203,7 +452,8 @@ class LocalStateSession:
     """A held lock on a local state (``StateSession``); safe to use from many threads.
 
     Changes are journaled and kept in an in-memory dict, so ``record``/``forget`` cost O(1);
-    ``commit`` writes the document once. Leaving the ``with`` block commits, then unlocks.
+    ``commit`` writes the document once, as a compare-and-swap: only while the stored document
+    is still the one this session started from. Leaving the ``with`` block commits, then unlocks.
     """
 
     def __init__(self, backend: LocalStateBackend, held: HeldLock, document: StateDocument) -> None:
@@ -217,7 +467,7 @@ class LocalStateSession:
         self._pending = 0
         self._journal: JournalWriter | None = None
         self._snapshot: StateDocument | None = document
-        self._broken: str | None = None
+        self._broken: tuple[str, str] | None = None  # why the session stopped writing, and hint
         self._closed = False
 
     # -- introspection ---------------------------------------------------------------------
@@ -251,24 +501,75 @@ class LocalStateSession:
 
     # -- guards ----------------------------------------------------------------------------
 
-    def _check_usable(self) -> None:
+    def _check_usable(self, *, lock: bool = True) -> None:
         if self._closed:
             raise StateError(f"the session on {self._backend.path} is closed")
         if self._broken is not None:
+            reason, hint = self._broken
             raise StateError(
-                f"the state session on {self._backend.path} stopped writing: {self._broken}",
-                hint=f"every change recorded so far is kept in {self._backend.journal_path} "
-                "and is folded into the state on the next run",
+                f"the state session on {self._backend.path} stopped writing: {reason}", hint=hint
             )
+        if lock:
+            self._check_lock()
+
+    def _check_lock(self) -> None:
         if not self._held.still_held():
             holder = self._backend.lock_info()
             now = holder.describe() if holder else "nobody holds it now"
             raise LockError(
-                f"this run lost the lock on state {self._backend.path} (force-unlocked?): "
-                f"{now}; nothing more is written to the state",
+                f"this run lost the lock on state {self._backend.path} (force-unlocked, or taken "
+                f"over after its lease expired?): {now}; nothing more is written to the state",
                 hint="let the other run finish, then run 'deployctl plan' to reconcile the "
                 "state with what the targets report",
             )
+
+    def _check_not_stale(self, what: str) -> None:
+        """The compare-and-swap: refuse to write unless the stored document is our base.
+
+        The lock keeps other deployctl runs out; this catches what got past it (a force-unlock
+        followed by another run's commit, a state file replaced by hand).
+        """
+        base = self._base
+        if self._backend._stored_version() == (base.lineage, base.serial):
+            return
+        stored = self._backend.read_document()
+        if stored.lineage == base.lineage and stored.serial == base.serial:
+            return
+        path = self._backend.path
+        now = f"serial {stored.serial}" if stored.exists else "no state file"
+        if stored.exists and stored.lineage != base.lineage:
+            now += f" of another lineage ({stored.lineage})"
+        started = f"serial {base.serial}" if base.exists else "no state"
+        kept = self._set_journal_aside()
+        where = (
+            f"; what this run recorded is kept in {kept} (it was done on the targets)"
+            if kept is not None
+            else ""
+        )
+        self._broken = (
+            "another writer changed the state",
+            "run 'deployctl plan' again to see the state as it is now" + where,
+        )
+        raise StaleStateError(
+            f"{what} of {path} refused: the state changed while this run held its lock (it is "
+            f"now {now}, this run started from {started}): someone force-unlocked it and wrote "
+            "it, or replaced the file; nothing was written",
+            hint=f"run 'deployctl plan' again to see the state as it is now{where}",
+        )
+
+    def _set_journal_aside(self) -> Path | None:
+        """Move this session's journal away from the next run, which would discard it as stale
+        (or refuse it): it holds results of actions that were done."""
+        journal = self._journal
+        path = self._backend.journal_path
+        if journal is None or not self._held.still_held() or not journal.is_at(path):
+            return None  # without the lock, the file at that path may be another run's
+        aside = path.with_name(f"{path.name}.rejected-{uuid.uuid4().hex[:8]}")
+        try:
+            os.rename(path, aside)
+        except OSError:
+            return None
+        return aside
 
     def _new_lineage(self) -> str:
         if self._lineage is None:
@@ -334,13 +635,24 @@ class LocalStateSession:
 
     def _write(self, document: StateDocument, what: str) -> None:
         """Write ``document`` as the new base; a failure leaves the journal to the next run."""
+        self._check_not_stale(what)
+        self._check_lock()
         try:
-            self._backend._write(document)
+            self._backend._write(
+                document,
+                before=self._base,
+                info=self._held.info,
+                command=self._held.info.operation,
+            )
         except atomic.ReplacedButNotSynced as exc:
             # The new document is in place but its rename may not survive a power loss, so the
             # journal must stay as it is (stale if the rename holds, needed if it does not), and
             # a new journal would have to replace it: stop writing instead.
-            self._broken = f"{what} could not be made durable ({exc})"
+            self._broken = (
+                f"{what} could not be made durable ({exc})",
+                f"every change recorded so far is kept in {self._backend.journal_path} and is "
+                "folded into the state on the next run",
+            )
             self._finish_write(document, keep_journal=True)
             raise StateError(
                 f"{what} of {self._backend.path}: {exc}",
@@ -358,7 +670,7 @@ class LocalStateSession:
         with self._mutex:
             if not self._pending:
                 return self.document
-            self._check_usable()
+            self._check_usable(lock=False)  # _write checks the serial first, then the lock
             document = StateDocument(
                 lineage=self._new_lineage(),
                 serial=self._base.serial + 1,
@@ -377,7 +689,7 @@ class LocalStateSession:
         current one when it has none (a given, different lineage is the caller's decision).
         """
         with self._mutex:
-            self._check_usable()
+            self._check_usable(lock=False)
             lineage = document.lineage or self._new_lineage()
             new = dc_replace(
                 document,
@@ -389,6 +701,47 @@ class LocalStateSession:
             self._write(new, "replace")
             self._finish_write(new)
             return new
+
+    def import_history(
+        self, versions: Sequence[tuple[HistoryEntry, StateDocument]]
+    ) -> StateDocument:
+        """Write committed versions of another copy of this state as they were, the last one
+        as the state file (``StateSession.import_history``); only those above the stored serial.
+
+        Refused (``StateError``, nothing written) while this session has recorded changes, for
+        another lineage, or for one of the stored serials with other contents.
+        """
+        with self._mutex:
+            self._check_usable(lock=False)
+            where = self._backend.describe()
+            if self._pending:
+                raise StateError(
+                    f"cannot import versions into {where}: this run recorded "
+                    f"{self._pending} change(s) that are not committed; nothing was written",
+                    hint="commit them first, or import into a session that records nothing",
+                )
+            missing = versions_to_import(self._base, versions, where=where)
+            if not missing:
+                return self.document
+            self._check_not_stale("import")
+            self._check_lock()
+            try:
+                self._backend._import(missing, fresh=not self._base.exists)
+            except OSError as exc:
+                # Part of it may be written (the history, or an older version as the state
+                # file): the stored serial is no longer this session's base.
+                self._broken = (
+                    f"importing versions failed ({exc})",
+                    "run the import (deployctl state migrate) again: it writes what is missing",
+                )
+                raise StateError(
+                    f"importing versions into {where} failed: {exc}",
+                    hint="fix the problem (free space? permissions?) and run the import "
+                    "(deployctl state migrate) again: it writes only what is missing",
+                ) from exc
+            document = missing[-1][1]
+            self._finish_write(document)
+            return document
 
     def _finish_write(self, document: StateDocument, *, keep_journal: bool = False) -> None:
         self._base = document
@@ -428,7 +781,7 @@ class LocalStateSession:
                 return
             failure: BaseException | None = None
             try:
-                if self._pending:
+                if self._pending and self._broken is None:  # a broken session already said why
                     self.commit()
             except BaseException as commit_exc:
                 failure = commit_exc

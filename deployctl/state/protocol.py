@@ -15,17 +15,19 @@ Every backend gives the same guarantees:
 - ``record``/``forget`` are durable when they return and cost O(1) in the size of the state;
 - ``commit`` is a compare-and-swap on the serial: it fails with ``StaleStateError`` when another
   writer committed since the session read the document, and never leaves a half-written state;
-- every committed version is kept as history (``history``/``read_version``).
+- every committed version is kept as history (``history``/``read_version``), and can be
+  written into another backend as it was (``import_history``: ``deployctl state migrate``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
 from deployctl.model import JSONObject
-from deployctl.state.document import StateDocument, StateRecord
+from deployctl.model.state import StateDocument, StateRecord
 from deployctl.state.history import HistoryEntry
 
 
@@ -87,6 +89,22 @@ class StateSession(Protocol):
 
     def commit(self) -> StateDocument:
         """Fold recorded changes into the document (serial + 1, atomic write, backup kept)."""
+        ...
+
+    def import_history(
+        self, versions: Sequence[tuple[HistoryEntry, StateDocument]]
+    ) -> StateDocument:
+        """Write committed versions of another copy of this state, as they were; returns the
+        current document.
+
+        ``versions`` (oldest first, one lineage, strictly increasing serials) keep their serials
+        and history entries; the last becomes the current document. The history is written
+        first and the document last, with the backend's usual atomic, conditional or
+        transactional write. Only the versions above the stored serial are written (none: the
+        stored document is returned). Raises ``StateError`` and writes nothing when the state
+        is another lineage, has one of their serials with other contents, or this session has
+        recorded changes that are not committed (see ``deployctl.state.migrate``).
+        """
         ...
 
     def __enter__(self) -> StateSession: ...

@@ -1,12 +1,23 @@
 """Deployment targets: finding plugins, calling them uniformly, and reading back what exists.
 
-- ``registry``: which plugin handles a target URI (built-ins, ``deployctl.targets`` and
-  ``mlflow.deployments`` entry points) and loading it;
-- ``adapter``: ``TargetAdapter``, one object per target hiding how plugins differ;
+- ``registry``: which installed plugin handles a target URI's scheme (built-ins,
+  ``deployctl.targets`` and ``mlflow.deployments`` entry points); nothing imported;
+- ``loading``: importing a plugin and connecting its client (``load_target``), or its module
+  alone (``load_module``, ``load_scheme``);
+- ``adapter``: ``TargetAdapter``, one object per connected target hiding how plugins differ;
+- ``plugin_module``: ``PluginModule``, a plugin's ``run_local`` and ``target_help`` without a
+  client;
+- ``signatures``: how to call each plugin method, decided from its signature;
+- ``records``: plugin records read into ``LiveRecord``s (``RecordShape``, field mappings);
+- ``plugin_errors``: plugin exceptions as one ``TargetError`` (by MLflow error code);
+- ``calls``: one plugin call, timed and logged at DEBUG;
+- ``generations``: which plugin interface generation a client class implements;
+- ``pool``: ``TargetPool``, one adapter per target, loaded on first use;
 - ``refresh``: concurrent list/get across targets deciding existence per address (import the
   function from ``deployctl.targets.refresh``: the package attribute is the module);
-- ``local``: the built-in ``local:PATH`` target (``mlflow_local`` is the same for MLflow's CLI);
-- ``protocol`` / ``live``: the client protocol and the records a refresh returns.
+- ``local``: the built-in ``local:PATH`` target (``mlflow_local`` is the same for MLflow's CLI).
+
+The records a target reports and what a refresh returns are values in ``deployctl.model.live``.
 
 Nothing here imports MLflow until a plugin needs it.
 """
@@ -17,24 +28,27 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from deployctl.targets.adapter import DEFAULT_RECORD_SHAPE, RecordShape, TargetAdapter
-    from deployctl.targets.live import LiveStatus, LiveView
-    from deployctl.targets.protocol import DeploymentClient, LiveRecord
-    from deployctl.targets.registry import TargetPlugin, installed_targets, load_target
+    from deployctl.targets.adapter import TargetAdapter
+    from deployctl.targets.loading import load_module, load_scheme, load_target
+    from deployctl.targets.plugin_module import PluginModule
+    from deployctl.targets.pool import TargetPool
+    from deployctl.targets.records import DEFAULT_RECORD_SHAPE, RecordShape
+    from deployctl.targets.registry import TargetPlugin, find_target, installed_targets
 
 # Imported on first use (PEP 562) so that importing one submodule, e.g. the registry for
 # `deployctl --help`, does not pay for the others (inspect, concurrent.futures).
 _EXPORTS = {
-    "DEFAULT_RECORD_SHAPE": "adapter",
-    "RecordShape": "adapter",
     "TargetAdapter": "adapter",
-    "LiveStatus": "live",
-    "LiveView": "live",
-    "DeploymentClient": "protocol",
-    "LiveRecord": "protocol",
+    "load_module": "loading",
+    "load_scheme": "loading",
+    "load_target": "loading",
+    "PluginModule": "plugin_module",
+    "TargetPool": "pool",
+    "DEFAULT_RECORD_SHAPE": "records",
+    "RecordShape": "records",
     "TargetPlugin": "registry",
+    "find_target": "registry",
     "installed_targets": "registry",
-    "load_target": "registry",
 }
 
 
@@ -49,13 +63,14 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_RECORD_SHAPE",
-    "DeploymentClient",
-    "LiveRecord",
-    "LiveStatus",
-    "LiveView",
+    "PluginModule",
     "RecordShape",
     "TargetAdapter",
     "TargetPlugin",
+    "TargetPool",
+    "find_target",
     "installed_targets",
+    "load_module",
+    "load_scheme",
     "load_target",
 ]

@@ -20,9 +20,8 @@ from typing import Any
 
 from deployctl.concurrency import CompletionQueue
 from deployctl.errors import TargetError
+from deployctl.model.live import LiveRecord, LiveStatus, LiveView
 from deployctl.targets.adapter import TargetAdapter
-from deployctl.targets.live import LiveStatus, LiveView
-from deployctl.targets.protocol import LiveRecord
 
 FOUND_BY_GET = "not reported by list_deployments; get_deployment found it"
 ABSENT_PREFIX = "not reported by list_deployments, and get_deployment raised: "

@@ -22,18 +22,12 @@ from typing import Any, Final
 
 from deployctl.errors import TargetError
 from deployctl.model import DeploymentSpec, JSONObject, json_safe
-from deployctl.targets.adapter import (
-    CONFIG,
-    FLAVOR,
-    MODEL_URI,
-    NAME,
-    TARGET,
-    RecordShapeError,
-    TargetAdapter,
-    error_says_not_found,
-)
-from deployctl.targets.protocol import LiveRecord
-from deployctl.targets.registry import load_target
+from deployctl.model.live import LiveRecord
+from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.loading import load_target
+from deployctl.targets.plugin_errors import error_says_not_found
+from deployctl.targets.records import RecordShapeError
+from deployctl.targets.signatures import CONFIG, FLAVOR, MODEL_URI, NAME, TARGET
 from deployctl.testing.options import MODEL_URI_OPTION, KitOptions
 
 # The manifest key deployctl's errors name the target by.

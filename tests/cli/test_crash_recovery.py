@@ -6,15 +6,7 @@ import json
 from pathlib import Path
 from types import ModuleType
 
-from support import run_cli, write_manifest
-
-
-def manifest(target_dir: Path) -> str:
-    deployments = "".join(f"      d{i}:\n        model_uri: models:/m/{i}\n" for i in range(4))
-    return (
-        "version: 1\nenvironment: dev\ntargets:\n  t:\n"
-        f"    uri: seedtest:{target_dir}\n    deployments:\n{deployments}"
-    )
+from support import deployments, manifest, run_cli, run_process, write_manifest
 
 
 def test_a_crash_midway_keeps_every_recorded_success(
@@ -22,20 +14,23 @@ def test_a_crash_midway_keeps_every_recorded_success(
 ) -> None:
     write_faults = test_plugins.write_faults
     target_dir = tmp_path / "target"
-    write_manifest(tmp_path / "dev.yaml", manifest(target_dir))
+    write_manifest(
+        tmp_path / "dev.yaml",
+        manifest(targets={"t": {"uri": f"seedtest:{target_dir}", "deployments": deployments(4)}}),
+    )
     write_faults(target_dir, {"exit_after": {"create_deployment": ["d2"]}})
-    crashed = run_cli(
+    # A real process: the plugin kills it (os._exit) right after creating d2.
+    crashed = run_process(
         "apply", "-f", "dev.yaml", "--auto-approve", "--parallelism", "1", cwd=tmp_path
     )
-    assert crashed.code == 137  # the plugin killed the process right after creating d2
+    assert crashed.code == 137
     listed = run_cli("state", "list", "-f", "dev.yaml", "--json", cwd=tmp_path)
     assert [r["address"] for r in json.loads(listed.out)] == ["t/d0", "t/d1"]
-    # The dead apply's lock is still there: the next apply says so and how to remove it.
+    # The dead apply's lock is taken over by the next apply, with a warning (no force-unlock).
     blocked = run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path)
     assert blocked.code == 1
     assert "no longer running" in blocked.err
-    lock = json.loads((tmp_path / "state" / "dev.json.lock").read_text())
-    assert run_cli("force-unlock", lock["id"], "-f", "dev.yaml", cwd=tmp_path).code == 0
+    assert not (tmp_path / "state" / "dev.json.lock").exists()
     # d2 was created but never recorded: deployctl refuses to take it over silently.
     write_faults(target_dir, {})
     plan = run_cli("plan", "-f", "dev.yaml", cwd=tmp_path)

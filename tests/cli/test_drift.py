@@ -7,28 +7,16 @@ from pathlib import Path
 from types import ModuleType
 
 import jsonschema
-from support import REPO, run_cli, write_manifest
+from support import REPO, manifest, run_cli, write_manifest
 
 from deployctl.targets.local import LocalDeploymentClient
 
-MANIFEST = """\
-version: 1
-environment: dev
-targets:
-  local:
-    uri: local:.deployctl/dev
-    defaults:
-      flavor: python_function
-      config: {workers: 1}
-    deployments:
-      api:
-        model_uri: models:/api/1
-      churn:
-        model_uri: models:/churn/3
-        config: {workers: 2}
-      fraud:
-        model_uri: models:/fraud/7
-"""
+DEFAULTS = {"flavor": "python_function", "config": {"workers": 1}}
+API_AND_CHURN = {
+    "api": "models:/api/1",
+    "churn": {"model_uri": "models:/churn/3", "config": {"workers": 2}},
+}
+MANIFEST = manifest({**API_AND_CHURN, "fraud": "models:/fraud/7"}, defaults=DEFAULTS)
 
 
 def applied(tmp_path: Path, text: str = MANIFEST) -> LocalDeploymentClient:
@@ -90,10 +78,13 @@ def test_drift_changes_nothing_on_the_targets_or_in_state(tmp_path: Path) -> Non
     client = applied(tmp_path)
     change_behind_our_back(client)
     state_file = tmp_path / "state" / "dev.json"
+    files = sorted(p.name for p in state_file.parent.iterdir())
     before = (state_file.read_bytes(), client.list_deployments())
     assert run_cli("drift", "-f", "dev.yaml", cwd=tmp_path).code == 0
     assert (state_file.read_bytes(), client.list_deployments()) == before
-    assert sorted(p.name for p in state_file.parent.iterdir()) == ["dev.json"]  # no lock left
+    # No lock, journal or history version left behind.
+    assert sorted(p.name for p in state_file.parent.iterdir()) == files
+    assert "dev.json.lock" not in files
     plan = run_cli("plan", "-f", "dev.yaml", cwd=tmp_path)
     assert "config.workers: 9 → 2" in plan.out  # still there for plan to put back
 
@@ -130,7 +121,7 @@ def test_deployments_removed_from_the_manifest_are_still_checked(tmp_path: Path)
     client.update_deployment("fraud", config={"workers": 3})
     write_manifest(
         tmp_path / "dev.yaml",
-        MANIFEST.replace("      fraud:\n        model_uri: models:/fraud/7\n", ""),
+        manifest(API_AND_CHURN, defaults=DEFAULTS),
     )
     result = run_cli("drift", "-f", "dev.yaml", "--json", cwd=tmp_path)
     assert result.code == 0, result.err
@@ -145,9 +136,14 @@ def test_fields_a_target_does_not_report_are_listed_as_not_reported(
     target_dir = tmp_path / "target"
     write_manifest(
         tmp_path / "dev.yaml",
-        "version: 1\nenvironment: dev\ntargets:\n  sm:\n"
-        f"    uri: pagedtest:{target_dir}\n    deployments:\n"
-        "      churn:\n        model_uri: models:/churn/3\n",
+        manifest(
+            targets={
+                "sm": {
+                    "uri": f"pagedtest:{target_dir}",
+                    "deployments": {"churn": "models:/churn/3"},
+                }
+            }
+        ),
     )
     assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
     result = run_cli("drift", "-f", "dev.yaml", "--json", "--detailed-exitcode", cwd=tmp_path)

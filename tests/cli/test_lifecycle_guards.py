@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support import run_cli, write_manifest
+from support import manifest, run_cli, write_manifest
 
 from deployctl.targets.local import LocalDeploymentClient
 
@@ -31,8 +31,8 @@ targets:
 """
 
 
-def manifest(tmp_path: Path, flavor: str = "python_function", extra: str = "") -> None:
-    write_manifest(tmp_path / "dev.yaml", BASE.format(flavor=flavor) + extra)
+def write_base(tmp_path: Path, flavor: str = "python_function") -> None:
+    write_manifest(tmp_path / "dev.yaml", BASE.format(flavor=flavor))
 
 
 def client(tmp_path: Path) -> LocalDeploymentClient:
@@ -47,11 +47,11 @@ def apply(tmp_path: Path, *args: str) -> None:
 def test_prevent_destroy_survives_removal_from_the_manifest_until_turned_off(
     tmp_path: Path,
 ) -> None:
-    manifest(tmp_path)
+    write_base(tmp_path)
     apply(tmp_path)
     state = json.loads(run_cli("state", "pull", "-e", "dev", cwd=tmp_path).out)
     assert state["deployments"][0]["prevent_destroy"] is True
-    write_manifest(tmp_path / "dev.yaml", "version: 1\nenvironment: dev\ntargets: {}\n")
+    write_manifest(tmp_path / "dev.yaml", manifest(targets={}))
     refused = run_cli("plan", "-f", "dev.yaml", cwd=tmp_path)
     assert refused.code == 1
     assert (
@@ -59,17 +59,17 @@ def test_prevent_destroy_survives_removal_from_the_manifest_until_turned_off(
     )
     assert run_cli("destroy", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 1
     # Turn it off in an applied manifest (a variable makes it per environment): state only.
-    manifest(tmp_path)
+    write_base(tmp_path)
     plan = run_cli("plan", "-f", "dev.yaml", "--var", "protect=false", cwd=tmp_path)
     assert "lifecycle.prevent_destroy becomes false (state only" in plan.out
     apply(tmp_path, "--var", "protect=false")
-    write_manifest(tmp_path / "dev.yaml", "version: 1\nenvironment: dev\ntargets: {}\n")
+    write_manifest(tmp_path / "dev.yaml", manifest(targets={}))
     apply(tmp_path)
     assert client(tmp_path).list_deployments() == []
 
 
 def test_ignored_changes_are_neither_planned_nor_drift(tmp_path: Path) -> None:
-    manifest(tmp_path)
+    write_base(tmp_path)
     apply(tmp_path)
     client(tmp_path).update_deployment("churn", config={"workers": 2, "instance_count": 9})
     plan = run_cli("plan", "-f", "dev.yaml", "--detailed-exitcode", cwd=tmp_path)
@@ -85,12 +85,12 @@ def test_ignored_changes_are_neither_planned_nor_drift(tmp_path: Path) -> None:
 
 
 def test_replace_on_deletes_then_creates(tmp_path: Path) -> None:
-    manifest(tmp_path, extra="")
+    write_base(tmp_path)
     apply(tmp_path, "--var", "protect=false")
     client(tmp_path).update_deployment("churn", config={"workers": 2, "instance_count": 1})
     revision = client(tmp_path).get_deployment("churn")["revision"]
     assert revision == 2
-    manifest(tmp_path, flavor="pytorch")
+    write_base(tmp_path, flavor="pytorch")
     plan = run_cli("plan", "-f", "dev.yaml", "--var", "protect=false", "--json", cwd=tmp_path)
     change = json.loads(plan.out)["resource_changes"][0]
     assert change["change"]["actions"] == ["delete", "create"]
@@ -101,7 +101,7 @@ def test_replace_on_deletes_then_creates(tmp_path: Path) -> None:
     # Protected, the same change is refused.
     refused = run_cli("plan", "-f", "dev.yaml", cwd=tmp_path)
     assert refused.code == 0  # nothing to replace any more
-    manifest(tmp_path, flavor="sklearn")
+    write_base(tmp_path, flavor="sklearn")
     refused = run_cli("plan", "-f", "dev.yaml", cwd=tmp_path)
     assert refused.code == 1
     assert "would replace it" in refused.err
@@ -111,7 +111,7 @@ def test_adopt_true_imports_during_apply(tmp_path: Path) -> None:
     client(tmp_path).create_deployment(
         "churn", "models:/churn/2", "python_function", {"workers": 1}
     )
-    manifest(tmp_path)
+    write_base(tmp_path)
     text = (
         (tmp_path / "dev.yaml")
         .read_text()
@@ -134,7 +134,7 @@ def test_import_command_adopts_without_touching_the_target(tmp_path: Path) -> No
     client(tmp_path).create_deployment(
         "churn", "models:/churn/2", "python_function", {"workers": 1}
     )
-    manifest(tmp_path)
+    write_base(tmp_path)
     refused = run_cli("plan", "-f", "dev.yaml", cwd=tmp_path)
     assert "deployctl import local/churn -f MANIFEST" in refused.err
     imported = run_cli("import", "local/churn", "-f", "dev.yaml", cwd=tmp_path)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from support import ONE_DEPLOYMENT, run_cli, write_manifest
+from support import ONE_DEPLOYMENT, run_cli, run_process, write_manifest
 
 MANIFEST = ONE_DEPLOYMENT
 
 
 def hold_lock(tmp_path: Path) -> dict[str, object]:
-    """A lock as a running apply on this host leaves it (pid: this test process)."""
+    """A lock as a running apply on this host leaves it (pid: this test process).
+
+    The deployctl that meets it runs in a process of its own (``run_process``): in this one it
+    would be told the lock is its own.
+    """
     from deployctl.state.local import LocalStateBackend
 
     backend = LocalStateBackend(tmp_path / "state" / "dev.json")
@@ -25,7 +29,7 @@ def hold_lock(tmp_path: Path) -> dict[str, object]:
 def test_second_apply_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
     write_manifest(tmp_path / "dev.yaml", MANIFEST)
     info = hold_lock(tmp_path)
-    result = run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path)
+    result = run_process("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path)
     assert result.code == 1
     assert f"pid {os.getpid()}" in result.err
     assert str(info["id"]) in result.err
@@ -35,7 +39,7 @@ def test_second_apply_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
 def test_lock_timeout_waits_then_fails(tmp_path: Path) -> None:
     write_manifest(tmp_path / "dev.yaml", MANIFEST)
     hold_lock(tmp_path)
-    result = run_cli(
+    result = run_process(
         "apply", "-f", "dev.yaml", "--auto-approve", "--lock-timeout", "1s", cwd=tmp_path
     )
     assert result.code == 1

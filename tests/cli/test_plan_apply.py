@@ -6,28 +6,17 @@ import json
 from pathlib import Path
 
 import jsonschema
-from support import REPO, run_cli, write_manifest
+from support import REPO, manifest, run_cli, write_manifest
 
 from deployctl.targets.local import LocalDeploymentClient
 
-MANIFEST = """\
-version: 1
-environment: dev
-variables:
-  churn_version: "3"
-targets:
-  local:
-    uri: local:.deployctl/dev
-    defaults:
-      flavor: python_function
-      config: {workers: 1}
-    deployments:
-      churn:
-        model_uri: models:/churn/${var.churn_version}
-        config: {workers: 2}
-      fraud:
-        model_uri: models:/fraud/7
-"""
+CHURN = {"model_uri": "models:/churn/${var.churn_version}", "config": {"workers": 2}}
+DEFAULTS = {"flavor": "python_function", "config": {"workers": 1}}
+MANIFEST = manifest(
+    {"churn": CHURN, "fraud": "models:/fraud/7"},
+    defaults=DEFAULTS,
+    variables={"churn_version": "3"},
+)
 
 
 def setup(tmp_path: Path, text: str = MANIFEST) -> Path:
@@ -103,7 +92,7 @@ def test_plan_json_is_valid_against_the_schema(tmp_path: Path) -> None:
 def test_removing_a_deployment_from_the_manifest_deletes_it(tmp_path: Path) -> None:
     setup(tmp_path)
     assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
-    setup(tmp_path, MANIFEST.replace("      fraud:\n        model_uri: models:/fraud/7\n", ""))
+    setup(tmp_path, manifest({"churn": CHURN}, defaults=DEFAULTS, variables={"churn_version": "3"}))
     result = run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path)
     assert result.code == 0, result.err
     assert "- delete local/fraud" in result.out

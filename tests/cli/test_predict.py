@@ -1,33 +1,37 @@
-"""predict ADDRESS --input FILE: pandas in, a printed table out, through the console script."""
+"""predict ADDRESS --input FILE: pandas in, a printed table out, through the CLI."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
+import pytest
 from pyfunc_model import save_model
-from support import REPO, deployctl_script, require_mlflow, run_cli, write_manifest
+from support import (
+    manifest,
+    require_mlflow,
+    run_cli,
+    run_process,
+    without_mlflow,
+    write_manifest,
+)
 
 
-def manifest(model_uri: str) -> str:
-    return (
-        "version: 1\nenvironment: dev\ntargets:\n  local:\n    uri: local:.deployctl/dev\n"
-        f"    deployments:\n      doubler:\n        model_uri: {model_uri}\n"
-    )
-
-
-def deployed(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def doubler(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A saved model doubling column ``x``, shared by the tests here (saving takes seconds)."""
     require_mlflow()
-    model = save_model(tmp_path / "model", factor=2)
-    write_manifest(tmp_path / "dev.yaml", manifest(model))
+    return save_model(tmp_path_factory.mktemp("doubler") / "model", factor=2)
+
+
+def deployed(tmp_path: Path, model: str) -> Path:
+    write_manifest(tmp_path / "dev.yaml", manifest({"doubler": model}))
     assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
     return tmp_path
 
 
-def test_predict_scores_a_csv_and_prints_a_table(tmp_path: Path) -> None:
-    deployed(tmp_path)
+def test_predict_scores_a_csv_and_prints_a_table(tmp_path: Path, doubler: str) -> None:
+    deployed(tmp_path, doubler)
     (tmp_path / "rows.csv").write_text("x\n1\n5\n")
     result = run_cli(
         "predict", "local/doubler", "--input", "rows.csv", "-f", "dev.yaml", cwd=tmp_path
@@ -37,8 +41,8 @@ def test_predict_scores_a_csv_and_prints_a_table(tmp_path: Path) -> None:
     assert lines == [["x", "y"], ["1", "2"], ["5", "10"]]
 
 
-def test_predict_reads_json_in_mlflow_shapes_and_prints_json(tmp_path: Path) -> None:
-    deployed(tmp_path)
+def test_predict_reads_json_in_mlflow_shapes_and_prints_json(tmp_path: Path, doubler: str) -> None:
+    deployed(tmp_path, doubler)
     (tmp_path / "split.json").write_text(
         json.dumps({"dataframe_split": {"columns": ["x"], "data": [[3]]}})
     )
@@ -54,8 +58,8 @@ def test_predict_reads_json_in_mlflow_shapes_and_prints_json(tmp_path: Path) -> 
         assert json.loads(result.out) == expected
 
 
-def test_predict_input_errors_are_one_line(tmp_path: Path) -> None:
-    deployed(tmp_path)
+def test_predict_input_errors_are_one_line(tmp_path: Path, doubler: str) -> None:
+    deployed(tmp_path, doubler)
     (tmp_path / "bad.json").write_text("{oops")
     result = run_cli("predict", "local/doubler", "--input", "bad.json", "-e", "dev", cwd=tmp_path)
     assert result.code == 1
@@ -68,22 +72,14 @@ def test_predict_input_errors_are_one_line(tmp_path: Path) -> None:
 
 
 def test_predict_without_mlflow_says_how_to_install_it(tmp_path: Path) -> None:
-    write_manifest(tmp_path / "dev.yaml", manifest("models:/doubler/1"))
+    write_manifest(tmp_path / "dev.yaml", manifest({"doubler": "models:/doubler/1"}))
     assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
     (tmp_path / "rows.csv").write_text("x\n1\n")
-    # A site directory that hides mlflow, as on a machine without the [mlflow] extra.
-    hide = tmp_path / "hide"
-    hide.mkdir()
-    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['mlflow'] = None\n")
-    env = {**os.environ, "PYTHONPATH": f"{hide}{os.pathsep}{REPO}", "NO_COLOR": "1"}
-    proc = subprocess.run(
-        [deployctl_script(), "predict", "local/doubler", "--input", "rows.csv", "-e", "dev"],
+    result = run_process(
+        *("predict", "local/doubler", "--input", "rows.csv", "-e", "dev"),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+        env=without_mlflow(tmp_path / "hide"),
     )
-    assert proc.returncode == 1, proc.stderr
-    assert "pip install 'deployctl[mlflow]'" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert result.code == 1, result.err
+    assert "pip install 'deployctl[mlflow]'" in result.err
+    assert "Traceback" not in result.err

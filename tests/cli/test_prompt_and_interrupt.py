@@ -1,4 +1,7 @@
-"""The confirmation prompt on a real terminal, and Ctrl-C in the middle of an apply."""
+"""The confirmation prompt on a real terminal, and Ctrl-C in the middle of an apply.
+
+Both need a real process (a pseudo-terminal, a signal); what they leave behind is read in-process.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,15 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from support import ONE_DEPLOYMENT, deployctl_script, run_cli, write_manifest
+from support import (
+    CLI_ENV,
+    ONE_DEPLOYMENT,
+    deployctl_script,
+    deployments,
+    manifest,
+    run_cli,
+    write_manifest,
+)
 
 MANIFEST = ONE_DEPLOYMENT
 
@@ -25,7 +36,7 @@ def run_on_terminal(args: list[str], cwd: Path, answer: str) -> tuple[int, str]:
         stdin=secondary,
         stdout=secondary,
         stderr=secondary,
-        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        env={**os.environ, **CLI_ENV},
     )
     os.close(secondary)
     output = b""
@@ -66,11 +77,11 @@ def test_ctrl_c_mid_apply_records_finished_work_and_releases_the_lock(
     tmp_path: Path, test_plugins: ModuleType
 ) -> None:
     target = tmp_path / "target"
-    deployments = "".join(f"      d{i}:\n        model_uri: m:/{i}\n" for i in range(5))
     write_manifest(
         tmp_path / "dev.yaml",
-        "version: 1\nenvironment: dev\ntargets:\n  t:\n"
-        f"    uri: seedtest:{target}\n    deployments:\n{deployments}",
+        manifest(
+            targets={"t": {"uri": f"seedtest:{target}", "deployments": deployments(5, "m:/{i}")}}
+        ),
     )
     test_plugins.write_faults(target, {"sleep": {"create_deployment": 0.7}})
     proc = subprocess.Popen(
@@ -79,10 +90,10 @@ def test_ctrl_c_mid_apply_records_finished_work_and_releases_the_lock(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "NO_COLOR": "1"},
+        env={**os.environ, **CLI_ENV},
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # wait until the second create is under way
+    while time.monotonic() < deadline and proc.poll() is None:  # until the 2nd create runs
         calls = test_plugins.read_calls(target)
         if len([c for c in calls if c["method"] == "create_deployment"]) >= 1 and any(
             c["method"] == "create_deployment" and c.get("args", [None])[0] == "d1" for c in calls

@@ -6,25 +6,13 @@ import json
 from pathlib import Path
 from types import ModuleType
 
-from support import run_cli, write_manifest
+from support import manifest, run_cli, write_manifest
 
 from deployctl.targets.local import LocalDeploymentClient
 
-MANIFEST = """\
-version: 1
-environment: dev
-targets:
-  local:
-    uri: local:.deployctl/dev
-    defaults:
-      config: {workers: 1}
-    deployments:
-      churn:
-        model_uri: models:/churn/3
-        config: {workers: 2, cmd: "a|b`c"}
-      fraud:
-        model_uri: models:/fraud/7
-"""
+DEFAULTS = {"config": {"workers": 1}}
+CHURN = {"model_uri": "models:/churn/3", "config": {"workers": 2, "cmd": "a|b`c"}}
+MANIFEST = manifest({"churn": CHURN, "fraud": "models:/fraud/7"}, defaults=DEFAULTS)
 SAVED = "Saved the plan to plan.json; apply it with: deployctl apply plan.json"
 
 
@@ -43,9 +31,7 @@ def with_changes_of_every_kind(tmp_path: Path) -> None:
     client(tmp_path).create_deployment("stray", "models:/x/1")
     setup(
         tmp_path,
-        MANIFEST.replace("churn/3", "churn/4").replace(
-            "      fraud:\n        model_uri: models:/fraud/7\n", ""
-        ),
+        manifest({"churn": {**CHURN, "model_uri": "models:/churn/4"}}, defaults=DEFAULTS),
     )
 
 
@@ -226,11 +212,10 @@ def test_apply_json_reports_a_failed_action_and_exits_1(
     tmp_path: Path, test_plugins: ModuleType
 ) -> None:
     target = tmp_path / "target"
-    deployments = "".join(f"      {n}:\n        model_uri: m:/{n}\n" for n in "abc")
+    deployments = {n: f"m:/{n}" for n in "abc"}
     write_manifest(
         tmp_path / "dev.yaml",
-        "version: 1\nenvironment: dev\ntargets:\n  t:\n"
-        f"    uri: seedtest:{target}\n    deployments:\n{deployments}",
+        manifest(targets={"t": {"uri": f"seedtest:{target}", "deployments": deployments}}),
     )
     test_plugins.write_faults(target, {"fail": {"create_deployment": ["b"]}})
     result = run_cli("apply", "-f", "dev.yaml", "--auto-approve", "--json", cwd=tmp_path)

@@ -5,22 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support import run_cli, write_manifest
+from support import manifest, run_cli, write_manifest
 
-MANIFEST = """\
-version: 1
-environment: dev
-targets:
-  local:
-    uri: local:.deployctl/dev
-    deployments:
-      churn:
-        model_uri: models:/churn/3
-        flavor: python_function
-        config: {workers: 2}
-      fraud:
-        model_uri: models:/fraud/1
-"""
+CHURN = {"model_uri": "models:/churn/3", "flavor": "python_function", "config": {"workers": 2}}
+MANIFEST = manifest({"churn": CHURN, "fraud": "models:/fraud/1"})
 
 
 def applied(tmp_path: Path) -> Path:
@@ -70,7 +58,7 @@ def test_state_rm_forgets_without_touching_the_target(tmp_path: Path) -> None:
 def test_state_commands_need_to_know_which_state(tmp_path: Path) -> None:
     result = run_cli("state", "list", cwd=tmp_path)
     assert result.code == 1
-    assert "-f MANIFEST, -e ENVIRONMENT or --state PATH" in result.err
+    assert "-f MANIFEST, -e ENVIRONMENT, --state URL|PATH or DEPLOYCTL_STATE" in result.err
 
 
 def test_update_keeps_the_previous_record(tmp_path: Path) -> None:

@@ -6,23 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from support import run_cli, write_manifest
+from support import manifest, run_cli, write_manifest
 
 from deployctl.state.local import LocalStateBackend
 
-MANIFEST = """\
-version: 1
-environment: dev
-targets:
-  local:
-    uri: local:.deployctl/dev
-    deployments:
-      churn:
-        model_uri: models:/churn/3
-        config: {workers: 2}
-      fraud:
-        model_uri: models:/fraud/1
-"""
+DEPLOYMENTS = {
+    "churn": {"model_uri": "models:/churn/3", "config": {"workers": 2}},
+    "fraud": "models:/fraud/1",
+}
+LOCAL = {"uri": "local:.deployctl/dev", "deployments": DEPLOYMENTS}
+MANIFEST = manifest(targets={"local": LOCAL})
 
 
 def applied(tmp_path: Path) -> Path:
@@ -65,7 +58,7 @@ def test_after_renaming_the_target_key_in_the_manifest_and_mv_the_plan_is_empty(
     tmp_path: Path,
 ) -> None:
     applied(tmp_path)
-    write_manifest(tmp_path / "dev.yaml", MANIFEST.replace("  local:\n", "  primary:\n"))
+    write_manifest(tmp_path / "dev.yaml", manifest(targets={"primary": LOCAL}))
     for name in ("churn", "fraud"):
         result = run_cli(
             "state", "mv", f"local/{name}", f"primary/{name}", "-f", "dev.yaml", cwd=tmp_path
@@ -122,7 +115,7 @@ def test_mv_refuses_an_address_that_is_not_target_slash_name(tmp_path: Path) -> 
 
 def test_mv_refuses_a_target_key_that_names_another_target(tmp_path: Path) -> None:
     state_file = applied(tmp_path)
-    other = MANIFEST + "  elsewhere:\n    uri: local:.deployctl/other\n    deployments: {}\n"
+    other = manifest(targets={"local": LOCAL, "elsewhere": "local:.deployctl/other"})
     write_manifest(tmp_path / "dev.yaml", other)
     before = state_file.read_bytes()
     result = run_cli(

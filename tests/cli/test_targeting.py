@@ -5,22 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support import run_cli, write_manifest
+from support import manifest, run_cli, write_manifest
 
-MANIFEST = """\
-version: 1
-environment: prod
-targets:
-  primary:
-    uri: local:.deployctl/primary
-    deployments:
-      churn: {model_uri: "models:/churn/1"}
-      fraud: {model_uri: "models:/fraud/1"}
-  canary:
-    uri: local:.deployctl/canary
-    deployments:
-      fraud: {model_uri: "models:/fraud/2"}
-"""
+PRIMARY = {"uri": "local:.deployctl/primary", "deployments": {"churn": "models:/churn/1"}}
+MANIFEST = manifest(
+    targets={
+        "primary": {
+            **PRIMARY,
+            "deployments": {"churn": "models:/churn/1", "fraud": "models:/fraud/1"},
+        },
+        "canary": {"uri": "local:.deployctl/canary", "deployments": {"fraud": "models:/fraud/2"}},
+    },
+    environment="prod",
+)
 
 
 def applied(tmp_path: Path) -> Path:
@@ -87,7 +84,7 @@ def test_max_deletes_refuses_a_plan_that_deletes_too_much(tmp_path: Path) -> Non
     applied(tmp_path)
     write_manifest(
         tmp_path / "prod.yaml",
-        MANIFEST.split("  canary:")[0].replace('      fraud: {model_uri: "models:/fraud/1"}\n', ""),
+        manifest(targets={"primary": PRIMARY}, environment="prod"),  # two deletes
     )
     refused = run_cli("plan", "-f", "prod.yaml", "--max-deletes", "1", cwd=tmp_path)
     assert refused.code == 1

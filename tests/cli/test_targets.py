@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import REPO, deployctl_script, require_mlflow, run_cli, write_manifest
+from support import (
+    manifest,
+    require_mlflow,
+    run_cli,
+    run_process,
+    without_mlflow,
+    write_manifest,
+)
 
 # -- targets --
 
@@ -131,22 +136,16 @@ def test_target_help_errors_are_one_line(
 
 # -- run-local --
 
-SEED_MANIFEST = """\
-version: 1
-environment: dev
-variables:
-  version: "3"
-targets:
-  seed:
-    uri: seedtest:{target}
-    defaults:
-      flavor: python_function
-      config: {{replicas: 1, port: 5001}}
-    deployments:
-      churn:
-        model_uri: models:/churn/${{var.version}}
-        config: {{replicas: 2}}
-"""
+
+def seed_manifest(target: Path) -> str:
+    seed = {
+        "uri": f"seedtest:{target}",
+        "defaults": {"flavor": "python_function", "config": {"replicas": 1, "port": 5001}},
+        "deployments": {
+            "churn": {"model_uri": "models:/churn/${var.version}", "config": {"replicas": 2}}
+        },
+    }
+    return manifest(targets={"seed": seed}, variables={"version": "3"})
 
 
 def _run_local(tmp_path: Path, *args: str) -> tuple[int, str, list[dict[str, object]]]:
@@ -160,7 +159,7 @@ def _run_local(tmp_path: Path, *args: str) -> tuple[int, str, list[dict[str, obj
 def test_run_local_serves_a_manifest_deployment_with_its_model_flavor_and_config(
     tmp_path: Path, test_plugins: object
 ) -> None:
-    write_manifest(tmp_path / "dev.yaml", SEED_MANIFEST.format(target=tmp_path / "seed"))
+    write_manifest(tmp_path / "dev.yaml", seed_manifest(tmp_path / "seed"))
     code, err, received = _run_local(tmp_path, "-f", "dev.yaml", "seed/churn", "--var", "version=4")
     assert code == 0, err
     assert received == [
@@ -250,41 +249,24 @@ def test_run_local_never_constructs_a_client(tmp_path: Path, test_plugins: objec
 def test_run_local_on_the_local_target_without_mlflow_says_how_to_install_it(
     tmp_path: Path,
 ) -> None:
-    hide = tmp_path / "hide"
-    hide.mkdir()
-    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['mlflow'] = None\n")
-    env = {**os.environ, "PYTHONPATH": f"{hide}{os.pathsep}{REPO}", "NO_COLOR": "1"}
-    proc = subprocess.run(
-        [
-            deployctl_script(),
-            "run-local",
-            "--target-uri",
-            f"local:{tmp_path / 'local'}",
-            "--name",
-            "churn",
-            "--model-uri",
-            "models:/churn/3",
-        ],
+    result = run_process(
+        *("run-local", "--target-uri", f"local:{tmp_path / 'local'}", "--name", "churn"),
+        *("--model-uri", "models:/churn/3"),
         cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
+        env=without_mlflow(tmp_path / "hide"),
     )
-    assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.splitlines() == [
+    assert result.code == 1, result.err
+    assert result.err.splitlines() == [
         "Error: target 'local', run_local for local/churn: LocalTargetError: run_local on the "
         "local target needs MLflow: pip install 'deployctl[mlflow]'"
     ]
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in result.err
 
 
 def test_run_local_of_a_flavor_the_local_target_cannot_serve_is_rejected(tmp_path: Path) -> None:
     write_manifest(
         tmp_path / "dev.yaml",
-        "version: 1\nenvironment: dev\ntargets:\n  local:\n    uri: local:.deployctl/dev\n"
-        "    deployments:\n      churn:\n        model_uri: models:/churn/3\n"
-        "        flavor: sklearn\n",
+        manifest({"churn": {"model_uri": "models:/churn/3", "flavor": "sklearn"}}),
     )
     result = run_cli("run-local", "-f", "dev.yaml", "local/churn", cwd=tmp_path)
     assert result.code == 1
@@ -337,7 +319,7 @@ def test_run_local_of_a_flavor_the_local_target_cannot_serve_is_rejected(tmp_pat
 def test_run_local_usage_errors_are_one_line(
     tmp_path: Path, test_plugins: object, args: tuple[str, ...], text: str
 ) -> None:
-    write_manifest(tmp_path / "dev.yaml", SEED_MANIFEST.format(target=tmp_path / "seed"))
+    write_manifest(tmp_path / "dev.yaml", seed_manifest(tmp_path / "seed"))
     result = run_cli("run-local", *args, cwd=tmp_path)
     assert result.code == 1
     assert len(result.err.strip().splitlines()) == 1, result.err
@@ -346,19 +328,23 @@ def test_run_local_usage_errors_are_one_line(
 
 # -- a field mapping, end to end --
 
-PAGED_MANIFEST = """\
-version: 1
-environment: prod
-targets:
-  sm:
-    uri: pagedtest:{target}
-    fields: {{name: EndpointName, status: EndpointStatus, model_uri: Tags.model_uri}}
-    deployments:
-      churn:
-        model_uri: models:/churn/{version}
-        flavor: python_function
-        config: {{instance_type: ml.m5.large}}
-"""
+
+def paged_manifest(target: Path, version: int) -> str:
+    churn = {
+        "model_uri": f"models:/churn/{version}",
+        "flavor": "python_function",
+        "config": {"instance_type": "ml.m5.large"},
+    }
+    sm = {
+        "uri": f"pagedtest:{target}",
+        "fields": {
+            "name": "EndpointName",
+            "status": "EndpointStatus",
+            "model_uri": "Tags.model_uri",
+        },
+        "deployments": {"churn": churn},
+    }
+    return manifest(targets={"sm": sm}, environment="prod")
 
 
 def _plan_json(tmp_path: Path) -> dict[str, Any]:
@@ -373,7 +359,7 @@ def test_a_paged_target_with_a_field_mapping_plans_applies_and_settles(
     tmp_path: Path, test_plugins: object
 ) -> None:
     target = tmp_path / "sm"
-    write_manifest(tmp_path / "prod.yaml", PAGED_MANIFEST.format(target=target, version=3))
+    write_manifest(tmp_path / "prod.yaml", paged_manifest(target, 3))
     assert run_cli("validate", "-f", "prod.yaml", cwd=tmp_path).code == 0
     first = run_cli("plan", "-f", "prod.yaml", cwd=tmp_path)
     assert first.code == 0, first.err
@@ -390,7 +376,7 @@ def test_a_paged_target_with_a_field_mapping_plans_applies_and_settles(
         "up to date (live value not reported by target: config, flavor)"
     )
 
-    write_manifest(tmp_path / "prod.yaml", PAGED_MANIFEST.format(target=target, version=4))
+    write_manifest(tmp_path / "prod.yaml", paged_manifest(target, 4))
     updated = run_cli("plan", "-f", "prod.yaml", cwd=tmp_path)
     assert updated.code == 0, updated.err
     assert "~ update sm/churn  (the manifest differs from the last applied version; " in updated.out
@@ -400,7 +386,7 @@ def test_a_paged_target_with_a_field_mapping_plans_applies_and_settles(
 def test_the_cli_reads_a_mapped_field_from_the_live_record(
     tmp_path: Path, test_plugins: object
 ) -> None:
-    write_manifest(tmp_path / "prod.yaml", PAGED_MANIFEST.format(target=tmp_path / "sm", version=3))
+    write_manifest(tmp_path / "prod.yaml", paged_manifest(tmp_path / "sm", 3))
     assert run_cli("apply", "-f", "prod.yaml", "--auto-approve", cwd=tmp_path).code == 0
     change = _plan_json(tmp_path)
     assert (
@@ -411,7 +397,7 @@ def test_the_cli_reads_a_mapped_field_from_the_live_record(
 def test_a_saved_plan_reads_back_with_the_target_field_mapping(
     tmp_path: Path, test_plugins: object
 ) -> None:
-    write_manifest(tmp_path / "prod.yaml", PAGED_MANIFEST.format(target=tmp_path / "sm", version=3))
+    write_manifest(tmp_path / "prod.yaml", paged_manifest(tmp_path / "sm", 3))
     assert run_cli("plan", "-f", "prod.yaml", "--out", "plan.json", cwd=tmp_path).code == 0
     saved = json.loads((tmp_path / "plan.json").read_text())
     assert saved["target_fields"]["sm"]["model_uri"] == "Tags.model_uri"

@@ -23,7 +23,7 @@ from deployctl.console.json_events import JsonEventConsole
 from deployctl.console.markdown import plan_markdown
 from deployctl.console.rich_console import RichConsole
 from deployctl.executor.results import ActionResult, ApplyReport
-from deployctl.model import JSONObject, JSONValue
+from deployctl.model import DeploymentSpec, JSONObject, JSONValue
 from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange, UnmanagedDeployment
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -62,8 +62,8 @@ def change(
         target_uri=URI,
         action=action,
         reason=reason,
-        before=before,
-        after=after,
+        before=DeploymentSpec.from_json(before) if before is not None else None,
+        after=DeploymentSpec.from_json(after) if after is not None else None,
         diff=diff,
         state_only=state_only,
     )

@@ -8,8 +8,9 @@ import threading
 import time
 
 from deployctl.console.json_events import JsonEventConsole
-from deployctl.console.protocol import Console
+from deployctl.executor.console import Console
 from deployctl.executor.results import ActionResult, ApplyReport
+from deployctl.model import DeploymentSpec
 from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange, UnmanagedDeployment
 
 REQUIRED = {
@@ -68,7 +69,7 @@ def change(name: str, action: Action = Action.CREATE) -> ResourceChange:
         target_uri="local:/x",
         action=action,
         reason="not yet on the target",
-        after={"model_uri": "m:/1", "flavor": None, "config": {}},
+        after=DeploymentSpec("m:/1"),
         diff=(FieldChange("model_uri", None, "m:/1", "added"),),
     )
 

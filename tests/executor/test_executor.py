@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from deployctl.console import CaptureConsole
-from deployctl.executor import Executor
+from deployctl.executor import AdapterFactory, Executor
+from deployctl.executor.console import CaptureConsole
 from deployctl.manifest.model import DesiredDeployment
 from deployctl.model import DeploymentSpec
+from deployctl.model.live import LiveView
 from deployctl.planner import Action, DesiredTarget, Plan, make_plan
 from deployctl.state.local import LocalStateBackend
-from deployctl.targets.live import LiveView
+from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.loading import load_target
+from deployctl.targets.pool import TargetPool
 from deployctl.targets.refresh import refresh
-from deployctl.targets.registry import load_target
-from deployctl.workflow import TargetPool
 
 
 @pytest.fixture
@@ -55,10 +57,20 @@ def plan_for(
     return make_plan("dev", desired, state, live)
 
 
-def apply(backend: LocalStateBackend, plan: Plan, parallelism: int = 4):  # type: ignore[no-untyped-def]
+def apply(  # type: ignore[no-untyped-def]
+    backend: LocalStateBackend,
+    plan: Plan,
+    parallelism: int = 4,
+    *,
+    adapters: AdapterFactory | None = None,
+    debug: bool = False,
+):
     console = CaptureConsole()
     with backend.lock(operation="apply") as session:
-        report = Executor(TargetPool().get, session, console, parallelism=parallelism).execute(plan)
+        executor = Executor(
+            adapters or TargetPool().get, session, console, parallelism=parallelism, debug=debug
+        )
+        report = executor.execute(plan)
     return report, console
 
 
@@ -80,6 +92,8 @@ def test_a_failed_action_does_not_stop_the_others_and_successes_are_recorded(
     ]
     assert "InjectedFault" in (report.failed[0].error or "")
     assert "create_deployment for t/b" in (report.failed[0].error or "")
+    assert "Traceback" not in (report.failed[0].error or "")  # only with debug
+    assert "--debug" not in (report.failed[0].error or "")  # a plugin's failure is explained
     assert sorted(backend.read().records) == ["t/a", "t/c"]
     names = [e[0] for e in console.events]
     assert names[0] == "apply_started" and names[-1] == "apply_finished"
@@ -154,3 +168,74 @@ def test_state_only_delete_calls_nothing(tmp_path: Path, target_dir: Path) -> No
     assert report.ok
     assert backend.read().records == {}
     assert [c["method"] for c in read_calls(target_dir)[before:]] == []
+
+
+def _broken_adapters(key: str, uri: str) -> TargetAdapter:
+    raise RuntimeError(f"no adapter for {key}")
+
+
+def test_an_unexpected_failure_says_type_and_message_and_how_to_see_more(
+    tmp_path: Path, target_dir: Path
+) -> None:
+    backend = LocalStateBackend(tmp_path / "state.json")
+    plan = plan_for(target_dir, backend, {"a": spec(1)})
+    report, _ = apply(backend, plan, adapters=_broken_adapters)
+    assert [r.error for r in report.results] == [
+        "RuntimeError: no adapter for t (a bug in deployctl or the target's plugin; "
+        "rerun with --debug for the traceback)"
+    ]
+
+
+def test_with_debug_an_unexpected_failure_keeps_its_traceback(
+    tmp_path: Path, target_dir: Path
+) -> None:
+    backend = LocalStateBackend(tmp_path / "state.json")
+    plan = plan_for(target_dir, backend, {"a": spec(1)})
+    report, _ = apply(backend, plan, adapters=_broken_adapters, debug=True)
+    error = report.results[0].error or ""
+    first, second, *rest = error.splitlines()
+    assert (first, second) == (
+        "RuntimeError: no adapter for t",
+        "Traceback (most recent call last):",
+    )
+    assert "in _broken_adapters" in error
+    assert rest[-1] == "RuntimeError: no adapter for t"
+    assert "--debug" not in error
+
+
+def test_with_debug_a_plugin_failure_keeps_the_plugin_traceback(
+    tmp_path: Path, target_dir: Path
+) -> None:
+    backend = LocalStateBackend(tmp_path / "state.json")
+    # The create fails, and so does the read-back that checks whether it happened anyway.
+    write_faults(target_dir, {"fail": {"create_deployment": ["b"]}})
+    plan = plan_for(target_dir, backend, {"a": spec(1), "b": spec(1)})
+    report, _ = apply(backend, plan, debug=True)
+    [failed] = report.failed
+    lines = (failed.error or "").splitlines()
+    assert lines[0].startswith("target 't', create_deployment for t/b: InjectedFault: ")
+    assert "Traceback (most recent call last):" in lines
+    assert lines[-1] == "dtp_common.InjectedFault: injected failure: create_deployment b"
+    assert [r.error for r in report.results if r.ok] == [None]
+
+
+def test_each_action_start_and_finish_is_logged_at_debug(
+    tmp_path: Path, target_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = LocalStateBackend(tmp_path / "state.json")
+    write_faults(target_dir, {"fail": {"create_deployment": ["b"]}})
+    plan = plan_for(target_dir, backend, {"a": spec(1), "b": spec(1)})
+    with caplog.at_level(logging.DEBUG, logger="deployctl.executor"):
+        apply(backend, plan)
+    messages = [r.getMessage() for r in caplog.records if r.name == "deployctl.executor.executor"]
+    assert messages[0] == "applying 2 change(s), 4 at a time"
+    assert messages[-1].startswith("apply finished in ")
+    assert messages[-1].endswith(": 1 ok, 1 failed")
+    for address in ("t/a", "t/b"):
+        assert f"{address}: create started" in messages
+    assert "t/a: recorded in state" in messages
+    assert any(m.startswith("t/a: create done in ") for m in messages)
+    failed = [m for m in messages if m.startswith("t/b: create failed in ")]
+    assert len(failed) == 1 and failed[0].endswith(
+        "InjectedFault: injected failure: create_deployment b"
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deployctl.planner.diff import creation_diff, deletion_diff, field_diff
+from deployctl.planner.diff import creation_diff, deletion_diff, dotted, field_diff
 
 
 def rows(changes):  # type: ignore[no-untyped-def]
@@ -45,3 +45,34 @@ def test_create_and_delete_list_every_non_null_leaf() -> None:
         ("model_uri", None, "m", "added"),
     ]
     assert [r[0] for r in rows(deletion_diff(record))] == ["config.env.X", "config.w", "model_uri"]
+
+
+def test_a_key_that_looks_like_an_index_is_still_a_key() -> None:
+    assert rows(field_diff({"config": {"0": 1}}, {"config": {"0": 2}})) == [
+        ('config["0"]', 1, 2, "changed")
+    ]
+
+
+def test_keys_with_quotes_and_brackets_keep_their_text() -> None:
+    before = {"config": {"it's": 1, 'say "hi"': 1, "a[0]": 1}}
+    after = {"config": {"it's": 2, 'say "hi"': 2, "a[0]": 2}}
+    assert [r[0] for r in rows(field_diff(before, after))] == [
+        'config["a[0]"]',
+        'config["it\'s"]',
+        'config["say "hi""]',
+    ]
+
+
+def test_list_items_added_and_removed_are_indexed_under_their_key() -> None:
+    before = {"config": {"env": [{"name": "A"}, {"name": "B"}]}}
+    after = {"config": {"env": [{"name": "A", "value": "1"}]}}
+    assert rows(field_diff(before, after)) == [
+        ("config.env[0].value", None, "1", "added"),
+        ("config.env[1]", {"name": "B"}, None, "removed"),
+    ]
+
+
+def test_dotted_joins_keys_and_indices() -> None:
+    assert dotted(["config", "env", 0, "name"]) == "config.env[0].name"
+    assert dotted(["config", "a.b"]) == 'config["a.b"]'
+    assert dotted([]) == ""

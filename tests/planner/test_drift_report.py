@@ -10,11 +10,10 @@ from support import REPO
 
 from deployctl.manifest.model import DesiredDeployment
 from deployctl.model import DeploymentSpec
+from deployctl.model.live import LiveRecord, LiveStatus, LiveView
+from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner import Action, DesiredTarget, FieldChange, make_plan
 from deployctl.planner.drift import DriftStatus, drift_report
-from deployctl.state.document import StateDocument, StateRecord
-from deployctl.targets.live import LiveStatus, LiveView
-from deployctl.targets.protocol import LiveRecord
 
 URI = "local:/tmp/t"
 SPEC = DeploymentSpec("models:/churn/3", "python_function", {"workers": 2})

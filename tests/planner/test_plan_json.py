@@ -11,10 +11,9 @@ import pytest
 from deployctl.errors import PlanFileError
 from deployctl.manifest.model import DesiredDeployment
 from deployctl.model import DeploymentSpec
+from deployctl.model.live import LiveRecord, LiveStatus, LiveView
+from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner import DesiredTarget, Plan, make_plan
-from deployctl.state.document import StateDocument, StateRecord
-from deployctl.targets.live import LiveStatus, LiveView
-from deployctl.targets.protocol import LiveRecord
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
 
@@ -66,6 +65,26 @@ def test_plan_round_trips_through_json() -> None:
     plan = sample_plan()
     again = Plan.from_json(json.loads(json.dumps(plan.to_json())))
     assert again == plan
+
+
+def test_specs_stay_typed_in_the_plan_and_become_json_only_in_it() -> None:
+    update = sample_plan().changes[0]
+    assert update.before == DeploymentSpec("models:/a/1", None, {"workers": 1})
+    assert update.desired == DeploymentSpec("models:/a/2", "python_function", {"workers": 2})
+    change = update.to_json()["change"]
+    assert isinstance(change, dict)
+    assert change["after"] == {
+        "model_uri": "models:/a/2",
+        "flavor": "python_function",
+        "config": {"workers": 2},
+    }
+
+
+def test_a_delete_has_no_desired_spec() -> None:
+    delete = sample_plan().changes[2]
+    assert delete.after is None
+    with pytest.raises(ValueError, match="t/gone: a delete has no desired spec"):
+        _ = delete.desired
 
 
 def test_a_plan_of_another_format_version_is_refused() -> None:

@@ -7,10 +7,12 @@ import pytest
 from deployctl.errors import PlanError
 from deployctl.manifest.model import DesiredDeployment
 from deployctl.model import DeploymentSpec
+from deployctl.model.live import LiveRecord, LiveStatus, LiveView
+from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner import Action, DesiredTarget, make_plan
-from deployctl.state.document import StateDocument, StateRecord
-from deployctl.targets.live import LiveStatus, LiveView
-from deployctl.targets.protocol import LiveRecord
+from deployctl.planner.plan import ABSENT, PlanContext, live_fingerprint
+from deployctl.planner.planner import drifted_fields
+from deployctl.planner.selection import Selection
 
 URI = "local:/tmp/t"
 SPEC = DeploymentSpec("models:/churn/3", "python_function", {"workers": 2})
@@ -57,7 +59,7 @@ def test_desired_and_not_live_is_created() -> None:
     change = only_change(make_plan("dev", [desired()], state(), live(absent())))
     assert change.action is Action.CREATE
     assert change.reason == "not yet on the target"
-    assert change.after == SPEC.to_json()
+    assert change.after == SPEC
     assert change.before is None
     assert [d.path for d in change.diff] == ["config.workers", "flavor", "model_uri"]
 
@@ -131,7 +133,7 @@ def test_recorded_live_but_not_desired_is_deleted() -> None:
     assert change.action is Action.DELETE
     assert change.state_only is False
     assert change.after is None
-    assert change.before == SPEC.to_json()
+    assert change.before == SPEC
 
 
 def test_recorded_but_gone_and_not_desired_is_dropped_from_state_without_a_call() -> None:
@@ -242,3 +244,106 @@ def test_creates_and_deletes_do_not_mention_unreported_fields() -> None:
     )
     assert [c.action for c in plan.changes] == [Action.CREATE, Action.DELETE]
     assert all("not reported" not in c.reason for c in plan.changes)
+
+
+# -- the plan's context: selection, origin, fingerprints --
+
+
+def test_a_selection_plans_only_the_addresses_it_matches() -> None:
+    context = PlanContext(selection=Selection.parse(["local/a"], []))
+    plan = make_plan(
+        "dev",
+        [desired("a"), desired("b")],
+        state(record("a"), record("gone")),
+        live(absent("a"), absent("b"), present("gone"), present("stray")),
+        context=context,
+    )
+    assert [c.address for c in plan.changes] == ["local/a"]
+    assert plan.unmanaged == ()
+    assert plan.partial and plan.targets == ("local/a",) and plan.excludes == ()
+
+
+def test_an_exclusion_leaves_its_addresses_out_of_changes_and_unmanaged() -> None:
+    context = PlanContext(selection=Selection.parse([], ["local/b", "local/stray"]))
+    plan = make_plan(
+        "dev",
+        [desired("a"), desired("b")],
+        state(),
+        live(absent("a"), absent("b"), present("stray")),
+        context=context,
+    )
+    assert [c.address for c in plan.changes] == ["local/a"]
+    assert plan.unmanaged == ()
+    assert plan.excludes == ("local/b", "local/stray")
+
+
+def test_the_plan_records_where_it_comes_from_as_given() -> None:
+    context = PlanContext(
+        target_fields={"local": {"name": "Name"}},
+        manifest_path="dev.yaml",
+        manifest_sha256="0" * 64,
+        state_path="state/dev.json",
+        created_at="2026-01-01T00:00:00.000000Z",
+    )
+    plan = make_plan("dev", [desired()], state(), live(absent()), context=context)
+    assert plan.target_fields == {"local": {"name": "Name"}}
+    assert (plan.manifest_path, plan.manifest_sha256) == ("dev.yaml", "0" * 64)
+    assert plan.state_path == "state/dev.json"
+    assert plan.created_at == "2026-01-01T00:00:00.000000Z"
+    assert not plan.partial
+
+
+def test_without_a_context_the_plan_records_no_origin_and_no_clock_is_read() -> None:
+    plan = make_plan("dev", [desired()], state(), live(absent()))
+    assert plan.created_at is None and plan.manifest_path is None and plan.state_path is None
+
+
+def test_every_change_keeps_the_fingerprint_of_the_live_record_it_was_planned_from() -> None:
+    running = present("b")
+    plan = make_plan(
+        "dev",
+        [desired("a"), desired("b")],
+        state(record("b"), record("c")),
+        live(absent("a"), running),
+    )
+    fingerprints = {c.address: c.live_fingerprint for c in plan.changes}
+    assert fingerprints == {
+        "local/a": ABSENT,
+        "local/b": live_fingerprint(running),
+        "local/c": ABSENT,  # refresh did not see it at all
+    }
+    assert fingerprints["local/b"].startswith("sha256:")
+
+
+def test_fingerprints_change_with_the_raw_live_record_only() -> None:
+    one = LiveStatus("local", "a", True, LiveRecord("a", {"name": "a", "v": 1}))
+    same = LiveStatus("local", "a", True, LiveRecord("a", {"v": 1, "name": "a"}, "m:/other"))
+    other = LiveStatus("local", "a", True, LiveRecord("a", {"name": "a", "v": 2}))
+    assert live_fingerprint(one) == live_fingerprint(same) != live_fingerprint(other)
+    assert live_fingerprint(None) == live_fingerprint(absent("a")) == ABSENT
+
+
+# -- the drift rule shared with ``deployctl drift`` --
+
+
+def test_drifted_fields_are_the_reported_fields_that_moved_since_the_last_apply() -> None:
+    moved = DeploymentSpec("models:/churn/9", "python_function", {"workers": 5})
+    assert drifted_fields(record(), present(spec=moved)) == {
+        "model_uri": "models:/churn/9",
+        "config": {"workers": 5},
+    }
+    assert drifted_fields(record(), present()) == {}
+
+
+def test_drifted_fields_skip_unreported_fields_and_ignored_paths() -> None:
+    partial = LiveStatus("local", "churn", True, LiveRecord("churn", {}, config={"workers": 5}))
+    assert drifted_fields(record(), partial) == {"config": {"workers": 5}}
+    assert drifted_fields(record(), partial, ("config.workers",)) == {}
+    assert drifted_fields(record(), present(spec=None)) == {}
+
+
+def test_drifted_fields_start_from_what_the_target_reported_after_the_apply() -> None:
+    normalised = DeploymentSpec("models:/churn/3", "python_function", {"workers": 2, "x": 0})
+    applied = record(live=live_record(spec=normalised))
+    assert drifted_fields(applied, present(spec=normalised)) == {}
+    assert drifted_fields(applied, present()) == {"config": {"workers": 2}}

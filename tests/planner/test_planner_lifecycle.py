@@ -7,10 +7,9 @@ import pytest
 from deployctl.errors import PlanError
 from deployctl.manifest.model import DesiredDeployment
 from deployctl.model import DeploymentSpec, Lifecycle
+from deployctl.model.live import LiveRecord, LiveStatus, LiveView
+from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner import Action, DesiredTarget, make_plan
-from deployctl.state.document import StateDocument, StateRecord
-from deployctl.targets.live import LiveStatus, LiveView
-from deployctl.targets.protocol import LiveRecord
 
 URI = "local:/tmp/t"
 SPEC = DeploymentSpec("models:/churn/3", "python_function", {"workers": 2, "instance_count": 1})
@@ -67,7 +66,8 @@ def test_an_update_keeps_the_current_value_of_ignored_paths() -> None:
     ignore = Lifecycle(ignore_changes=("config.instance_count",))
     change = one(make_plan("dev", [desired(new, ignore)], state(record()), live(scaled)))
     assert change.action is Action.UPDATE
-    assert change.after["config"]["instance_count"] == 7  # what the autoscaler set stays
+    assert change.after is not None
+    assert change.after.config["instance_count"] == 7  # what the autoscaler set stays
     assert [d.path for d in change.diff] == ["model_uri"]
 
 
@@ -125,7 +125,7 @@ def test_adopt_imports_an_unmanaged_deployment_and_diffs_it_against_the_manifest
     )
     change = one(make_plan("dev", [desired(adopt=True)], state(), live(running)))
     assert change.action is Action.IMPORT
-    assert change.before == running.to_json()
+    assert change.before == running
     assert [(d.path, d.before, d.after) for d in change.diff] == [
         ("model_uri", "models:/churn/2", "models:/churn/3")
     ]

@@ -13,5 +13,11 @@ def state_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def backend(state_path: Path) -> LocalStateBackend:
-    return LocalStateBackend(state_path)
+def warned() -> list[str]:
+    """The warnings ``backend`` delivered (a lock taken over, a lease not renewed)."""
+    return []
+
+
+@pytest.fixture
+def backend(state_path: Path, warned: list[str]) -> LocalStateBackend:
+    return LocalStateBackend(state_path, on_warning=warned.append)

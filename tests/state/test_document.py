@@ -7,7 +7,7 @@ import json
 import pytest
 
 from deployctl.errors import StateError
-from deployctl.state.document import STATE_FORMAT_VERSION, StateDocument, StateRecord
+from deployctl.model.state import STATE_FORMAT_VERSION, StateDocument, StateRecord
 
 from .helpers import make_record
 

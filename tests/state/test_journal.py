@@ -197,7 +197,7 @@ def test_unlocked_reads_during_a_run_never_fail_or_go_back(backend: LocalStateBa
 
 
 def test_records_of_a_killed_process_survive_and_are_folded_by_the_next_lock(
-    backend: LocalStateBackend,
+    backend: LocalStateBackend, warned: list[str]
 ) -> None:
     _seed(backend, "base")
     result = run_python(
@@ -221,13 +221,14 @@ def test_records_of_a_killed_process_survive_and_are_folded_by_the_next_lock(
     assert set(seen.records) == {f"local/crashed-{i}" for i in range(50)}
 
     info = backend.lock_info()
-    assert info is not None
-    backend.force_unlock(info.id)
+    assert info is not None  # left by the dead run: the next lock takes it over
     with backend.lock(operation="apply") as session:
         assert not backend.journal_path.exists()  # folded on entry...
         assert session.document == seen
         assert backend.read_document() == seen  # ...by one write
     assert backend.read() == seen
+    assert len(warned) == 1 and f"process {info.pid} is no longer running" in warned[0]
+    assert backend.history()[-1].command == "apply (folding in the journal of a crashed run)"
 
 
 def test_crash_of_a_new_state_keeps_its_lineage(backend: LocalStateBackend) -> None:
@@ -248,7 +249,6 @@ def test_crash_of_a_new_state_keeps_its_lineage(backend: LocalStateBackend) -> N
     seen = backend.read()
     assert seen.serial == 1
     assert seen.lineage == _journal_lines(backend)[0]["lineage"]
-    backend.force_unlock()
     with backend.lock(operation="apply"):
         pass
     assert backend.read() == seen
@@ -403,8 +403,11 @@ def test_commit_that_replaced_but_could_not_sync_stops_further_writes(
     backend: LocalStateBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _seed(backend, "base")
+    real_fsync_dir = atomic.fsync_dir
 
     def failing_fsync_dir(directory: Path) -> None:
+        if directory != backend.path.parent:  # the history version is kept durably first
+            return real_fsync_dir(directory)
         raise OSError(5, "Input/output error")
 
     with backend.lock(operation="apply") as session:

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from deployctl.errors import StateError
-from deployctl.state.document import StateDocument
+from deployctl.model.state import StateDocument
 from deployctl.state.local import LocalStateBackend
 
 from .helpers import load, make_record, run_python
@@ -263,6 +263,46 @@ def test_corrupt_file_without_backup_says_there_is_none(backend: LocalStateBacke
         backend.read()
 
 
+def test_missing_file_whose_backup_exists_is_an_error_naming_the_backup(
+    backend: LocalStateBackend,
+) -> None:
+    _write_two_versions(backend)
+    backend.path.unlink()  # deleted or moved, by hand or by a script
+
+    with pytest.raises(StateError) as err:
+        backend.read()  # never a silent fresh lineage
+
+    message = str(err.value)
+    assert f"the state file {backend.path} is missing" in message
+    assert f"copy it to {backend.path}" in message and str(backend.backup_path) in message
+    with pytest.raises(StateError, match="is missing"):
+        backend.lock(operation="apply")
+    assert backend.lock_info() is None
+    assert not backend.path.exists()
+
+
+def test_missing_file_with_only_history_is_an_error_naming_the_history(
+    backend: LocalStateBackend,
+) -> None:
+    with backend.lock(operation="apply") as session:  # one write: no backup yet
+        session.record(make_record("churn"))
+    backend.path.unlink()
+
+    with pytest.raises(StateError, match="keeps serial 1") as err:
+        backend.read()
+    assert str(backend.history_path / "00000001.json") in str(err.value)
+
+
+def test_state_removed_with_its_backup_and_history_starts_afresh(
+    backend: LocalStateBackend,
+) -> None:
+    _write_two_versions(backend)
+    for path in (backend.path, backend.backup_path, *backend.history_path.iterdir()):
+        path.unlink()
+
+    assert backend.read() == StateDocument.empty()
+
+
 def test_malformed_record_names_the_file(backend: LocalStateBackend) -> None:
     with backend.lock(operation="apply") as session:
         session.record(make_record("churn"))
@@ -324,7 +364,7 @@ def test_failed_rename_leaves_old_state_intact(
 
 
 def test_process_killed_between_temp_file_and_rename_leaves_old_state(
-    backend: LocalStateBackend,
+    backend: LocalStateBackend, warned: list[str]
 ) -> None:
     _, before = _write_two_versions(backend)
     result = run_python(
@@ -355,12 +395,12 @@ def test_process_killed_between_temp_file_and_rename_leaves_old_state(
     assert sorted(backend.read().records) == ["local/churn", "local/fraud"]
 
     lock = backend.lock_info()
-    assert lock is not None  # the dead process still "holds" it, as in Terraform
-    backend.force_unlock(lock.id)
+    assert lock is not None  # left by the dead process, until the next run takes it over
     with backend.lock(operation="apply") as session:
         session.record(make_record("after"))
     assert [p for p in backend.path.parent.iterdir() if p.name.endswith(".tmp")] == []
     assert backend.read().serial == 3
+    assert len(warned) == 1 and f"process {lock.pid} is no longer running" in warned[0]
 
 
 def test_leftover_temp_files_are_ignored_by_read(backend: LocalStateBackend) -> None:

@@ -9,7 +9,8 @@ from types import ModuleType
 import pytest
 
 from deployctl.targets.adapter import TargetAdapter
-from deployctl.targets.registry import load_target
+from deployctl.targets.loading import load_module, load_target
+from deployctl.targets.plugin_module import PluginModule
 
 
 @pytest.fixture
@@ -25,3 +26,14 @@ def load(tmp_path: Path, test_plugins: ModuleType) -> Callable[..., TargetAdapte
         return load_target(f"{scheme}:{directory}", key=key or scheme)
 
     return _load
+
+
+@pytest.fixture
+def module_of(tmp_path: Path, test_plugins: ModuleType) -> Callable[..., PluginModule]:
+    """``module_of(scheme, key=...)``: the plugin module of a target of that scheme on
+    tmp_path, loaded without a client."""
+
+    def _module_of(scheme: str, key: str | None = None) -> PluginModule:
+        return load_module(f"{scheme}:{tmp_path}", key=key or scheme)
+
+    return _module_of

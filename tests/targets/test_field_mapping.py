@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 
-from deployctl import workflow
-from deployctl.console.protocol import NullConsole
+from deployctl.executor.console import NullConsole
 from deployctl.manifest import load_manifest
 from deployctl.model import DeploymentSpec
+from deployctl.operations import applying, planning
 from deployctl.planner.plan import Action, Plan
 from deployctl.state.local import LocalStateBackend
-from deployctl.targets.adapter import DEFAULT_RECORD_SHAPE, TargetAdapter
+from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.loading import load_target
+from deployctl.targets.pool import TargetPool
+from deployctl.targets.records import DEFAULT_RECORD_SHAPE
 from deployctl.targets.refresh import refresh
-from deployctl.targets.registry import load_target
 
 Load = Callable[..., TargetAdapter]
 SPEC = DeploymentSpec("models:/churn/3", "python_function", {"instance_type": "ml.m5.large"})
@@ -113,20 +115,20 @@ def test_the_pool_for_a_manifest_builds_each_adapter_with_its_targets_fields(
     path = tmp_path / "prod.yaml"
     path.write_text(MANIFEST.format(directory=tmp_path / "sm"), encoding="utf-8")
     manifest = load_manifest(path)
-    pool = workflow.TargetPool.for_manifest(manifest)
+    pool = TargetPool.for_manifest(manifest)
     assert pool.fields("sm") == SAGEMAKER_FIELDS
     assert pool.fields("plain") == {}
     sm = pool.get("sm", f"pagedtest:{tmp_path / 'sm'}")
     assert sm.record_shape == DEFAULT_RECORD_SHAPE.with_fields(SAGEMAKER_FIELDS)
     assert pool.get("sm", f"pagedtest:{tmp_path / 'sm'}") is sm
     assert pool.get("plain", f"pagedtest:{tmp_path}-plain").record_shape is DEFAULT_RECORD_SHAPE
-    assert workflow.TargetPool().fields("sm") == {}
+    assert TargetPool().fields("sm") == {}
 
 
-def _plan(manifest_path: Path, state_path: Path, pool: workflow.TargetPool) -> Plan:
+def _plan(manifest_path: Path, state_path: Path, pool: TargetPool) -> Plan:
     manifest = load_manifest(manifest_path)
     state = LocalStateBackend(state_path, environment="prod").read()
-    return workflow.plan(manifest, state, pool, NullConsole(), state_path=str(state_path))
+    return planning.plan(manifest, state, pool, NullConsole(), state_path=str(state_path))
 
 
 def test_a_mapped_field_is_compared_with_the_live_value_and_its_drift_is_seen(
@@ -140,16 +142,16 @@ def test_a_mapped_field_is_compared_with_the_live_value_and_its_drift_is_seen(
     state_path = tmp_path / "state" / "prod.json"
     manifest = load_manifest(path)
     backend = LocalStateBackend(state_path, environment="prod")
-    pool = workflow.TargetPool.for_manifest(manifest)
+    pool = TargetPool.for_manifest(manifest)
     with backend.lock(operation="apply") as session:
-        made = workflow.plan(
+        made = planning.plan(
             manifest, session.document, pool, NullConsole(), state_path=str(state_path)
         )
-        assert workflow.apply(made, session, pool, NullConsole()).ok
+        assert applying.apply(made, session, pool, NullConsole()).ok
     recorded = json.loads(state_path.read_text(encoding="utf-8"))["deployments"][0]["live"]
     assert recorded["model_uri"] == "models:/churn/3"  # read back through the mapping
 
-    (change,) = _plan(path, state_path, workflow.TargetPool.for_manifest(manifest)).changes
+    (change,) = _plan(path, state_path, TargetPool.for_manifest(manifest)).changes
     assert change.action is Action.NOOP
     assert change.reason == "up to date (live value not reported by target: config, flavor)"
 
@@ -158,7 +160,7 @@ def test_a_mapped_field_is_compared_with_the_live_value_and_its_drift_is_seen(
     record = store.read("churn")
     assert record is not None
     store.write("churn", {**record, "model_uri": "models:/churn/9"})
-    (change,) = _plan(path, state_path, workflow.TargetPool.for_manifest(manifest)).changes
+    (change,) = _plan(path, state_path, TargetPool.for_manifest(manifest)).changes
     assert change.action is Action.UPDATE
     assert change.reason == (
         "changed on the target outside deployctl (model_uri); "
@@ -168,7 +170,7 @@ def test_a_mapped_field_is_compared_with_the_live_value_and_its_drift_is_seen(
         ("model_uri", "models:/churn/9", "models:/churn/3")
     ]
     # Without the mapping the model_uri is not reported, so only the state is compared.
-    (unmapped,) = _plan(path, state_path, workflow.TargetPool()).changes
+    (unmapped,) = _plan(path, state_path, TargetPool()).changes
     assert unmapped.action is Action.NOOP
     assert "config, flavor, model_uri" in unmapped.reason
 

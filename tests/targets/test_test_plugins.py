@@ -21,7 +21,7 @@ SPEC = DeploymentSpec("models:/m/1")
 CREATE = """
 import sys
 from deployctl.model import DeploymentSpec
-from deployctl.targets.registry import load_target
+from deployctl.targets.loading import load_target
 adapter = load_target(sys.argv[1], key="dev")
 adapter.create(sys.argv[2], DeploymentSpec("models:/m/1"))
 print("survived")

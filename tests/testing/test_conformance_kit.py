@@ -17,8 +17,8 @@ from kit_runs import KitRunner, PytestRunner
 from support import require_mlflow
 
 from deployctl.model import DeploymentSpec
+from deployctl.targets.loading import load_target
 from deployctl.targets.local import LocalDeploymentClient
-from deployctl.targets.registry import load_target
 from deployctl.testing.options import DEFAULT_MODEL_URI
 from deployctl.testing.test_conformance import CREATE_CONTRACT
 

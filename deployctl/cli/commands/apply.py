@@ -10,23 +10,25 @@ diagnostic. It cannot prompt, so it needs ``--auto-approve`` or a saved plan.
 from __future__ import annotations
 
 import argparse
-import json
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from deployctl.cli import common, options
-from deployctl.errors import DeployctlError, PlanFileError, UsageError
-from deployctl.planner.plan import Plan
+from deployctl.cli import arguments, context, options, prompt
+from deployctl.cli.exit_codes import ExitCode
+from deployctl.errors import DeployctlError, UsageError
 
 if TYPE_CHECKING:
     from deployctl.console.json_events import JsonEventConsole
     from deployctl.console.rich_console import RichConsole
+    from deployctl.planner.plan import Plan
+    from deployctl.state.backends import StateLocation
 
 
 def _exit_code(ok: bool, interrupted: bool) -> int:
     if interrupted:
-        return 130
-    return 0 if ok else 1
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK if ok else ExitCode.ERROR
 
 
 def _console(args: argparse.Namespace) -> RichConsole | JsonEventConsole:
@@ -35,7 +37,7 @@ def _console(args: argparse.Namespace) -> RichConsole | JsonEventConsole:
         from deployctl.console.json_events import JsonEventConsole
 
         return JsonEventConsole()
-    return common.console(args)
+    return context.console(args)
 
 
 def _nothing_to_apply(args: argparse.Namespace, console: RichConsole | JsonEventConsole) -> int:
@@ -44,11 +46,12 @@ def _nothing_to_apply(args: argparse.Namespace, console: RichConsole | JsonEvent
         from deployctl.executor.results import ApplyReport
 
         console.apply_finished(ApplyReport(results=(), elapsed=0.0))
-    return 0
+    return ExitCode.OK
 
 
 def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
-    from deployctl import workflow
+    from deployctl.operations import applying, planning
+    from deployctl.targets.pool import TargetPool
 
     operation = "destroy" if destroy else "apply"
     if args.json and not args.auto_approve:
@@ -57,23 +60,23 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
             f"--json output cannot ask for confirmation; pass --auto-approve to {operation} "
             "without asking" + ("" if destroy else ", or apply a reviewed plan file")
         )
-    common.check_parallelism(args)
-    timeout = common.parse_duration(args.lock_timeout)
+    arguments.check_parallelism(args)
+    timeout = arguments.parse_duration(args.lock_timeout)
     console = _console(args)
-    manifest = common.load(args)
-    path = common.state_path(args, manifest.environment)
-    pool = workflow.TargetPool.for_manifest(manifest)
-    with common.backend(path, manifest.environment).lock(
+    manifest = context.load(args)
+    location = context.state_location(args, manifest, manifest.environment)
+    pool = TargetPool.for_manifest(manifest)
+    with context.backend(location, manifest.environment, console).lock(
         operation=operation, timeout=timeout
     ) as session:
-        plan = workflow.plan(
+        plan = planning.plan(
             manifest,
             session.document,
             pool,
             console,
-            state_path=path,
+            state_path=location.describe(),
             destroy=destroy,
-            selection=common.selection(args),
+            selection=arguments.selection(args),
             max_deletes=args.max_deletes,
         )
         console.show_plan(plan)
@@ -81,51 +84,59 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
             return _nothing_to_apply(args, console)
         if not args.auto_approve:
             verb = "destroy these deployments" if destroy else "perform these actions"
-            common.confirm(f"Do you want to {verb}?")
-        report = workflow.apply(plan, session, pool, console, parallelism=args.parallelism)
+            prompt.confirm(f"Do you want to {verb}?")
+        report = applying.apply(
+            plan, session, pool, console, parallelism=args.parallelism, debug=args.debug
+        )
     return _exit_code(report.ok, report.interrupted)
 
 
-def load_plan_file(path: str) -> Plan:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except OSError as exc:
-        raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from exc
-    except json.JSONDecodeError as exc:
-        raise PlanFileError(
-            f"{path}:{exc.lineno}:{exc.colno}: not a JSON plan file: {exc.msg}"
-        ) from exc
-    except UnicodeDecodeError as exc:  # a binary file is no JSON syntax error
-        raise PlanFileError(f"{path}: not a JSON plan file: it is not UTF-8 text") from exc
-    return Plan.from_json(data, source=path)
-
-
 def _apply_saved(args: argparse.Namespace) -> int:
-    from deployctl import workflow
+    from deployctl.operations import applying, planning, refresh
+    from deployctl.planner.planfile import read_plan
+    from deployctl.targets.pool import TargetPool
 
-    common.check_parallelism(args)
-    timeout = common.parse_duration(args.lock_timeout)
+    arguments.check_parallelism(args)
+    timeout = arguments.parse_duration(args.lock_timeout)
     if args.targets or args.excludes:
         raise UsageError(
             "--target and --exclude cannot narrow a saved plan; make the plan with them instead"
         )
-    plan = load_plan_file(args.planfile)
-    common.selection(args)  # validates --max-deletes
-    workflow.check_max_deletes(plan, args.max_deletes)
-    path = args.state or plan.state_path
-    if not path:
-        raise UsageError(f"{args.planfile} does not say which state it is for; pass --state PATH")
+    plan = read_plan(args.planfile)
+    arguments.selection(args)  # validates --max-deletes
+    planning.check_max_deletes(plan, args.max_deletes)
+    location = _saved_plan_state(args, plan)
     console = _console(args)
-    pool = workflow.TargetPool(plan.target_fields)
-    with common.backend(path, plan.environment).lock(operation="apply", timeout=timeout) as session:
-        workflow.check_plan_is_current(plan, session.document, manifest_path=args.manifest)
-        workflow.check_live_unchanged(plan, pool, console, parallelism=args.parallelism)
+    pool = TargetPool(plan.target_fields)
+    with context.backend(location, plan.environment, console).lock(
+        operation="apply", timeout=timeout
+    ) as session:
+        planning.check_plan_is_current(plan, session.document, manifest_path=args.manifest)
+        refresh.check_live_unchanged(plan, pool, console, parallelism=args.parallelism)
         console.show_plan(plan)
         if not plan.has_changes:
             return _nothing_to_apply(args, console)
-        report = workflow.apply(plan, session, pool, console, parallelism=args.parallelism)
+        report = applying.apply(
+            plan, session, pool, console, parallelism=args.parallelism, debug=args.debug
+        )
     return _exit_code(report.ok, report.interrupted)
+
+
+def _saved_plan_state(args: argparse.Namespace, plan: Plan) -> StateLocation:
+    """The state a saved plan is applied to: ``--state``, ``DEPLOYCTL_STATE``, the state of
+    ``-f MANIFEST``, else the one the plan was made against."""
+    from deployctl.state.backends import StateLocation
+
+    if args.state or os.environ.get("DEPLOYCTL_STATE") or args.manifest:
+        manifest = context.load(args) if args.manifest else None
+        return context.state_location(args, manifest, plan.environment)
+    if not plan.state_path:
+        raise UsageError(
+            f"{args.planfile} does not say which state it is for; pass --state URL|PATH"
+        )
+    location = StateLocation(plan.state_path, f"the plan file {args.planfile}")
+    location.check()
+    return location
 
 
 def _json_errors(args: argparse.Namespace, body: Callable[[], int]) -> int:

@@ -11,20 +11,22 @@ import argparse
 import json
 import sys
 
-from deployctl.cli import common, options
+from deployctl.cli import context, options
+from deployctl.cli.exit_codes import ExitCode
 
 
 def run(args: argparse.Namespace) -> int:
-    from deployctl import workflow
+    from deployctl.operations.drift import drift
+    from deployctl.targets.pool import TargetPool
 
-    manifest, path, state = common.read_environment(args)
-    console = common.console(args)
-    report = workflow.drift(
+    console = context.console(args)
+    manifest, location, state = context.read_environment(args, console)
+    report = drift(
         manifest,
         state,
-        workflow.TargetPool.for_manifest(manifest),
+        TargetPool.for_manifest(manifest),
         console,
-        state_path=path,
+        state_path=location.describe(),
         parallelism=args.parallelism,
     )
     if args.json:
@@ -35,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
         for line in drift_lines(report):
             console.print(line)
     if args.detailed_exitcode and report.has_drift:
-        return 2
-    return 0
+        return ExitCode.CHANGES
+    return ExitCode.OK
 
 
 def register(sub: options.Subparsers) -> None:

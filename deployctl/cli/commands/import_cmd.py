@@ -5,25 +5,29 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deployctl.cli import common, options
+from deployctl.cli import arguments, context, options
+from deployctl.cli.exit_codes import ExitCode
 
 
 def run(args: argparse.Namespace) -> int:
-    from deployctl import workflow
+    from deployctl.operations.importing import import_deployment
+    from deployctl.operations.planning import check_environment
+    from deployctl.targets.pool import TargetPool
 
-    timeout = common.parse_duration(args.lock_timeout)
-    console = common.console(args)
-    manifest = common.load(args)
-    path = common.state_path(args, manifest.environment)
-    pool = workflow.TargetPool.for_manifest(manifest)
-    with common.backend(path, manifest.environment).lock(
+    address = arguments.parse_address(args.address)
+    timeout = arguments.parse_duration(args.lock_timeout)
+    console = context.console(args)
+    manifest = context.load(args)
+    location = context.state_location(args, manifest, manifest.environment)
+    pool = TargetPool.for_manifest(manifest)
+    with context.backend(location, manifest.environment, console).lock(
         operation="import", timeout=timeout
     ) as session:
-        workflow.check_environment(manifest, session.document, path)
-        record, assumed = workflow.import_deployment(manifest, args.address, session, pool)
+        check_environment(manifest, session.document, location.describe())
+        record, assumed = import_deployment(manifest, address, session, pool)
     sys.stdout.write(
-        f"Imported {record.address} into {path}: its live record is now the last applied one "
-        "(nothing on the target changed).\n"
+        f"Imported {record.address} into {location.describe()}: its live record is now the last "
+        "applied one (nothing on the target changed).\n"
     )
     if assumed:
         console.warning(
@@ -31,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
             "values were recorded for them, so check the deployment matches"
         )
     sys.stdout.write("Run 'deployctl plan' to see how it differs from the manifest.\n")
-    return 0
+    return ExitCode.OK
 
 
 def register(sub: options.Subparsers) -> None:

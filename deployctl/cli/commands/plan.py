@@ -3,61 +3,38 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from deployctl.cli import common, options
-from deployctl.errors import PlanFileError
-from deployctl.planner.plan import Plan
-
-
-def save_plan(plan: Plan, path: str) -> None:
-    """Write the plan file atomically (a half-written plan must never be applied)."""
-    from deployctl import atomic
-
-    try:
-        atomic.write_atomic(Path(path), plan_json(plan).encode("utf-8"))
-    except atomic.ReplacedButNotSynced:
-        pass  # the complete plan is in place; only its directory entry's durability is unsure
-    except OSError as exc:
-        raise PlanFileError(f"--out {path}: cannot write the plan file: {exc.strerror}") from exc
-
-
-def plan_json(plan: Plan) -> str:
-    """The document ``plan --json`` and ``show --json`` print (the content of plan files)."""
-    return json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n"
-
-
-def plan_markdown(plan: Plan) -> str:
-    """The pull-request comment ``plan --markdown`` and ``show --markdown`` print."""
-    from deployctl.console.markdown import plan_markdown as render
-
-    return render(plan)
+from deployctl.cli import arguments, context, options
+from deployctl.cli.exit_codes import ExitCode
 
 
 def run(args: argparse.Namespace) -> int:
-    from deployctl import workflow
+    from deployctl.operations import planning
+    from deployctl.planner.planfile import plan_json, write_plan
+    from deployctl.targets.pool import TargetPool
 
-    manifest, path, state = common.read_environment(args)
-    console = common.console(args)
-    plan = workflow.plan(
+    console = context.console(args)
+    manifest, location, state = context.read_environment(args, console)
+    plan = planning.plan(
         manifest,
         state,
-        workflow.TargetPool.for_manifest(manifest),
+        TargetPool.for_manifest(manifest),
         console,
-        state_path=path,
+        state_path=location.describe(),
         destroy=args.destroy,
         parallelism=args.parallelism,
-        selection=common.selection(args),
+        selection=arguments.selection(args),
         max_deletes=args.max_deletes,
     )
     if args.out:
-        save_plan(plan, args.out)
+        write_plan(plan, args.out)
     saved = f"Saved the plan to {args.out}; apply it with: deployctl apply {args.out}"
     if args.json:
         sys.stdout.write(plan_json(plan))
     elif args.markdown:
+        from deployctl.console.markdown import plan_markdown
+
         sys.stdout.write(plan_markdown(plan))
         if args.out:  # stdout is the comment; say it where a CI log shows it
             console.print(saved, err=True)
@@ -66,19 +43,8 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             console.print(f"\n{saved}")
     if args.detailed_exitcode and plan.has_changes:
-        return 2
-    return 0
-
-
-def output_format(p: argparse.ArgumentParser) -> None:
-    """``--json`` or ``--markdown`` (shared with ``show``)."""
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--json", action="store_true", help="print the plan as one JSON document")
-    group.add_argument(
-        "--markdown",
-        action="store_true",
-        help="print the plan as a Markdown pull-request comment",
-    )
+        return ExitCode.CHANGES
+    return ExitCode.OK
 
 
 def register(sub: options.Subparsers) -> None:
@@ -87,7 +53,7 @@ def register(sub: options.Subparsers) -> None:
     options.state(p)
     options.parallelism(p, 8)
     options.color(p)
-    output_format(p)
+    options.plan_format(p)
     p.add_argument("--out", metavar="PLANFILE", help="save the plan for 'deployctl apply PLANFILE'")
     p.add_argument(
         "--detailed-exitcode",

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from deployctl.cli import common, options
+from deployctl.cli import arguments, context, options
+from deployctl.cli.exit_codes import ExitCode
 from deployctl.errors import UsageError
-from deployctl.model import split_address
 
 
 def read_input(path: str) -> Any:
@@ -69,24 +69,22 @@ def as_frame(result: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deployctl import workflow
+    from deployctl.operations.refresh import lookup_target_uri
+    from deployctl.targets.pool import TargetPool
 
-    try:
-        target, name = split_address(args.address)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    manifest, _, path = common.locate_state(args)
-    state = common.backend(path).read()
-    uri = workflow.lookup_target_uri(target, manifest, state)
+    address = arguments.parse_address(args.address)
+    manifest, environment, location = context.locate_state(args)
+    state = context.existing_state(context.backend(location, environment), location)
+    uri = lookup_target_uri(address.target, manifest, state)
     frame = read_input(args.input)
-    pool = workflow.TargetPool.for_manifest(manifest) if manifest else workflow.TargetPool()
-    adapter = pool.get(target, uri)
-    result = as_frame(adapter.predict(name, frame))
+    pool = TargetPool.for_manifest(manifest) if manifest else TargetPool()
+    adapter = pool.get(address.target, uri)
+    result = as_frame(adapter.predict(address.name, frame))
     if args.json:
         sys.stdout.write(result.to_json(orient="records") + "\n")
     else:
         sys.stdout.write(result.to_string(index=False) + "\n")
-    return 0
+    return ExitCode.OK
 
 
 def register(sub: options.Subparsers) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 
-from deployctl.cli import common, options
+from deployctl.cli import arguments, context, options
+from deployctl.cli.exit_codes import ExitCode
 from deployctl.errors import UsageError
-from deployctl.model import DeploymentSpec, JSONObject, split_address, target_scheme
+from deployctl.model import DeploymentSpec, JSONObject, target_scheme
 
 _EXPLICIT = ("target_uri", "name", "model_uri", "flavor", "config")
 _OPTION = {
@@ -51,16 +52,14 @@ def _from_manifest(
         )
     if not args.address:
         raise UsageError("run-local -f MANIFEST needs the ADDRESS (TARGET/NAME) of a deployment")
-    try:
-        key, name = split_address(args.address)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    manifest = common.load(args)
+    address = arguments.parse_address(args.address)
+    key, name = address.target, address.name
+    manifest = context.load(args)
     target = manifest.target(key)
     if target is None:
         known = ", ".join(t.key for t in manifest.targets) or "none"
         raise UsageError(f"{manifest.path} has no target '{key}' (targets: {known})")
-    deployment = next((d for d in target.deployments if d.name == name), None)
+    deployment = manifest.deployment(address)
     if deployment is None:
         known = ", ".join(d.name for d in target.deployments) or "none"
         raise UsageError(
@@ -89,17 +88,16 @@ def _from_options(args: argparse.Namespace) -> tuple[str, str, dict[str, str], s
 
 
 def run(args: argparse.Namespace) -> int:
-    from deployctl.targets.registry import load_target
+    from deployctl.targets.loading import load_module
 
     if args.manifest:
-        key, uri, fields, name, spec = _from_manifest(args)
+        key, uri, _, name, spec = _from_manifest(args)
     else:
-        key, uri, fields, name, spec = _from_options(args)
+        key, uri, _, name, spec = _from_options(args)
     # No client: run_local is a module function, and constructors may connect to clusters.
     # Nothing is printed first, so that an error stays the only line (the plugin logs itself).
-    adapter = load_target(uri, key=key, fields=fields, connect=False)
-    adapter.run_local(name, spec)
-    return 0
+    load_module(uri, key=key).run_local(name, spec)
+    return ExitCode.OK
 
 
 def register(sub: options.Subparsers) -> None:

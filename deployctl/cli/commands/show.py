@@ -11,25 +11,28 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deployctl.cli import common, options
-from deployctl.cli.commands.apply import load_plan_file
-from deployctl.cli.commands.plan import output_format, plan_json, plan_markdown
+from deployctl.cli import context, options
+from deployctl.cli.exit_codes import ExitCode
 
 
 def run(args: argparse.Namespace) -> int:
-    plan = load_plan_file(args.planfile)
+    from deployctl.planner.planfile import plan_json, read_plan
+
+    plan = read_plan(args.planfile)
     if args.json:
         sys.stdout.write(plan_json(plan))
     elif args.markdown:
+        from deployctl.console.markdown import plan_markdown
+
         sys.stdout.write(plan_markdown(plan))
     else:
-        common.console(args).show_plan(plan)
-    return 0
+        context.console(args).show_plan(plan)
+    return ExitCode.OK
 
 
 def register(sub: options.Subparsers) -> None:
     p = sub.add_parser("show", help="render a saved plan again, without contacting any target")
     p.add_argument("planfile", metavar="PLANFILE", help="a plan saved by 'deployctl plan --out'")
-    output_format(p)
+    options.plan_format(p)
     options.color(p)
     p.set_defaults(handler=run)

@@ -14,27 +14,28 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
+import os
 import sys
 from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from deployctl.cli import common, options
-from deployctl.errors import LockError, StaleStateError, StateError, UsageError
-from deployctl.model import JSONValue, canonical_json, split_address
-from deployctl.state.document import STATE_FORMAT_VERSION, StateDocument
+from deployctl.cli import arguments, context, options
+from deployctl.cli.exit_codes import ExitCode
+from deployctl.errors import LockError, StaleStateError, StateError, UsageError, printable
+from deployctl.model import JSONValue, canonical_json
+from deployctl.model.state import StateDocument
+from deployctl.state.schema import read_state_file
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator
-
     from deployctl.manifest.model import Manifest
 
 
 def _open(args: argparse.Namespace) -> tuple[str, StateDocument]:
-    _, _, path = common.locate_state(args)
-    return path, common.backend(path).read()
+    """For read-only subcommands: where the state is, and the state (which must exist)."""
+    _, environment, location = context.locate_state(args)
+    backend = context.backend(location, environment)
+    return location.describe(), context.existing_state(backend, location)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -53,10 +54,10 @@ def _list(args: argparse.Namespace) -> int:
             for r in records
         ]
         sys.stdout.write(json.dumps(out, indent=2, sort_keys=True) + "\n")
-        return 0
+        return ExitCode.OK
     for record in records:
         sys.stdout.write(f"{record.address}\n")
-    return 0
+    return ExitCode.OK
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -68,13 +69,16 @@ def _show(args: argparse.Namespace) -> int:
             hint="'deployctl state list' shows the managed addresses",
         )
     sys.stdout.write(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n")
-    return 0
+    return ExitCode.OK
 
 
 def _rm(args: argparse.Namespace) -> int:
-    _, _, path = common.locate_state(args)
-    timeout = common.parse_duration(args.lock_timeout)
-    with common.backend(path).lock(operation="state rm", timeout=timeout) as session:
+    _, environment, location = context.locate_state(args)
+    path = location.describe()
+    timeout = arguments.parse_duration(args.lock_timeout)
+    with context.backend(location, environment, context.console(args)).lock(
+        operation="state rm", timeout=timeout
+    ) as session:
         document = session.document
         missing = [a for a in args.addresses if a not in document.records]
         if missing:
@@ -87,16 +91,10 @@ def _rm(args: argparse.Namespace) -> int:
         session.replace(document)
     for address in args.addresses:
         sys.stdout.write(f"Removed {address} from {path} (the deployment itself is untouched)\n")
-    return 0
+    return ExitCode.OK
 
 
-def _address(text: str, role: str) -> tuple[str, str]:
-    try:
-        return split_address(text)
-    except ValueError as exc:
-        raise UsageError(
-            f"{role} {exc}; addresses look like local/churn ('deployctl state list' shows them)"
-        ) from exc
+_ADDRESS_ADVICE = "addresses look like local/churn ('deployctl state list' shows them)"
 
 
 def _check_same_target(
@@ -120,21 +118,24 @@ def _check_same_target(
 
 
 def _mv(args: argparse.Namespace) -> int:
-    manifest, _, path = common.locate_state(args)
-    old_target, old_name = _address(args.old, "OLD:")
-    new_target, new_name = _address(args.new, "NEW:")
+    manifest, environment, location = context.locate_state(args)
+    path = location.describe()
+    old = arguments.parse_address(args.old, role="OLD:", advice=_ADDRESS_ADVICE)
+    new = arguments.parse_address(args.new, role="NEW:", advice=_ADDRESS_ADVICE)
     if args.old == args.new:
         raise UsageError(f"OLD and NEW are both {args.old}; nothing to move")
-    if new_name != old_name:
+    if new.name != old.name:
         raise UsageError(
-            f"cannot move {args.old} to {args.new}: '{old_name}' is the deployment's name on "
-            f"target '{old_target}' and state mv does not touch the target, so only the target "
+            f"cannot move {args.old} to {args.new}: '{old.name}' is the deployment's name on "
+            f"target '{old.target}' and state mv does not touch the target, so only the target "
             f"key of an address may change",
             hint=f"to rename the deployment itself, rename it in the manifest and apply: "
-            f"deployctl creates '{new_name}' and deletes '{old_name}'",
+            f"deployctl creates '{new.name}' and deletes '{old.name}'",
         )
-    timeout = common.parse_duration(args.lock_timeout)
-    with common.backend(path).lock(operation="state mv", timeout=timeout) as session:
+    timeout = arguments.parse_duration(args.lock_timeout)
+    with context.backend(location, environment, context.console(args)).lock(
+        operation="state mv", timeout=timeout
+    ) as session:
         document = session.document
         record = document.get(args.old)
         if record is None:
@@ -147,85 +148,99 @@ def _mv(args: argparse.Namespace) -> int:
                 f"{args.new} is already in {path}; nothing was moved",
                 hint=f"'deployctl state rm {args.new}' first if that record is obsolete",
             )
-        _check_same_target(record.target_uri, new_target, document, manifest)
-        moved = replace(record, target=new_target)
+        _check_same_target(record.target_uri, new.target, document, manifest)
+        moved = replace(record, target=new.target)
         session.replace(document.without(args.old).with_record(moved))
     sys.stdout.write(
         f"Moved {args.old} to {args.new} in {path} (still {record.name} at "
         f"{record.target_uri}; the target is untouched)\n"
     )
-    return 0
+    return ExitCode.OK
 
 
 def _pull(args: argparse.Namespace) -> int:
     from deployctl.state.local import serialize_document
 
-    path, state = _open(args)
-    if not state.exists:
-        raise StateError(
-            f"there is no state at {path}: nothing has been applied to it yet",
-            hint="check -f, -e or --state",
-        )
+    if args.serial is None:
+        _, state = _open(args)
+    else:
+        _, environment, location = context.locate_state(args)
+        state = context.backend(location, environment).read_version(args.serial)
     sys.stdout.write(serialize_document(state).decode("utf-8"))
-    return 0
+    return ExitCode.OK
 
 
-@functools.cache
-def _state_validator() -> Draft202012Validator:
-    from importlib import resources
-
-    from jsonschema import Draft202012Validator
-
-    resource = resources.files("deployctl") / "schemas" / "state.schema.json"
-    return Draft202012Validator(json.loads(resource.read_text(encoding="utf-8")))
-
-
-def _load_pushed(file: str) -> StateDocument:
-    """FILE as a state document, validated against ``schemas/state.schema.json``."""
-    fix = "push a file written by deployctl or by 'deployctl state pull'; nothing was written"
-    try:
-        raw = Path(file).read_bytes()
-    except OSError as exc:
-        raise StateError(f"cannot read {file}: {exc.strerror}", hint="nothing was written") from exc
-    try:
-        data: Any = json.loads(raw)
-    except ValueError as exc:
-        raise StateError(f"{file} is not JSON ({exc})", hint=fix) from exc
-    if isinstance(data, dict) and data.get("format_version") == STATE_FORMAT_VERSION:
-        _validate_pushed(file, data, fix)
-    try:
-        return StateDocument.from_json(data, source=file)
-    except StateError as exc:
-        if exc.hint and "upgrade" in exc.hint:
-            raise  # a newer format: upgrading deployctl is the fix
-        message = exc.message if file in exc.message else f"{file}: {exc.message}"
-        raise StateError(message, hint=fix) from exc
+def _history(args: argparse.Namespace) -> int:
+    _, environment, location = context.locate_state(args)
+    backend = context.backend(location, environment)
+    context.existing_state(backend, location)
+    entries = backend.history()
+    if args.json:
+        data: list[JSONValue] = [entry.to_json() for entry in entries]
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        return ExitCode.OK
+    rows = [("SERIAL", "CREATED", "USER", "HOST", "COMMAND", "CHANGES")]
+    rows += [(str(e.serial), e.created, e.who, e.host, e.command, e.summary) for e in entries]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        sys.stdout.write(printable("  ".join([*cells, row[-1]]).rstrip()) + "\n")
+    return ExitCode.OK
 
 
-def _validate_pushed(file: str, data: dict[str, Any], fix: str) -> None:
-    """The schema, plus what it cannot say: addresses agree with target/name, and are unique."""
-    from collections import Counter
-
-    from jsonschema.exceptions import best_match
-
-    error = best_match(_state_validator().iter_errors(data))
-    if error is not None:
-        where = error.json_path.removeprefix("$") or "the top level"
-        raise StateError(
-            f"{file} is not a valid deployctl state: at {where}: {error.message}", hint=fix
-        )
-    for item in data["deployments"]:
-        expected = f"{item['target']}/{item['name']}"
-        if item["address"] != expected:
-            raise StateError(
-                f"{file}: record {item['address']} has target '{item['target']}' and name "
-                f"'{item['name']}'; its address must be {expected}",
-                hint=fix,
+def _rollback(args: argparse.Namespace) -> int:
+    _, environment, location = context.locate_state(args)
+    path = location.describe()
+    timeout = arguments.parse_duration(args.lock_timeout)
+    backend = context.backend(location, environment, context.console(args))
+    with backend.lock(
+        operation=f"state rollback --serial {args.serial}", timeout=timeout
+    ) as session:
+        current = session.document
+        if not current.exists:
+            raise StateError(f"there is no state at {path}: nothing to roll back")
+        old = backend.read_version(args.serial)
+        if old.lineage != current.lineage:
+            raise StaleStateError(
+                f"serial {args.serial} of {path} is lineage {old.lineage}, but the state is now "
+                f"lineage {current.lineage}; nothing was written"
             )
-    counts = Counter(item["address"] for item in data["deployments"])
-    duplicates = sorted(address for address, n in counts.items() if n > 1)
-    if duplicates:
-        raise StateError(f"{file} records {', '.join(duplicates)} more than once", hint=fix)
+        if args.serial == current.serial:
+            sys.stdout.write(f"{path} is at serial {current.serial} already; nothing to do\n")
+            return ExitCode.OK
+        written = session.replace(replace(old, serial=current.serial))
+    sys.stdout.write(
+        f"Rolled {path} back to the content of serial {args.serial}, as serial "
+        f"{written.serial} (the targets are untouched: run 'deployctl plan' to see how they "
+        "differ)\n"
+    )
+    return ExitCode.OK
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from deployctl.state.backends import StateLocation
+    from deployctl.state.migrate import migrate
+
+    _, environment, location = context.locate_state(args)
+    destination = StateLocation(args.to if "://" in args.to else os.path.abspath(args.to), "--to")
+    destination.check()
+    if destination.value == location.value:
+        raise UsageError(f"--to {destination.describe()} is where the state already is")
+    environment = (
+        environment or context.existing_state(context.backend(location, None), location).environment
+    )
+    console = context.console(args)
+    result = migrate(
+        context.backend(location, environment, console),
+        context.backend(destination, environment, console),
+        timeout=arguments.parse_duration(args.lock_timeout),
+    )
+    sys.stdout.write(
+        f"Migrated {location.describe()} to {destination.describe()}: lineage {result.lineage}, "
+        f"serial {result.serial}, {result.copied} version(s) copied. Point the manifest's "
+        f"state: (or --state / DEPLOYCTL_STATE) at {destination.describe()} now.\n"
+    )
+    return ExitCode.OK
 
 
 def _check_push(file: str, pushed: StateDocument, current: StateDocument, path: str) -> None:
@@ -256,10 +271,13 @@ def _check_push(file: str, pushed: StateDocument, current: StateDocument, path: 
 
 
 def _push(args: argparse.Namespace) -> int:
-    _, environment, path = common.locate_state(args)
-    pushed = _load_pushed(args.file)
-    timeout = common.parse_duration(args.lock_timeout)
-    with common.backend(path, environment).lock(operation="state push", timeout=timeout) as session:
+    _, environment, location = context.locate_state(args)
+    path = location.describe()
+    pushed = read_state_file(args.file)
+    timeout = arguments.parse_duration(args.lock_timeout)
+    with context.backend(location, environment, context.console(args)).lock(
+        operation="state push", timeout=timeout
+    ) as session:
         current = session.document
         expected = environment or current.environment
         if not args.force and pushed.environment and expected and pushed.environment != expected:
@@ -276,22 +294,33 @@ def _push(args: argparse.Namespace) -> int:
                 f"{path} already holds this state (lineage {current.lineage}, serial "
                 f"{current.serial}); nothing was written\n"
             )
-            return 0
+            return ExitCode.OK
         written = session.replace(pushed)
     sys.stdout.write(
         f"Pushed {args.file} to {path} (lineage {written.lineage}, serial {written.serial})\n"
     )
-    return 0
+    return ExitCode.OK
 
 
 def run(args: argparse.Namespace) -> int:
-    commands = {"list": _list, "show": _show, "rm": _rm, "mv": _mv, "pull": _pull, "push": _push}
+    commands = {
+        "list": _list,
+        "show": _show,
+        "rm": _rm,
+        "mv": _mv,
+        "pull": _pull,
+        "push": _push,
+        "history": _history,
+        "rollback": _rollback,
+        "migrate": _migrate,
+    }
     return commands[args.state_command](args)
 
 
 def run_force_unlock(args: argparse.Namespace) -> int:
-    _, _, path = common.locate_state(args)
-    backend = common.backend(path)
+    _, environment, location = context.locate_state(args)
+    path = location.describe()
+    backend = context.backend(location, environment)
     info = backend.lock_info()
     if info is None:
         raise LockError(f"{path} is not locked; nothing to do")
@@ -303,7 +332,7 @@ def run_force_unlock(args: argparse.Namespace) -> int:
     if removed is None:
         raise LockError(f"{path} is not locked; nothing to do")
     sys.stdout.write(f"Removed the lock on {path} ({removed.describe()}).\n")
-    return 0
+    return ExitCode.OK
 
 
 def register(sub: options.Subparsers) -> None:
@@ -319,12 +348,15 @@ def register(sub: options.Subparsers) -> None:
         ("mv", "rename an address's target key without touching the target"),
         ("pull", "print the state document"),
         ("push", "replace the state by a state document (refuses an older or foreign one)"),
+        ("history", "list the committed versions of the state"),
+        ("rollback", "make an old version of the state current again (as a new serial)"),
+        ("migrate", "copy the state, with its lineage, serial and history, to another backend"),
     ):
         sp = state_sub.add_parser(name, help=help_text)
         options.manifest(sp, required=False)
         options.state(sp, environment=True)
-        if name == "list":
-            sp.add_argument("--json", action="store_true", help="print a JSON list of records")
+        if name in ("list", "history"):
+            sp.add_argument("--json", action="store_true", help="print a JSON list")
         elif name == "show":
             sp.add_argument("address", metavar="ADDRESS")
         elif name == "rm":
@@ -333,6 +365,23 @@ def register(sub: options.Subparsers) -> None:
         elif name == "mv":
             sp.add_argument("old", metavar="OLD", help="the address now, e.g. local/churn")
             sp.add_argument("new", metavar="NEW", help="the new address, e.g. prod-local/churn")
+            options.lock(sp)
+        elif name == "pull":
+            sp.add_argument(
+                "--serial", type=int, metavar="N", help="print version N from the history"
+            )
+        elif name == "rollback":
+            sp.add_argument(
+                "--serial", type=int, required=True, metavar="N", help="the version to restore"
+            )
+            options.lock(sp)
+        elif name == "migrate":
+            sp.add_argument(
+                "--to",
+                required=True,
+                metavar="URL|PATH",
+                help="the destination: postgresql://USER@HOST/DB, s3://BUCKET/PREFIX/ or a path",
+            )
             options.lock(sp)
         elif name == "push":
             sp.add_argument("file", metavar="FILE", help="the state document to write")

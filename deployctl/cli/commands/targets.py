@@ -7,14 +7,15 @@ import json
 import sys
 
 from deployctl.cli import options
-from deployctl.errors import TargetError, TargetNotFoundError
+from deployctl.cli.exit_codes import ExitCode
 from deployctl.model import JSONValue
 
 COLUMNS = ("scheme", "source", "package", "version", "module", "interface")
 
 
 def run(args: argparse.Namespace) -> int:
-    from deployctl.targets.registry import installed_targets, plugin_interface
+    from deployctl.targets.generations import plugin_interface
+    from deployctl.targets.registry import installed_targets
 
     # Reading the interface imports each plugin module (never constructs a client); a plugin
     # that cannot be imported says so in its row and the listing goes on.
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out: list[JSONValue] = [dict(entry) for entry in entries]
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
-        return 0
+        return ExitCode.OK
     rows = [tuple(column.upper() for column in COLUMNS)]
     rows += [tuple(entry[column] or "-" for column in COLUMNS) for entry in entries]
     # Plain aligned columns, never truncated: CI logs are not terminals.
@@ -40,32 +41,15 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
         sys.stdout.write("  ".join([*cells, row[-1]]) + "\n")
-    return 0
+    return ExitCode.OK
 
 
 def run_help(args: argparse.Namespace) -> int:
-    from deployctl.targets.registry import find_target, import_plugin, installed_targets
+    from deployctl.targets.loading import load_scheme
 
-    scheme = args.scheme.lower()
-    plugin = find_target(scheme)
-    if plugin is None:
-        names = ", ".join(p.scheme for p in installed_targets()) or "none"
-        raise TargetNotFoundError(
-            f"no installed plugin handles '{scheme}' targets (installed: {names})",
-            hint=f"pip install the deployment plugin that provides the '{scheme}' target",
-        )
-    module = import_plugin(plugin, key=scheme)
-    target_help = getattr(module, "target_help", None)
-    if not callable(target_help):
-        raise TargetError("the plugin has no target_help() function", target=scheme, call="import")
-    try:
-        text = target_help()
-    except Exception as exc:
-        raise TargetError(
-            f"{type(exc).__name__}: {exc}", target=scheme, call="target_help", cause=exc
-        ) from exc
-    sys.stdout.write(f"{str(text).rstrip()}\n")
-    return 0
+    text = load_scheme(args.scheme.lower()).target_help()
+    sys.stdout.write(f"{text.rstrip()}\n")
+    return ExitCode.OK
 
 
 def register(sub: options.Subparsers) -> None:

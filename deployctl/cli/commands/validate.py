@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from deployctl.cli import common, options
+from deployctl.cli import context, options
+from deployctl.cli.exit_codes import ExitCode
 from deployctl.errors import TargetNotFoundError
 
 
 def run(args: argparse.Namespace) -> int:
     from deployctl.targets.registry import installed_targets
 
-    manifest = common.load(args)
+    manifest = context.load(args)
     installed = {t.scheme for t in installed_targets()}
     missing = sorted({t.scheme for t in manifest.targets} - installed)
     if missing:
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
         f"{manifest.path}: valid (environment {manifest.environment}, "
         f"{len(manifest.targets)} target(s), {count} deployment(s))\n"
     )
-    return 0
+    return ExitCode.OK
 
 
 def register(sub: options.Subparsers) -> None:

@@ -1,4 +1,4 @@
-"""Value types shared by every layer: JSON values, addresses and the comparable deployment spec."""
+"""Plain values: JSON, addresses, the comparable deployment spec and lifecycle guards."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, TypeAlias
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
 JSONObject: TypeAlias = "dict[str, JSONValue]"
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(?!\n)$"
 NAME_RE = re.compile(NAME_PATTERN)
 
 # The fields of a deployment that deployctl manages and compares, in display order.
@@ -40,17 +40,6 @@ class Address:
 
     def __str__(self) -> str:
         return f"{self.target}/{self.name}"
-
-
-def make_address(target: str, name: str) -> str:
-    """The address of a deployment: ``TARGET/NAME``."""
-    return str(Address(target, name))
-
-
-def split_address(address: str) -> tuple[str, str]:
-    """Split ``TARGET/NAME``; raises ``ValueError`` when it is not of that form."""
-    parsed = Address.parse(address)
-    return parsed.target, parsed.name
 
 
 def json_safe(value: Any, *, _depth: int = 0) -> JSONValue:
@@ -121,7 +110,7 @@ class DeploymentSpec:
         return canonical_json(self.to_json()) == canonical_json(other.to_json())
 
 
-LIFECYCLE_PATH_PATTERN = r"^(model_uri|flavor|config(\.[A-Za-z0-9_-]+)*)$"
+LIFECYCLE_PATH_PATTERN = r"^(model_uri|flavor|config(\.[A-Za-z0-9_-]+)*)(?!\n)$"
 
 
 @dataclass(frozen=True)

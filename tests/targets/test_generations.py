@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from support import require_mlflow
 
-from deployctl.targets.adapter import client_interface
+from deployctl.targets.generations import client_interface, plugin_interface
 from deployctl.targets.local import LocalDeploymentClient
-from deployctl.targets.registry import find_target, plugin_interface
+from deployctl.targets.registry import find_target
 
 
 class Seed:
@@ -151,7 +151,8 @@ def test_a_plugin_that_cannot_be_used_is_unavailable_with_the_reason(
 def test_reading_the_seed_generation_needs_no_mlflow(test_plugins: object) -> None:
     code = (
         "import sys, json\n"
-        "from deployctl.targets.registry import find_target, plugin_interface\n"
+        "from deployctl.targets.registry import find_target\n"
+        "from deployctl.targets.generations import plugin_interface\n"
         "print(json.dumps([plugin_interface(find_target('seedtest')), 'mlflow' in sys.modules]))\n"
     )
     proc = subprocess.run(

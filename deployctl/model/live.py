@@ -1,53 +1,16 @@
-"""The seam to deployment targets: what a plugin client looks like, and what deployctl reads back.
+"""What the targets report: one deployment's live record, and the result of a refresh.
 
-``DeploymentClient`` is satisfied structurally by any MLflow ``BaseDeploymentClient`` subclass
-(either interface generation) and by duck-typed classes; ``TargetAdapter`` hides their differences.
+These are values shared by the targets layer (which produces them), the planner (which compares
+them with the manifest and the state), the state (which records the last live record) and the
+console; they hold no behaviour that needs a plugin.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
 
-from deployctl.model import SPEC_FIELDS, JSONObject
-
-
-@runtime_checkable
-class DeploymentClient(Protocol):
-    """The methods deployctl calls on a plugin's client (MLflow's ``BaseDeploymentClient``).
-
-    Signatures vary between plugins (the seed's ``update_deployment(target, name, ...)`` versus
-    MLflow's ``update_deployment(name, ...)``; optional ``endpoint=``/``config=`` keywords), so the
-    adapter inspects them once per plugin instead of calling these directly.
-    """
-
-    target_uri: str
-
-    def create_deployment(
-        self, name: str, model_uri: str, flavor: Any = None, config: Any = None
-    ) -> Any:
-        """Deploy ``model_uri`` as ``name``; returns a dict with at least ``name``."""
-        ...
-
-    def update_deployment(self, *args: Any, **kwargs: Any) -> Any:
-        """Change the model, flavor and/or config of an existing deployment."""
-        ...
-
-    def delete_deployment(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Delete ``name``; not idempotent for many plugins, so only called for what exists."""
-        ...
-
-    def get_deployment(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Describe ``name``; raises (with plugin-specific exceptions) when it does not exist."""
-        ...
-
-    def list_deployments(self, *args: Any, **kwargs: Any) -> Any:
-        """List deployments, in one of several shapes (see ``../shared/plugins.md``)."""
-        ...
-
-    def predict(self, *args: Any, **kwargs: Any) -> Any:
-        """Score a pandas DataFrame (or MLflow ``inputs``) against a deployment."""
-        ...
+from deployctl.model.values import SPEC_FIELDS, Address, JSONObject
 
 
 @dataclass(frozen=True)
@@ -114,3 +77,35 @@ class LiveRecord:
             config=config if isinstance(config, dict) else None,
             status=status if isinstance(status, str) else None,
         )
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    """Whether one address exists on its target, and how that was decided.
+
+    ``reason`` explains an absence (e.g. "not listed, and get_deployment raised: ...") so the
+    plan can say why it will create something that state says was applied.
+    """
+
+    target: str
+    name: str
+    exists: bool
+    record: LiveRecord | None = None
+    reason: str | None = None
+
+    @property
+    def address(self) -> str:
+        return str(Address(self.target, self.name))
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """The result of one refresh: a status per address asked about or listed."""
+
+    statuses: Mapping[str, LiveStatus] = field(default_factory=dict)
+
+    def get(self, address: str) -> LiveStatus | None:
+        return self.statuses.get(address)
+
+    def existing(self) -> list[LiveStatus]:
+        return [s for _, s in sorted(self.statuses.items()) if s.exists]

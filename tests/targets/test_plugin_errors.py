@@ -1,11 +1,15 @@
-"""Plugin exceptions become TargetError subclasses by their MLflow error code."""
+"""Plugin exceptions become one TargetError: its subclass chosen by the MLflow error code, a
+one-line message naming target, call and address, and "not found" read from codes, types and
+text."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fake_clients import SPEC, Lister, adapter_for, faults
 from support import require_mlflow
 
 from deployctl.errors import (
@@ -16,11 +20,14 @@ from deployctl.errors import (
     TargetRejectedError,
 )
 from deployctl.model import DeploymentSpec
-from deployctl.targets.adapter import TargetAdapter, error_class
-from deployctl.targets.registry import load_target
+from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.loading import load_target
+from deployctl.targets.plugin_errors import describe_exception, error_class, error_says_not_found
 
 Load = Callable[..., TargetAdapter]
-SPEC = DeploymentSpec("models:/churn/3", "python_function", {"replicas": 2})
+
+
+# -- error classes by MLflow error code --
 
 
 @pytest.mark.parametrize(
@@ -160,3 +167,129 @@ def test_errors_of_every_class_are_caught_as_target_errors(load: Load) -> None:
     ):
         with pytest.raises(TargetError):
             call()
+
+
+# -- what plugins raise, wrapped --
+
+
+def test_a_seed_get_of_a_missing_name_is_a_not_found_target_error(load: Load) -> None:
+    adapter = load("seedtest", key="dev")
+    with pytest.raises(TargetError) as info:
+        adapter.get("ghost")
+    error = info.value
+    assert (error.target, error.call, error.address) == ("dev", "get_deployment", "dev/ghost")
+    assert error.not_found
+    assert isinstance(error.cause, ValueError)
+    assert (
+        str(error)
+        == "target 'dev', get_deployment for dev/ghost: ValueError: deployment ghost not found"
+    )
+
+
+def test_an_mlflow_error_code_marks_not_found(load: Load) -> None:
+    require_mlflow()
+    with pytest.raises(TargetError) as info:
+        load("mlflowtest").get("ghost")
+    assert info.value.not_found
+    assert "MlflowException: deployment ghost does not exist" in str(info.value)
+
+
+def test_a_botocore_style_error_marks_not_found(load: Load) -> None:
+    adapter = load("pagedtest")
+    with pytest.raises(TargetError) as info:
+        adapter.delete("ghost")
+    assert info.value.not_found
+    assert info.value.call == "delete_deployment"
+    assert "ClientError: An error occurred (ValidationException)" in str(info.value)
+
+
+def test_a_conflict_is_not_marked_not_found(load: Load) -> None:
+    adapter = load("seedtest")
+    adapter.create("m", SPEC)
+    with pytest.raises(TargetError) as info:
+        adapter.create("m", SPEC)
+    assert not info.value.not_found
+
+
+def test_injected_failures_are_wrapped_with_the_address(load: Load) -> None:
+    adapter = load("seedtest", key="dev")
+    faults(adapter, fail={"create_deployment": ["m"], "list_deployments": True})
+    with pytest.raises(
+        TargetError, match="InjectedFault: injected failure: create_deployment m"
+    ) as info:
+        adapter.create("m", SPEC)
+    assert info.value.address == "dev/m"
+    with pytest.raises(TargetError) as listing:
+        adapter.list()
+    assert (listing.value.call, listing.value.address) == ("list_deployments", None)
+
+
+def test_messages_are_one_line_and_truncated() -> None:
+    class Noisy(Lister):
+        def get_deployment(self, name: str) -> Any:
+            raise RuntimeError("first line\n\n   second\tline " + "x" * 1000)
+
+    with pytest.raises(TargetError) as info:
+        adapter_for(Noisy()).get("m")
+    message = str(info.value)
+    assert "\n" not in message
+    assert "RuntimeError: first line second line xxx" in message
+    assert len(describe_exception(info.value.cause)) == 300  # type: ignore[arg-type]
+    assert message.endswith("…")
+
+
+def test_keyboard_interrupt_is_not_wrapped() -> None:
+    class Interrupted(Lister):
+        def list_deployments(self) -> Any:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        adapter_for(Interrupted()).list()
+
+
+class Coded(Exception):
+    def __init__(self, text: str = "", error_code: str | None = None, response: Any = None) -> None:
+        super().__init__(text)
+        self.error_code = error_code
+        self.response = response
+
+
+class HttpResponse:
+    status_code = 404
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (KeyError("m"), True),
+        (Coded("boom", "RESOURCE_DOES_NOT_EXIST"), True),
+        (Coded("boom", "ENDPOINT_NOT_FOUND"), True),
+        (Coded("boom", "NOT_FOUND"), True),
+        (Coded("boom", "INTERNAL_ERROR"), False),
+        (Coded("Deployment m already exists", "RESOURCE_ALREADY_EXISTS"), False),
+        (ValueError("Model m not found"), True),
+        (Exception("endpoint does not exist"), True),
+        (Exception("HTTP 404 from server"), True),
+        (Exception("no such deployment"), True),
+        (Exception("listening on port 4040"), False),
+        (Coded(response={"Error": {"Code": "ResourceNotFound", "Message": ""}}), True),
+        (
+            Coded(
+                response={
+                    "Error": {"Code": "ValidationException", "Message": "Could not find endpoint"}
+                }
+            ),
+            True,
+        ),
+        (
+            Coded(
+                response={"Error": {"Code": "ValidationException", "Message": "Bad instance type"}}
+            ),
+            False,
+        ),
+        (Coded("Client Error", response=HttpResponse()), True),
+        (RuntimeError("connection refused"), False),
+    ],
+)
+def test_not_found_is_read_from_codes_types_and_text(exc: Exception, expected: bool) -> None:
+    assert error_says_not_found(exc) is expected

@@ -16,20 +16,18 @@ and a record is::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from deployctl.errors import StateError
-from deployctl.model import DeploymentSpec, JSONObject, JSONValue, make_address
-from deployctl.targets.protocol import LiveRecord
+from deployctl.model.live import LiveRecord
+from deployctl.model.values import Address, DeploymentSpec, JSONObject, JSONValue
 
+# Format 1 is the only one there has been. A format 2 would come with an upgrade step from 1,
+# applied in ``StateDocument.from_json``, and a test of that step in tests/state/test_document.py.
 STATE_FORMAT_VERSION = 1
-
-# Upgrade steps: UPGRADES[n] turns a format-n document into a format-(n+1) one. Each new format
-# version adds one step here and a test in tests/state/test_document.py.
-UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 def utc_now() -> str:
@@ -53,7 +51,7 @@ class StateRecord:
 
     @property
     def address(self) -> str:
-        return make_address(self.target, self.name)
+        return str(Address(self.target, self.name))
 
     def summary_json(self) -> JSONObject:
         """The record without history, as stored under ``previous`` of its successor."""
@@ -173,12 +171,8 @@ class StateDocument:
                 f"({STATE_FORMAT_VERSION})",
                 hint="upgrade deployctl",
             )
-        while version < STATE_FORMAT_VERSION:
-            step = UPGRADES.get(version)
-            if step is None:
-                raise StateError(f"{source} has unsupported format version {version}")
-            data = step(data)
-            version = int(data["format_version"])
+        if version < STATE_FORMAT_VERSION:
+            raise StateError(f"{source} has unsupported format version {version}")
         lineage = data.get("lineage")
         serial = data.get("serial")
         if not isinstance(lineage, str) or not isinstance(serial, int) or isinstance(serial, bool):

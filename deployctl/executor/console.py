@@ -1,5 +1,8 @@
 """The seam between the core and whoever watches it: the core reports events, never prints.
 
+It lives beside the executor, the main reporter (refresh and the CLI report through it too), so
+that the core depends on this protocol and never on the rendering package.
+
 Implementations: ``RichConsole`` (terminal), ``JsonEventConsole`` (JSON lines for CI), and
 ``NullConsole`` / ``CaptureConsole`` for tests and embedding.
 """

@@ -1,0 +1,58 @@
+"""Importing: adopting a deployment that already exists on its target into state.
+
+Its live record becomes the last applied one, as if deployctl had applied it; fields the target
+does not report are taken from the manifest (``planner.adopt``). Nothing on the target changes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from deployctl.errors import PlanError, StateError, TargetError
+from deployctl.manifest.model import Manifest
+from deployctl.model import Address
+from deployctl.model.state import StateRecord, utc_now
+
+if TYPE_CHECKING:
+    from deployctl.state.protocol import StateSession
+    from deployctl.targets.pool import TargetPool
+
+
+def import_deployment(
+    manifest: Manifest, address: Address, session: StateSession, pool: TargetPool
+) -> tuple[StateRecord, tuple[str, ...]]:
+    """Record the deployment at ``address`` (in the manifest, live on its target) in state.
+
+    Returns the record and the fields the target does not report (taken from the manifest).
+    """
+    from deployctl.planner.adopt import adopted_spec
+
+    target = manifest.target(address.target)
+    desired = manifest.deployment(address)
+    if target is None or desired is None:
+        raise PlanError(
+            f"{address} is not in {manifest.path}",
+            hint="add the deployment to the manifest first, then import it",
+        )
+    if str(address) in session.document.records:
+        raise StateError(f"{address} is already managed; nothing to import")
+    adapter = pool.get(address.target, target.resolved_uri)
+    try:
+        live = adapter.get(address.name)
+    except TargetError as exc:
+        raise PlanError(
+            f"cannot import {address}: it was not found on target '{address.target}' ({exc})",
+            hint="check the name, or let 'deployctl apply' create it",
+        ) from exc
+    spec, assumed = adopted_spec(desired.spec, live)
+    record = StateRecord(
+        target=address.target,
+        name=address.name,
+        target_uri=target.resolved_uri,
+        applied=spec,
+        live=live,
+        applied_at=utc_now(),
+        prevent_destroy=desired.lifecycle.prevent_destroy,
+    )
+    session.record(record)
+    return record, assumed

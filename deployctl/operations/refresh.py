@@ -1,0 +1,108 @@
+"""Refreshing: asking the targets in play what is live, before planning or applying.
+
+Which targets are in play comes from the manifest and, for addresses only the state still
+records, from the state; a selection narrows both the targets read and the addresses asked about.
+A saved plan is re-checked against the targets before it is applied: the live records it will
+touch must be the ones it was planned from (their fingerprints).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from deployctl.errors import StalePlanError, TargetError
+from deployctl.executor.console import Console
+from deployctl.manifest.model import Manifest
+from deployctl.model import Address
+from deployctl.model.live import LiveView
+from deployctl.model.state import StateDocument
+from deployctl.planner.plan import Plan, live_fingerprint
+from deployctl.planner.selection import Selection
+
+if TYPE_CHECKING:
+    from deployctl.targets.pool import TargetPool
+
+
+def target_uris(manifest: Manifest | None, state: StateDocument) -> dict[str, str]:
+    """The URI of every target key in play: the manifest's, else the one recorded in state."""
+    uris = {r.target: r.target_uri for _, r in sorted(state.records.items())}
+    if manifest is not None:
+        uris.update({t.key: t.resolved_uri for t in manifest.targets})
+    return uris
+
+
+def lookup_target_uri(key: str, manifest: Manifest | None, state: StateDocument) -> str:
+    """The URI of target ``key`` (``target_uris``); ``TargetError`` naming the known keys."""
+    uris = target_uris(manifest, state)
+    if key not in uris:
+        known = ", ".join(sorted(uris)) or "none"
+        raise TargetError(
+            "no such target in the manifest or the state",
+            target=key,
+            call="lookup",
+            hint=f"known targets: {known}",
+        )
+    return uris[key]
+
+
+def refresh(
+    manifest: Manifest | None,
+    state: StateDocument,
+    pool: TargetPool,
+    console: Console,
+    *,
+    parallelism: int = 8,
+    selection: Selection | None = None,
+) -> LiveView:
+    """Ask every target in play what is live, for desired, recorded and listed names.
+
+    With a ``selection``, only its targets are read and only its addresses are looked up; the
+    view then holds only selected addresses.
+    """
+    from deployctl.targets.refresh import refresh as refresh_targets
+
+    selection = selection or Selection()
+    uris = {k: u for k, u in target_uris(manifest, state).items() if selection.may_touch_target(k)}
+    wanted: dict[str, set[str]] = {key: set() for key in uris}
+    addresses = [Address(r.target, r.name) for r in state.records.values()]
+    if manifest is not None:
+        addresses += [Address(d.target, d.name) for d in manifest.deployments()]
+    for address in addresses:
+        if address.target in wanted and selection.matches(str(address)):
+            wanted[address.target].add(address.name)
+    console.refresh_started(sorted(uris))
+    adapters = {key: pool.get(key, uri) for key, uri in sorted(uris.items())}
+    live = refresh_targets(adapters, wanted, max_workers=parallelism)
+    if not selection.partial:
+        return live
+    return LiveView({a: s for a, s in live.statuses.items() if selection.matches(a)})
+
+
+def check_live_unchanged(
+    plan: Plan, pool: TargetPool, console: Console, *, parallelism: int = 8
+) -> None:
+    """Re-read the live records a saved plan will touch; refuse it if any changed since.
+
+    Terraform only checks its own state serial; this also catches changes made on the target
+    behind deployctl's back between review and release.
+    """
+    from deployctl.targets.refresh import refresh as refresh_targets
+
+    touched = [c for c in plan.actionable() if c.live_fingerprint is not None]
+    if not touched:
+        return
+    adapters = {c.target: pool.get(c.target, c.target_uri) for c in touched}
+    wanted: dict[str, set[str]] = {}
+    for change in touched:
+        wanted.setdefault(change.target, set()).add(change.name)
+    console.refresh_started(sorted(adapters))
+    live = refresh_targets(adapters, wanted, max_workers=parallelism)
+    changed = [
+        c.address for c in touched if live_fingerprint(live.get(c.address)) != c.live_fingerprint
+    ]
+    if changed:
+        raise StalePlanError(
+            "the live deployments changed on their targets since the plan was made: "
+            + ", ".join(changed),
+            hint="run 'deployctl plan --out' again and review the new plan",
+        )

@@ -1,0 +1,291 @@
+"""A locked write session on an S3 state: journal objects per change, one commit at the end.
+
+See ``deployctl/state/s3.py`` for the objects and the commit protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace as dc_replace
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from deployctl.errors import LockError, StateError
+from deployctl.model.state import StateDocument, StateRecord, utc_now
+from deployctl.state.history import HistoryEntry, change_summary
+from deployctl.state.journal import JOURNAL_FORMAT_VERSION, JournalEntry
+from deployctl.state.migrate import versions_to_import
+from deployctl.state.protocol import LockInfo
+from deployctl.state.s3_lock import Lease
+from deployctl.state.s3_store import Conflict
+
+if TYPE_CHECKING:
+    from deployctl.state.s3 import S3StateBackend, StoredVersion
+
+
+class UncertainCommitError(StateError):
+    """Writing the document failed without an answer: it may or may not have been written.
+
+    The session asks ``settle`` (the document's write id tells) before it writes again, so the
+    changes it journals next extend the right serial.
+    """
+
+    def __init__(self, cause: StateError, *, write_id: str, document: StateDocument) -> None:
+        super().__init__(
+            f"{cause.message}; whether serial {document.serial} was written is not known",
+            hint="the recorded changes are kept in the journal: the next run that takes the "
+            "lock folds in whatever the state lacks",
+        )
+        self.write_id = write_id
+        self.document = document
+
+
+class S3StateSession:
+    """A held lock on an S3 state (``StateSession``); safe to use from many threads.
+
+    ``record``/``forget`` write one journal object each (one PUT, in parallel across threads) and
+    change an in-memory dict; ``commit`` writes the document once. Every write first checks the
+    lease (``Lease.check``): a session whose lock was taken over raises ``LockError``.
+    """
+
+    def __init__(self, backend: S3StateBackend, lease: Lease, version: StoredVersion) -> None:
+        self._backend = backend
+        self._lease = lease
+        self._mutex = threading.RLock()
+        self._base = version
+        self._records: dict[str, StateRecord] = dict(version.document.records)
+        self._lineage = version.document.lineage
+        self._environment = version.document.environment
+        self._pending = 0
+        self._seq = 0
+        self._snapshot: StateDocument | None = version.document
+        self._uncertain: UncertainCommitError | None = None
+        self._closed = False
+
+    @property
+    def lease(self) -> Lease:
+        """The lock's lease (``lease.stop()`` leaves it to expire, as a crashed run would)."""
+        return self._lease
+
+    @property
+    def lock_info(self) -> LockInfo:
+        return self._lease.info
+
+    @property
+    def pending(self) -> int:
+        """How many recorded changes are journaled but not yet folded into the document."""
+        with self._mutex:
+            return self._pending
+
+    @property
+    def document(self) -> StateDocument:
+        """The state including this session's changes; serial is what ``commit`` will write."""
+        with self._mutex:
+            if self._snapshot is None:
+                self._snapshot = StateDocument(
+                    lineage=self._lineage,
+                    serial=self._base.document.serial + (1 if self._pending else 0),
+                    environment=self._environment,
+                    records=dict(self._records),
+                )
+            return self._snapshot
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise StateError(f"the session on {self._backend.describe()} is closed")
+        self._lease.check()
+        if self._uncertain is not None:
+            # Journal objects must extend the serial that is really there.
+            base = self._backend.settle(self._base, self._uncertain)
+            self._uncertain = None
+            if base is not self._base:
+                # The write went through: what it wrote is the state, as after a commit (it
+                # held every change recorded until then: each record settles first).
+                self._wrote(base)
+
+    def _new_lineage(self) -> str:
+        if self._lineage is None:
+            self._lineage = str(uuid.uuid4())
+        return self._lineage
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def record(self, record: StateRecord) -> None:
+        """Durably record ``record``: one journal object, written when this returns."""
+        self._append(JournalEntry(address=record.address, record=record))
+
+    def forget(self, address: str) -> None:
+        """Durably remove ``address``; a no-op when the state does not hold it."""
+        self._append(JournalEntry(address=address, record=None))
+
+    def _append(self, entry: JournalEntry) -> None:
+        with self._mutex:
+            self._check_usable()
+            if entry.record is None and entry.address not in self._records:
+                return
+            self._seq += 1
+            info = self._lease.info
+            key = (
+                f"{self._backend.journal_prefix}{self._base.document.serial:010d}/"
+                f"{self._seq:010d}-{info.id}.json"
+            )
+            try:
+                data = json.loads(entry.to_line())
+                data.update(
+                    journal=JOURNAL_FORMAT_VERSION,
+                    lineage=self._new_lineage(),
+                    base_serial=self._base.document.serial,
+                    holder=info.to_json(),
+                )
+                body = json.dumps(data, sort_keys=True, allow_nan=False).encode()
+            except (TypeError, ValueError) as exc:
+                raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
+            entry.apply(self._records)
+            self._pending += 1
+            self._snapshot = None
+        try:
+            # Outside the mutex so other threads can record while this one waits for the store.
+            self._backend.store.put(key, body, what="journal a change in", if_none_match=True)
+        except Conflict as exc:  # the key holds this run's lock id: only a lost lock gets here
+            raise LockError(
+                f"the journal object s3://{self._backend.bucket}/{key} already exists: another "
+                f"run is using this run's lock on {self._backend.describe()}"
+            ) from exc
+        except StateError as exc:
+            raise StateError(
+                f"cannot record {entry.address}: {exc.message}",
+                hint="the change is kept in memory and written with the state at the end of "
+                "the run if the store allows",
+            ) from exc
+
+    def commit(self) -> StateDocument:
+        """Fold pending changes into the document: one conditional write, serial + 1."""
+        with self._mutex:
+            if not self._pending:
+                return self.document
+            self._check_usable()
+            if not self._pending:  # an uncertain commit turned out to have written it all
+                return self.document
+            document = StateDocument(
+                lineage=self._new_lineage(),
+                serial=self._base.document.serial + 1,
+                environment=self._environment,
+                records=dict(self._records),
+            )
+            return self._write(document)
+
+    def replace(self, document: StateDocument) -> StateDocument:
+        """Write ``document`` whole, superseding pending changes (as the local backend does)."""
+        with self._mutex:
+            self._check_usable()
+            new = dc_replace(
+                document,
+                lineage=document.lineage or self._new_lineage(),
+                serial=max(self.document.serial, document.serial) + 1,
+                environment=document.environment or self._environment,
+                records=dict(document.records),
+            )
+            return self._write(new)
+
+    def _write(self, document: StateDocument) -> StateDocument:
+        """Commit ``document`` (the caller checked the session first, settling any doubt)."""
+        self._lease.renew()  # proves the lock is ours and gives the commit a whole lease
+        before = self._base.document
+        info = self._lease.info
+        entry = HistoryEntry(
+            serial=document.serial,
+            created=utc_now(),
+            who=info.who,
+            host=info.host,
+            command=info.operation,
+            summary=change_summary(before if before.exists else None, document),
+        )
+        try:
+            self._wrote(self._backend.commit_version(self._base, document, entry))
+        except UncertainCommitError as exc:
+            self._uncertain = exc
+            raise
+        return document
+
+    def import_history(
+        self, versions: Sequence[tuple[HistoryEntry, StateDocument]]
+    ) -> StateDocument:
+        """Write committed versions of another copy of this state as they were, the last one as
+        the document (``StateSession.import_history``); only those above the stored serial.
+
+        Refused (``StateError``, nothing written) while this session has recorded changes, for
+        another lineage, or for one of the stored serials with other contents.
+        """
+        where = self._backend.describe()
+        with self._mutex:
+            self._check_usable()
+            if self._pending:
+                raise StateError(
+                    f"cannot import versions into {where}: this run recorded "
+                    f"{self._pending} change(s) that are not committed; nothing was written",
+                    hint="commit them first, or import into a session that records nothing",
+                )
+            missing = versions_to_import(self._base.document, versions, where=where)
+            if not missing:
+                return self.document
+            try:
+                self._wrote(self._backend.import_versions(self._base, missing, self._lease))
+            except UncertainCommitError as exc:
+                self._uncertain = exc
+                raise
+            return self._base.document
+
+    def _wrote(self, version: StoredVersion) -> None:
+        """``version`` is stored: it is the new base, with nothing pending."""
+        document = version.document
+        self._base = version
+        self._records = dict(document.records)
+        self._lineage = document.lineage
+        self._environment = document.environment
+        self._pending = 0
+        self._seq = 0
+        self._snapshot = document
+
+    # -- context ---------------------------------------------------------------------------
+
+    def __enter__(self) -> S3StateSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close(exc)
+
+    def close(self, exc: BaseException | None = None) -> None:
+        """Commit what is pending, then release the lock (what ``__exit__`` does).
+
+        When the commit fails the journal objects stay for the next run; the error is raised,
+        or, while ``exc`` is propagating, attached to it as a note.
+        """
+        with self._mutex:
+            if self._closed:
+                return
+            failure: BaseException | None = None
+            try:
+                if self._pending:
+                    self.commit()
+            except BaseException as commit_exc:
+                failure = commit_exc
+            finally:
+                self._closed = True
+                try:
+                    self._lease.release()
+                except (LockError, StateError) as release_exc:
+                    failure = failure or release_exc
+        if failure is None:
+            return
+        if exc is not None:
+            exc.add_note(f"deployctl: saving the state failed too: {failure}")
+            return
+        raise failure

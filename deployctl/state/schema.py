@@ -1,0 +1,91 @@
+"""Checking a state document against ``schemas/state.schema.json`` and what the schema cannot say.
+
+Used for documents that come from outside a backend (``state push`` input) and for documents a
+backend reads (``check_document``), so a record named ``../../x``, two records for one address or
+a serial out of range is an error naming the file, never a state deployctl acts on.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from deployctl.errors import StateError
+from deployctl.model import Address
+from deployctl.model.state import STATE_FORMAT_VERSION, StateDocument
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
+_PUSH_FIX = "push a file written by deployctl or by 'deployctl state pull'; nothing was written"
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    resource = resources.files("deployctl") / "schemas" / "state.schema.json"
+    return Draft202012Validator(json.loads(resource.read_text(encoding="utf-8")))
+
+
+def read_state_file(file: str) -> StateDocument:
+    """FILE (``state push`` input) as a state document, validated (see ``check_document``)."""
+    try:
+        raw = Path(file).read_bytes()
+    except OSError as exc:
+        raise StateError(f"cannot read {file}: {exc.strerror}", hint="nothing was written") from exc
+    try:
+        data: Any = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise StateError(f"{file} is not JSON ({_short(exc)})", hint=_PUSH_FIX) from exc
+    if isinstance(data, dict) and data.get("format_version") == STATE_FORMAT_VERSION:
+        check_document(data, file, hint=_PUSH_FIX)
+    try:
+        return StateDocument.from_json(data, source=file)
+    except StateError as exc:
+        if exc.hint and "upgrade" in exc.hint:
+            raise  # a newer format: upgrading deployctl is the fix
+        message = exc.message if file in exc.message else f"{file}: {exc.message}"
+        raise StateError(message, hint=_PUSH_FIX) from exc
+
+
+def check_document(data: dict[str, Any], source: str, *, hint: str | None = None) -> None:
+    """The schema, plus what it cannot say: addresses agree with target/name, and are unique.
+
+    Raises ``StateError`` naming ``source`` and the field.
+    """
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_validator().iter_errors(data))
+    if error is not None:
+        where = error.json_path.removeprefix("$") or "the top level"
+        raise StateError(
+            f"{source} is not a valid deployctl state: at {where}: {error.message}", hint=hint
+        )
+    for item in data["deployments"]:
+        expected = str(Address(item["target"], item["name"]))
+        if item["address"] != expected:
+            raise StateError(
+                f"{source}: record {item['address']} has target '{item['target']}' and name "
+                f"'{item['name']}'; its address must be {expected}",
+                hint=hint,
+            )
+    counts = Counter(item["address"] for item in data["deployments"])
+    duplicates = sorted(address for address, n in counts.items() if n > 1)
+    if duplicates:
+        raise StateError(f"{source} records {', '.join(duplicates)} more than once", hint=hint)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc)

@@ -1,0 +1,123 @@
+"""The installed console script and ``python -m deployctl`` in real processes, and the in-process
+runs (``run_cli``) the other CLI tests use: the same output and exit codes, nothing left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from support import (
+    CLI_ENV,
+    ONE_DEPLOYMENT,
+    deployments,
+    manifest,
+    run_cli,
+    run_process,
+    write_manifest,
+)
+
+from deployctl import __version__
+
+
+def test_the_console_script_and_python_m_deployctl_start(tmp_path: Path) -> None:
+    script = run_process("--version", cwd=tmp_path)
+    assert (script.code, script.out, script.err) == (0, f"deployctl {__version__}\n", "")
+    module = subprocess.run(
+        [sys.executable, "-m", "deployctl", "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **CLI_ENV},
+        timeout=120,
+    )
+    assert (module.returncode, module.stdout) == (0, f"deployctl {__version__}\n")
+
+
+def test_a_plan_and_apply_through_the_console_script(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", ONE_DEPLOYMENT)
+    applied = run_process("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path)
+    assert applied.code == 0, applied.err
+    assert "Apply complete! 1 created" in applied.out
+    again = run_process("plan", "-f", "dev.yaml", "--detailed-exitcode", cwd=tmp_path)
+    assert again.code == 0, again.out + again.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--version",),
+        ("--help",),
+        ("plan", "--help"),
+        ("plan",),  # a usage error: argparse exits 1
+        ("nosuchcommand",),
+        ("validate", "-f", "dev.yaml"),
+        ("validate", "-f", "missing.yaml"),
+        ("plan", "-f", "dev.yaml"),
+        ("state", "list", "-e", "dev"),
+    ],
+    ids=lambda args: " ".join(args),
+)
+def test_in_process_runs_print_and_exit_as_the_console_script_does(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    write_manifest(tmp_path / "dev.yaml", ONE_DEPLOYMENT)
+    assert run_cli(*args, cwd=tmp_path) == run_process(*args, cwd=tmp_path)
+
+
+def test_in_process_runs_read_stdin_and_the_environment_given(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", ONE_DEPLOYMENT.replace("churn/3", "churn/${env.V}"))
+    args = ("plan", "-f", "dev.yaml")
+    result = run_cli(*args, cwd=tmp_path, env={"V": "7"}, stdin="yes\n")
+    assert result == run_process(*args, cwd=tmp_path, env={"V": "7"}, stdin="yes\n")
+    assert 'model_uri: "models:/churn/7"' in result.out
+    assert "V" not in os.environ
+
+
+def test_in_process_runs_leave_this_process_as_they_found_it(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", ONE_DEPLOYMENT)
+    root = logging.getLogger()
+    before = (
+        os.getcwd(),
+        dict(os.environ),
+        (sys.stdin, sys.stdout, sys.stderr),
+        list(sys.argv),
+        list(root.handlers),
+        root.level,
+        signal.getsignal(signal.SIGINT),
+        os._exit,
+    )
+    for args in (
+        ("apply", "-f", "dev.yaml", "--auto-approve"),
+        ("--debug", "plan", "-f", "missing.yaml"),
+        ("--help",),
+    ):
+        run_cli(*args, cwd=tmp_path, env={"DEPLOYCTL_TEST_VARIABLE": "1"})
+    after = (
+        os.getcwd(),
+        dict(os.environ),
+        (sys.stdin, sys.stdout, sys.stderr),
+        list(sys.argv),
+        list(root.handlers),
+        root.level,
+        signal.getsignal(signal.SIGINT),
+        os._exit,
+    )
+    assert after == before
+
+
+def test_an_in_process_run_that_would_kill_the_process_fails_the_test_instead(
+    tmp_path: Path, test_plugins: ModuleType
+) -> None:
+    target = tmp_path / "target"
+    text = manifest(targets={"t": {"uri": f"seedtest:{target}", "deployments": deployments(1)}})
+    write_manifest(tmp_path / "dev.yaml", text)
+    test_plugins.write_faults(target, {"exit_after": {"create_deployment": ["d0"]}})
+    with pytest.raises(pytest.fail.Exception, match=r"os\._exit\(137\).*run_process"):
+        run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path)
