@@ -117,10 +117,13 @@ class TargetError(DeployctlError):
         not_found: bool = False,
         hint: str | None = None,
         error_code: str | None = None,
+        attempts: int = 1,
     ) -> None:
         where = f"target '{target}', {call}"
         if address:
             where += f" for {address}"
+        if attempts > 1:
+            message += f" (after {attempts} attempts)"
         super().__init__(f"{where}: {message}", hint=hint)
         self.target = target
         self.call = call
@@ -131,6 +134,9 @@ class TargetError(DeployctlError):
         self.not_found = not_found
         # The plugin exception's MLflow error code (``RESOURCE_DOES_NOT_EXIST``, ...), if any.
         self.error_code = error_code
+        # How many times the call was made (transient failures are retried; see the target's
+        # ``retry:`` in the manifest).
+        self.attempts = attempts
 
 
 class DeploymentNotFoundError(TargetError):
@@ -146,3 +152,39 @@ class DeploymentExistsError(TargetError):
 class TargetRejectedError(TargetError):
     """The plugin rejected what it was asked as invalid (``INVALID_PARAMETER_VALUE``,
     ``BAD_REQUEST``): usually a flavor or config value the target does not accept."""
+
+
+class TargetTimeoutError(TargetError):
+    """A plugin call did not answer within its target's ``timeout``. ``timeout`` is the limit in
+    seconds; ``outcome_unknown`` is true for a create, update or delete, which may still take
+    effect on the target (deployctl stops waiting; it cannot stop the plugin)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str,
+        call: str,
+        timeout: float,
+        outcome_unknown: bool,
+        address: str | None = None,
+        hint: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(
+            message, target=target, call=call, address=address, hint=hint, attempts=attempts
+        )
+        self.timeout = timeout
+        self.outcome_unknown = outcome_unknown
+
+
+class RefreshError(DeployctlError):
+    """Refresh cannot tell whether some deployments exist (``get_deployment`` failed, and not
+    by saying they do not exist): one line per address, each a ``TargetError`` in ``errors``."""
+
+    def __init__(self, errors: list[TargetError] | tuple[TargetError, ...], *, advice: str) -> None:
+        self.errors = tuple(errors)
+        lines = [f"cannot tell whether {len(self.errors)} deployment(s) exist:"]
+        lines += [f"  {error}" for error in self.errors]
+        # The advice goes on a line of its own, after the addresses, not after the last one.
+        super().__init__("\n".join([*lines, advice]))

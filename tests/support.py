@@ -68,7 +68,7 @@ def manifest(
     ``defaults``. ``targets`` replaces that target: name -> URI, or -> fields with ``uri`` and
     optionally ``fields``, ``defaults`` and ``deployments``. A deployment is a model URI or its
     fields. Values are written as YAML: mappings and lists in flow style, strings plain unless
-    they need quotes (``"${var.x}"`` stays an interpolation either way).
+    YAML would read them as something else.
     """
     if targets is None:
         local: dict[str, Any] = {"uri": f"local:.deployctl/{environment}"}
@@ -101,13 +101,13 @@ def manifest(
 
 
 def deployments(count: int, model: str = "models:/m/{i}") -> dict[str, str]:
-    """``d0`` .. ``d<count - 1>``, each at ``model`` formatted with its index ``i``."""
-    return {f"d{i}": model.format(i=i) for i in range(count)}
+    """``d0`` .. ``d<count - 1>``, each at ``model`` with ``{i}`` replaced by its index."""
+    return {f"d{i}": model.replace("{i}", str(i)) for i in range(count)}
 
 
 # Strings YAML reads back as the same string when written plain (in flow style: no braces).
 _PLAIN = re.compile(r"[A-Za-z_./$-][A-Za-z0-9_./:@${}-]*")
-_NOT_STRINGS = {"true", "false", "yes", "no", "on", "off", "null", "~"}
+_NOT_STRINGS = {"true", "false", "yes", "no", "on", "off", "null", ".inf", "-.inf", ".nan"}
 
 
 def _yaml(value: Any, *, flow: bool = False) -> str:
@@ -122,7 +122,7 @@ def _yaml(value: Any, *, flow: bool = False) -> str:
     if not isinstance(value, str):
         return str(value)
     plain = _PLAIN.fullmatch(value) and value.lower() not in _NOT_STRINGS
-    if plain and not (flow and ("{" in value or "}" in value)) and ": " not in value:
+    if plain and not value.endswith(":") and not (flow and ("{" in value or "}" in value)):
         return value
     return json.dumps(value)  # a YAML double-quoted string
 

@@ -6,31 +6,35 @@ Exit codes (``ExitCode``): 0 ok, 1 expected error, 2 changes present (``--detail
 ``--debug`` (before or after the command) sends deployctl's DEBUG log records to stderr for the
 length of the run, prints the traceback of an error that ends it, and keeps the traceback of an
 action that failed unexpectedly in its result.
+
+SIGINT and SIGTERM are handled from the first line of ``main`` (``cli.signals``), before the
+commands are imported: from then on a signal at any moment ends the run with exit code 130 and
+no traceback. So that this happens as early as possible, the module imports only ``sys`` and
+``cli.signals`` (``os`` and ``signal``) at the top, everything else where it is used; not even
+``typing``. (A signal during the interpreter's own start-up, before this module runs, gets the
+interpreter's default behaviour.)
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import logging
-import os
 import sys
-import tempfile
-import traceback
-from collections.abc import Callable, Iterator, Sequence
 
 from deployctl import __version__
-from deployctl.cli import commands, options
-from deployctl.cli.exit_codes import ExitCode
-from deployctl.cli.options import Parser
-from deployctl.errors import DeployctlError, ManifestError
+from deployctl.cli import signals
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (about 10 ms)
+if TYPE_CHECKING:
+    import argparse
+    import logging
+    from collections.abc import Callable, Sequence
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
-logger = logging.getLogger(__name__)
-
 
 def build_parser() -> argparse.ArgumentParser:
+    from deployctl.cli import commands, options
+    from deployctl.cli.options import Parser
+
     parser = Parser(
         prog="deployctl",
         description="Declarative deployment management for machine-learning models.",
@@ -47,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_debug_to_commands(parser: argparse.ArgumentParser) -> None:
     """``--debug`` on every command's parser (and on theirs), so it may follow the command."""
+    import argparse
+
+    from deployctl.cli import options
+
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             # Aliases map several names to one parser: visit each parser once.
@@ -55,30 +63,44 @@ def _add_debug_to_commands(parser: argparse.ArgumentParser) -> None:
                 _add_debug_to_commands(command)
 
 
-@contextlib.contextmanager
-def _debug_logging(enabled: bool) -> Iterator[None]:
+class _DebugLogging:
     """With ``--debug``, deployctl's log records at DEBUG and above go to stderr during the run.
 
     The handler is removed (and the level restored) at the end, so calling ``main`` many times
     in one process does not pile up handlers or repeat lines.
     """
-    if not enabled:
-        yield
-        return
-    package = logging.getLogger("deployctl")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    level = package.level
-    package.addHandler(handler)
-    package.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        package.removeHandler(handler)
-        package.setLevel(level)
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.handler: logging.Handler | None = None
+        self.level = 0
+
+    def __enter__(self) -> None:
+        import logging
+
+        if not self.enabled:
+            return
+        package = logging.getLogger("deployctl")
+        self.handler = logging.StreamHandler(sys.stderr)
+        self.handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        self.level = package.level
+        package.addHandler(self.handler)
+        package.setLevel(logging.DEBUG)
+
+    def __exit__(self, *exc_info: object) -> None:
+        import logging
+
+        if self.handler is not None:
+            package = logging.getLogger("deployctl")
+            package.removeHandler(self.handler)
+            package.setLevel(self.level)
 
 
 def _crash_log(exc: BaseException) -> str:
+    import os
+    import tempfile
+    import traceback
+
     fd, path = tempfile.mkstemp(prefix="deployctl-crash-", suffix=".log")
     with os.fdopen(fd, "w") as f:
         f.write(f"deployctl {__version__}\nargv: {sys.argv!r}\n\n")
@@ -87,14 +109,43 @@ def _crash_log(exc: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    signals.install()
+    code: int | None = None
+    exiting: SystemExit | None = None  # argparse's, for --help, --version or a usage error
+    while True:
+        # The handler raises KeyboardInterrupt for the first signal only (``cli.signals``),
+        # wherever it lands: in start-up or parsing, before the command could catch it, or
+        # after it returned but before ``finish``; so this loop runs at most twice.
+        try:
+            if code is None and exiting is None:
+                try:
+                    code = _main(argv)
+                except SystemExit as exc:
+                    exiting = exc
+            signals.finish()
+            break
+        except KeyboardInterrupt:
+            if code is None and exiting is None:
+                sys.stderr.write("Interrupted.\n")
+                code = signals.INTERRUPTED
+    if exiting is not None:
+        raise exiting
+    assert code is not None
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    import logging
+
     from deployctl.console.encoding import make_safe
 
+    logger = logging.getLogger(__name__)
     # A console that cannot encode Unicode gets escapes, never a UnicodeEncodeError.
     make_safe(sys.stdout)
     make_safe(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
-    with _debug_logging(args.debug):
+    with _DebugLogging(args.debug):
         logger.debug("deployctl %s: %s", __version__, args.command)
         code = _run(args)
         logger.debug("exit code %d", code)
@@ -103,6 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """The command's exit code; every error that ends it mapped to its code and message."""
+    import traceback
+
+    from deployctl.cli.exit_codes import ExitCode
+    from deployctl.errors import DeployctlError, ManifestError
+
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

@@ -32,11 +32,20 @@ class ActionResult:
 
 @dataclass(frozen=True)
 class ApplyReport:
-    """All results of one apply, sorted by address."""
+    """All results of one apply, sorted by address.
+
+    ``interrupted``: a stop was requested (Ctrl-C, SIGTERM) and the apply started nothing new.
+    ``not_started``: the planned changes that were never started (after a stop request, or once
+    the state could not be written). ``unrecorded``: the addresses whose change was made on the
+    target but whose result could not be recorded in state (their intents are: the next plan
+    resolves them).
+    """
 
     results: tuple[ActionResult, ...]
     elapsed: float
     interrupted: bool = False
+    not_started: tuple[str, ...] = ()
+    unrecorded: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[ActionResult, ...]:
@@ -44,7 +53,7 @@ class ApplyReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted
+        return not self.failed and not self.interrupted and not self.not_started
 
     def counts(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action if a is not Action.NOOP}

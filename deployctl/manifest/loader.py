@@ -13,7 +13,7 @@ import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from deployctl.errors import DeployctlError, ManifestError, ManifestIssue
 from deployctl.manifest.interpolate import Interpolator, Variables, resolve_variables
@@ -27,6 +27,16 @@ from deployctl.manifest.model import (
 from deployctl.manifest.validate import describe_container, validate_manifest, yaml_type
 from deployctl.manifest.yaml_nodes import JSONPath, Positions, parse_yaml
 from deployctl.model import DeploymentSpec, JSONValue, Lifecycle, target_scheme
+from deployctl.model.calls import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF,
+    DEFAULT_READ_TIMEOUT,
+    MAX_BACKOFF,
+    MAX_TIMEOUT,
+    CallPolicy,
+    format_duration,
+    parse_duration,
+)
 
 LOCAL_SCHEME = "local"
 MAX_MANIFEST_BYTES = 10 * 2**20
@@ -140,12 +150,13 @@ def resolve_local_uri(uri: str, manifest_dir: Path) -> str:
 
 
 def _target_issues(data: dict[str, Any], positions: Positions, source: str) -> list[ManifestIssue]:
-    """Checks the schema cannot express: a local target needs a path."""
+    """Checks the schema cannot express: a local target needs a path; durations in range."""
     issues: list[ManifestIssue] = []
     targets = data.get("targets")
     if not isinstance(targets, dict):
         return issues
     for key, target in targets.items():
+        issues.extend(_duration_issues(key, target, positions, source))
         uri = target.get("uri") if isinstance(target, dict) else None
         if not isinstance(uri, str) or not uri:
             continue
@@ -154,6 +165,67 @@ def _target_issues(data: dict[str, Any], positions: Positions, source: str) -> l
             message = f"target '{key}': the local target needs a path, e.g. local:.deployctl/dev"
             issues.append(ManifestIssue(source, line, col, message))
     return issues
+
+
+def _durations(target: Any) -> list[tuple[JSONPath, str, float]]:
+    """The target's well-formed durations: (path below the target, text, limit in seconds)."""
+    if not isinstance(target, dict):
+        return []
+    found: list[tuple[JSONPath, Any, float]] = []
+    timeout = target.get("timeout")
+    if isinstance(timeout, dict):
+        found += [(("timeout", k), timeout.get(k), MAX_TIMEOUT) for k in ("read", "write")]
+    else:
+        found.append((("timeout",), timeout, MAX_TIMEOUT))
+    retry = target.get("retry")
+    if isinstance(retry, dict):
+        found.append((("retry", "backoff"), retry.get("backoff"), MAX_BACKOFF))
+    out: list[tuple[JSONPath, str, float]] = []
+    for path, text, limit in found:
+        if isinstance(text, str):
+            try:
+                parse_duration(text)
+            except ValueError:
+                continue  # the schema reports it
+            out.append((path, text, limit))
+    return out
+
+
+def _duration_issues(
+    key: str, target: Any, positions: Positions, source: str
+) -> list[ManifestIssue]:
+    """Durations the schema accepts but that are too long (a thread wait has a ceiling)."""
+    issues = []
+    for path, text, limit in _durations(target):
+        if parse_duration(text) > limit:
+            line, col = positions.value(("targets", key, *path))
+            message = (
+                f"field '{'.'.join(str(p) for p in path)}' of target '{key}' must be at most "
+                f"{format_duration(limit)}, not '{text}'"
+            )
+            issues.append(ManifestIssue(source, line, col, message))
+    return issues
+
+
+def _call_policy(target: Mapping[str, Any]) -> CallPolicy | None:
+    """The validated ``timeout:`` and ``retry:`` of a target, or None when it sets neither."""
+    timeout = target.get("timeout")
+    retry = target.get("retry")
+    if timeout is None and retry is None:
+        return None
+    if isinstance(timeout, str):  # one duration: the calls that change deployments
+        timeout = {"write": timeout}
+    timeout = timeout or {}
+    retry = retry or {}
+    read = timeout.get("read")
+    write = timeout.get("write")
+    backoff = retry.get("backoff")
+    return CallPolicy(
+        read_timeout=parse_duration(read) if read is not None else DEFAULT_READ_TIMEOUT,
+        write_timeout=parse_duration(write) if write is not None else None,
+        attempts=int(retry.get("attempts", DEFAULT_ATTEMPTS)),
+        backoff=parse_duration(backoff) if backoff is not None else DEFAULT_BACKOFF,
+    )
 
 
 def _state_issues(data: dict[str, Any], positions: Positions, source: str) -> list[ManifestIssue]:
@@ -170,10 +242,12 @@ def _state_issues(data: dict[str, Any], positions: Positions, source: str) -> li
         )
         return [ManifestIssue(source, line, col, message)]
     try:
-        password = urlsplit(url).password
+        parts = urlsplit(url)
+        password = parts.password
     except ValueError as exc:
         return [ManifestIssue(source, line, col, f"state.url is not a valid URL: {exc}")]
-    if password is not None:
+    query = {key.lower() for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if password is not None or "password" in query:
         message = (
             "state.url must not hold a password (the manifest is in git): remove it and use "
             "PGPASSWORD, ~/.pgpass or DEPLOYCTL_STATE for PostgreSQL, the AWS credential chain "
@@ -285,6 +359,7 @@ def _build(
                 deployments=tuple(deployments),
                 location=location(("targets", key)),
                 fields=tuple(sorted(field_paths.items())),
+                calls=_call_policy(target),
             )
         )
     effective: tuple[tuple[str, JSONValue], ...] = tuple(sorted(variables.values.items()))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deployctl.model import Address, DeploymentSpec, JSONValue, Lifecycle
+from deployctl.model.calls import CallPolicy
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class TargetSpec:
     target a relative path is made absolute, relative to the manifest's folder). ``fields`` is
     the target's field mapping, sorted: ``(record field, path)`` pairs such as
     ``("name", "EndpointName")`` or ``("model_uri", "Tags.model_uri")``, telling where the
-    plugin's records keep what deployctl reads.
+    plugin's records keep what deployctl reads. ``calls`` is the target's ``timeout:`` and
+    ``retry:`` as a ``CallPolicy`` (``None`` when the manifest sets neither: the defaults).
     """
 
     key: str
@@ -60,6 +62,7 @@ class TargetSpec:
     deployments: tuple[DesiredDeployment, ...]
     location: SourceLocation | None = None
     fields: tuple[tuple[str, str], ...] = ()
+    calls: CallPolicy | None = None
 
     def field_mapping(self) -> dict[str, str]:
         """``fields`` as a mapping (record field -> path); empty when the manifest sets none."""

@@ -22,6 +22,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from deployctl.errors import ManifestIssue
 from deployctl.manifest.yaml_nodes import JSONPath, Positions
 from deployctl.model import LIFECYCLE_PATH_PATTERN
+from deployctl.model.calls import DURATION_RULE, MAX_ATTEMPTS
 
 NAME_RULE = (
     "names start with a letter or digit and contain only letters, digits, '.', '_' and '-' "
@@ -264,7 +265,17 @@ def _explain(
     if validator == "uniqueItems" and isinstance(instance, list) and _lifecycle_length(path):
         yield from _repeated_entries(path, instance, positions, unexpanded)
         return
+    if validator == "anyOf" and _call_setting(path) == "timeout" and isinstance(instance, dict):
+        # {read: ..., write: ...}: explain what is wrong inside the mapping form.
+        for sub in error.context or ():
+            if sub.relative_schema_path and sub.relative_schema_path[0] == 1:
+                yield from _explain(sub, positions, unexpanded)
+        return
     where = positions.value(path)
+    call_message = _call_setting_message(path, str(validator), instance)
+    if call_message is not None:
+        yield where, call_message
+        return
     if _lifecycle_item(path) and validator in ("type", "pattern"):
         yield (
             where,
@@ -293,6 +304,39 @@ def _explain(
             )
     else:
         yield where, f"{error.message} (at {dotted(path) or 'the top level'})"
+
+
+def _call_setting(path: JSONPath) -> str | None:
+    """``timeout`` or ``retry`` when ``path`` is a target's call setting or inside one."""
+    if len(path) >= 3 and path[0] == "targets" and path[2] in ("timeout", "retry"):
+        return str(path[2])
+    return None
+
+
+def _call_setting_message(path: JSONPath, validator: str, instance: Any) -> str | None:
+    """The message for a bad ``timeout`` or ``retry`` of a target, or None for the others."""
+    setting = _call_setting(path)
+    if setting is None:
+        return None
+    tail = path[3:]
+    if validator == "minProperties" and not tail:
+        what = "read, write" if setting == "timeout" else "attempts, backoff"
+        return f"{describe(path)} is empty: set {what} or both, or leave it out"
+    if tail == ("attempts",) and validator in ("type", "minimum", "maximum"):
+        return (
+            f"{describe(path)} must be a whole number from 1 to {MAX_ATTEMPTS}, "
+            f"not {show(instance)}"
+        )
+    duration = (setting == "timeout" and tail in ((), ("read",), ("write",))) or tail == (
+        "backoff",
+    )
+    if not duration or validator not in ("type", "pattern", "anyOf"):
+        return None
+    also = ", or a mapping {read: 5m, write: 30m}" if setting == "timeout" and not tail else ""
+    message = f"{describe(path)} must be {DURATION_RULE}{also}, not {show(instance)}"
+    if isinstance(instance, (int, float)) and not isinstance(instance, bool):
+        message += f" (write {instance:g}s or {instance:g}m)"
+    return message
 
 
 def _is_defaults(path: JSONPath) -> bool:

@@ -3,7 +3,8 @@
 On disk (any backend) it is this JSON document::
 
     {"format_version": 1, "lineage": "<uuid>", "serial": 7, "environment": "dev",
-     "deployments": [ <record>, ... sorted by address ]}
+     "deployments": [ <record>, ... sorted by address ],
+     "pending_intents": [ <intent>, ... sorted by address ]}   (only while there are any)
 
 and a record is::
 
@@ -12,6 +13,9 @@ and a record is::
      "live": <LiveRecord JSON or null>, "applied_at": "<ISO 8601 UTC>",
      "previous": {"model_uri", "flavor", "config", "live", "applied_at"} or null,
      "prevent_destroy": false}
+
+and an intent (a call whose outcome was not recorded when the document was written) is as
+``deployctl.model.intent`` describes.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from deployctl.errors import StateError
+from deployctl.errors import StateError, printable
+from deployctl.model.intent import Intent
 from deployctl.model.live import LiveRecord
-from deployctl.model.values import Address, DeploymentSpec, JSONObject, JSONValue
+from deployctl.model.values import NAME_RE, Address, DeploymentSpec, JSONObject, JSONValue
 
 # Format 1 is the only one there has been. A format 2 would come with an upgrade step from 1,
 # applied in ``StateDocument.from_json``, and a test of that step in tests/state/test_document.py.
@@ -116,14 +121,43 @@ class StateRecord:
         )
 
 
+# JSON integers beyond 2**53 do not survive every JSON reader (PostgreSQL's, JavaScript's).
+MAX_SERIAL = 2**53 - 1
+_MALFORMED_HINT = "restore the .backup or an earlier version ('deployctl state history')"
+
+
+def _checked_record(item: Mapping[str, Any], source: str) -> StateRecord:
+    """A record whose target key and name are names (never a path such as ``../../x``) and whose
+    ``address`` agrees with them."""
+    for key in ("target", "name"):
+        value = item.get(key)
+        if not isinstance(value, str) or not NAME_RE.match(value):
+            shown = printable(repr(value))
+            raise StateError(
+                f"{source} has a record whose {key} {shown} is not a valid name",
+                hint=_MALFORMED_HINT,
+            )
+    record = StateRecord.from_json(item)
+    written = item.get("address")
+    if written is not None and written != record.address:
+        raise StateError(
+            f"{source}: record {printable(repr(written))} has target '{record.target}' and name "
+            f"'{record.name}'; its address must be {record.address}",
+            hint=_MALFORMED_HINT,
+        )
+    return record
+
+
 @dataclass(frozen=True)
 class StateDocument:
-    """A whole state: lineage (set once, at creation), serial (bumped on every write), records."""
+    """A whole state: lineage (set once, at creation), serial (bumped on every write), records,
+    and the intents whose outcome is not recorded yet (by address; see ``model.intent``)."""
 
     lineage: str | None
     serial: int
     environment: str | None
     records: Mapping[str, StateRecord] = field(default_factory=dict)
+    intents: Mapping[str, Intent] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, environment: str | None = None) -> StateDocument:
@@ -137,26 +171,35 @@ class StateDocument:
         return self.records.get(address)
 
     def with_record(self, record: StateRecord) -> StateDocument:
+        """The document with ``record`` as its address's outcome (closing its intent, if any)."""
         records = dict(self.records)
         records[record.address] = record
-        return replace(self, records=records)
+        intents = {a: i for a, i in self.intents.items() if a != record.address}
+        return replace(self, records=records, intents=intents)
 
     def without(self, address: str) -> StateDocument:
+        """The document without ``address`` (its record and its intent, if any)."""
         records = dict(self.records)
         records.pop(address, None)
-        return replace(self, records=records)
+        intents = {a: i for a, i in self.intents.items() if a != address}
+        return replace(self, records=records, intents=intents)
 
     def to_json(self) -> JSONObject:
         deployments: list[JSONValue] = [
             self.records[address].to_json() for address in sorted(self.records)
         ]
-        return {
+        data: JSONObject = {
             "format_version": STATE_FORMAT_VERSION,
             "lineage": self.lineage,
             "serial": self.serial,
             "environment": self.environment,
             "deployments": deployments,
         }
+        if self.intents:  # absent while there are none: the usual document is unchanged
+            data["pending_intents"] = [
+                self.intents[address].to_json() for address in sorted(self.intents)
+            ]
+        return data
 
     @classmethod
     def from_json(cls, data: Any, *, source: str = "state") -> StateDocument:
@@ -177,6 +220,10 @@ class StateDocument:
         serial = data.get("serial")
         if not isinstance(lineage, str) or not isinstance(serial, int) or isinstance(serial, bool):
             raise StateError(f"{source} lacks a string 'lineage' or an integer 'serial'")
+        if not 0 <= serial <= MAX_SERIAL:
+            raise StateError(
+                f"{source} has serial {serial}, outside 0 to {MAX_SERIAL}", hint=_MALFORMED_HINT
+            )
         deployments = data.get("deployments")
         if not isinstance(deployments, list):
             raise StateError(f"{source} has no 'deployments' list")
@@ -184,12 +231,26 @@ class StateDocument:
         for item in deployments:
             if not isinstance(item, dict):
                 raise StateError(f"{source} has a deployment record that is not an object")
-            record = StateRecord.from_json(item)
+            record = _checked_record(item, source)
+            if record.address in records:
+                raise StateError(
+                    f"{source} records {record.address} more than once", hint=_MALFORMED_HINT
+                )
             records[record.address] = record
+        intents: dict[str, Intent] = {}
+        pending = data.get("pending_intents", [])
+        if not isinstance(pending, list):
+            raise StateError(f"{source} has a 'pending_intents' that is not a list")
+        for item in pending:
+            if not isinstance(item, dict):
+                raise StateError(f"{source} has a pending intent that is not an object")
+            intent = Intent.from_json(item)
+            intents[intent.address] = intent
         environment = data.get("environment")
         return cls(
             lineage=lineage,
             serial=serial,
             environment=environment if isinstance(environment, str) else None,
             records=records,
+            intents=intents,
         )

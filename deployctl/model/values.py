@@ -81,6 +81,20 @@ def json_safe(value: Any, *, _depth: int = 0) -> JSONValue:
     return repr(value)
 
 
+def strict_loads(text: str | bytes) -> Any:
+    """``json.loads`` for files deployctl reads back (state, plans, journals): ``NaN`` and
+    ``Infinity`` are refused, and nesting too deep for the parser is a ``ValueError`` like any
+    other bad JSON instead of a ``RecursionError``."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def canonical_json(value: JSONValue) -> str:
     """Deterministic JSON text (sorted keys, no spaces) for hashing and equality."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

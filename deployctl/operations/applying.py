@@ -13,6 +13,7 @@ from deployctl.planner.plan import Plan
 
 if TYPE_CHECKING:
     from deployctl.executor.results import ApplyReport
+    from deployctl.executor.stopping import StopRequests
     from deployctl.state.protocol import StateSession
     from deployctl.targets.pool import TargetPool
 
@@ -25,9 +26,10 @@ def apply(
     *,
     parallelism: int = 4,
     debug: bool = False,
+    stop: StopRequests | None = None,
 ) -> ApplyReport:
-    """Execute a reviewed plan under a held state lock (``debug``: see ``Executor``)."""
+    """Execute a reviewed plan under a held state lock (``debug``, ``stop``: see ``Executor``)."""
     from deployctl.executor.executor import Executor
 
-    executor = Executor(pool.get, session, console, parallelism=parallelism, debug=debug)
+    executor = Executor(pool.get, session, console, parallelism=parallelism, debug=debug, stop=stop)
     return executor.execute(plan)

@@ -1,7 +1,10 @@
 """Planning: refresh the targets, then plan a manifest; and the checks a plan must pass.
 
 ``plan`` builds the plan once, with everything it records of its origin (selection, field
-mappings, manifest path and digest, state path, creation time). A plan that deletes more than
+mappings, manifest path and digest, state path, creation time). Before planning, it resolves the
+intents a crashed or interrupted run left open (``executor.intents``) from what refresh found:
+under the lock (``session``: apply, destroy) the resolutions are recorded; ``plan`` only shows
+them and plans as if they were. A plan that deletes more than
 ``--max-deletes`` allows is refused; a saved plan is refused when the state or the manifest it
 was made from changed since (``check_plan_is_current``).
 """
@@ -15,13 +18,16 @@ from typing import TYPE_CHECKING
 from deployctl.errors import PlanError, StalePlanError, StateError
 from deployctl.executor.console import Console
 from deployctl.manifest.model import Manifest
+from deployctl.model.live import LiveView
 from deployctl.model.state import StateDocument, utc_now
-from deployctl.operations.refresh import refresh
+from deployctl.operations.refresh import refresh, refresh_intents
 from deployctl.planner.plan import Plan, PlanContext
 from deployctl.planner.planner import DesiredTarget, make_plan
 from deployctl.planner.selection import Selection
 
 if TYPE_CHECKING:
+    from deployctl.executor.stopping import StopRequests
+    from deployctl.state.protocol import StateSession
     from deployctl.targets.pool import TargetPool
 
 
@@ -55,18 +61,30 @@ def plan(
     parallelism: int = 8,
     selection: Selection | None = None,
     max_deletes: int | None = None,
+    session: StateSession | None = None,
+    stop: StopRequests | None = None,
 ) -> Plan:
     """Refresh, then plan the manifest (or, with ``destroy``, the deletion of all it manages).
+
+    With ``session`` (the locked session ``state`` was read from), open intents are resolved
+    through it (``resolve_intents``; ``stop``: a signal waits for those writes).
 
     A ``selection`` restricts the plan to some addresses (a partial plan); ``max_deletes``
     refuses a plan that would delete more deployments than that.
     """
     selection = selection or Selection()
     check_environment(manifest, state, state_path)
+    # Before any target is read: an option that matches nothing is a typo, not an empty plan.
+    selection.check_matches(
+        [d.address for d in manifest.deployments()] + list(state.records),
+        [t.key for t in manifest.targets] + [r.target for r in state.records.values()],
+    )
     live = refresh(manifest, state, pool, console, parallelism=parallelism, selection=selection)
+    state = resolve_intents(state, live, console, session=session, stop=stop)
     context = PlanContext(
         selection=selection,
         target_fields={t.key: t.field_mapping() for t in manifest.targets if t.fields},
+        target_calls={t.key: t.calls for t in manifest.targets if t.calls is not None},
         manifest_path=str(manifest.path),
         manifest_sha256=manifest.sha256,
         state_path=state_path,
@@ -76,6 +94,48 @@ def plan(
     made = make_plan(manifest.environment, desired, state, live, destroy=destroy, context=context)
     check_max_deletes(made, max_deletes)
     return made
+
+
+def resolve_intents(
+    state: StateDocument,
+    live: LiveView,
+    console: Console,
+    *,
+    session: StateSession | None = None,
+    stop: StopRequests | None = None,
+) -> StateDocument:
+    """``state`` with its open intents that ``live`` has a status for resolved (each shown on
+    ``console`` as a warning): recorded through ``session`` when given (under the lock), else
+    only in memory (``plan`` writes nothing)."""
+    from deployctl.executor import intents
+
+    resolutions = intents.resolve_all(state, live)
+    if not resolutions:
+        return state
+    if session is not None:
+        intents.record(session, resolutions, stop)
+        state = session.document
+    else:
+        state = intents.applied(state, resolutions)
+    for resolution in resolutions:
+        console.warning(resolution.message(recorded=session is not None))
+    return state
+
+
+def settle_intents(
+    session: StateSession,
+    pool: TargetPool,
+    console: Console,
+    *,
+    parallelism: int = 8,
+    stop: StopRequests | None = None,
+) -> None:
+    """Before a saved plan is applied: ask the targets about the session's open intents and
+    record their resolutions (the plan was made as if they were)."""
+    state = session.document
+    if state.intents:
+        live = refresh_intents(state, pool, console, parallelism=parallelism)
+        resolve_intents(state, live, console, session=session, stop=stop)
 
 
 def check_max_deletes(plan: Plan, max_deletes: int | None) -> None:

@@ -1,7 +1,8 @@
 """Refreshing: asking the targets in play what is live, before planning or applying.
 
 Which targets are in play comes from the manifest and, for addresses only the state still
-records, from the state; a selection narrows both the targets read and the addresses asked about.
+records (or has an open intent for), from the state; a selection narrows both the targets read
+and the addresses asked about.
 A saved plan is re-checked against the targets before it is applied: the live records it will
 touch must be the ones it was planned from (their fingerprints).
 """
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
 
 
 def target_uris(manifest: Manifest | None, state: StateDocument) -> dict[str, str]:
-    """The URI of every target key in play: the manifest's, else the one recorded in state."""
-    uris = {r.target: r.target_uri for _, r in sorted(state.records.items())}
+    """The URI of every target key in play: the manifest's, else the one recorded in state (a
+    record's, else an open intent's)."""
+    uris = {i.target: i.target_uri for _, i in sorted(state.intents.items())}
+    uris.update({r.target: r.target_uri for _, r in sorted(state.records.items())})
     if manifest is not None:
         uris.update({t.key: t.resolved_uri for t in manifest.targets})
     return uris
@@ -54,7 +57,8 @@ def refresh(
     parallelism: int = 8,
     selection: Selection | None = None,
 ) -> LiveView:
-    """Ask every target in play what is live, for desired, recorded and listed names.
+    """Ask every target in play what is live, for desired, recorded and listed names, and the
+    names of open intents (``executor.intents`` resolves those from this view).
 
     With a ``selection``, only its targets are read and only its addresses are looked up; the
     view then holds only selected addresses.
@@ -65,6 +69,7 @@ def refresh(
     uris = {k: u for k, u in target_uris(manifest, state).items() if selection.may_touch_target(k)}
     wanted: dict[str, set[str]] = {key: set() for key in uris}
     addresses = [Address(r.target, r.name) for r in state.records.values()]
+    addresses += [Address(i.target, i.name) for i in state.intents.values()]
     if manifest is not None:
         addresses += [Address(d.target, d.name) for d in manifest.deployments()]
     for address in addresses:
@@ -76,6 +81,25 @@ def refresh(
     if not selection.partial:
         return live
     return LiveView({a: s for a, s in live.statuses.items() if selection.matches(a)})
+
+
+def refresh_intents(
+    state: StateDocument, pool: TargetPool, console: Console, *, parallelism: int = 8
+) -> LiveView:
+    """Ask the targets about the addresses of ``state``'s open intents only (before a saved
+    plan is applied, which refreshes nothing else it does not touch)."""
+    from deployctl.targets.refresh import refresh as refresh_targets
+
+    if not state.intents:
+        return LiveView()
+    uris = {i.target: i.target_uri for _, i in sorted(state.intents.items())}
+    wanted: dict[str, set[str]] = {}
+    for intent in state.intents.values():
+        wanted.setdefault(intent.target, set()).add(intent.name)
+    console.refresh_started(sorted(uris))
+    adapters = {key: pool.get(key, uri) for key, uri in sorted(uris.items())}
+    live = refresh_targets(adapters, wanted, max_workers=parallelism)
+    return LiveView({a: s for a, s in live.statuses.items() if a in state.intents})
 
 
 def check_live_unchanged(

@@ -16,6 +16,7 @@ from typing import Any
 from deployctl import __version__
 from deployctl.errors import PlanFileError
 from deployctl.model import Address, DeploymentSpec, JSONObject, JSONValue, canonical_json
+from deployctl.model.calls import CallPolicy
 from deployctl.model.live import LiveStatus
 from deployctl.planner.selection import Selection
 
@@ -193,13 +194,15 @@ class PlanContext:
 
     ``selection`` is ``--target``/``--exclude`` (only the addresses it matches are planned);
     ``target_fields`` each target's ``fields:`` mapping, so applying a saved plan reads records
-    as planning did; the manifest's path and SHA-256 and the state's path let apply refuse a
-    plan whose inputs changed; ``created_at`` is given by the caller (the planner reads no
-    clock).
+    as planning did; ``target_calls`` each target's ``timeout:`` and ``retry:`` (targets that
+    set them), so applying it calls the targets as the manifest said; the manifest's path and
+    SHA-256 and the state's path let apply refuse a plan whose inputs changed; ``created_at``
+    is given by the caller (the planner reads no clock).
     """
 
     selection: Selection = field(default_factory=Selection)
     target_fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    target_calls: Mapping[str, CallPolicy] = field(default_factory=dict)
     manifest_path: str | None = None
     manifest_sha256: str | None = None
     state_path: str | None = None
@@ -218,6 +221,8 @@ class Plan:
     excludes: tuple[str, ...] = ()
     # Each target's ``fields:`` mapping, so applying a saved plan reads records as planned.
     target_fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Each target's ``timeout:`` and ``retry:``, so applying a saved plan calls as planned.
+    target_calls: Mapping[str, CallPolicy] = field(default_factory=dict)
     manifest_path: str | None = None
     manifest_sha256: str | None = None
     state_path: str | None = None
@@ -257,6 +262,7 @@ class Plan:
             "partial": self.partial,
             "selection": {"targets": list(self.targets), "excludes": list(self.excludes)},
             "target_fields": {k: dict(v) for k, v in sorted(self.target_fields.items())},
+            "target_calls": {k: v.to_json() for k, v in sorted(self.target_calls.items())},
             "created_at": self.created_at,
             "summary": summary,
             "resource_changes": resource_changes,
@@ -290,6 +296,10 @@ class Plan:
                 target_fields={
                     str(k): {str(f): str(p) for f, p in v.items()}
                     for k, v in (data.get("target_fields") or {}).items()
+                },
+                target_calls={
+                    str(k): CallPolicy.from_json(v)
+                    for k, v in (data.get("target_calls") or {}).items()
                 },
                 manifest_path=manifest.get("path"),
                 manifest_sha256=manifest.get("sha256"),

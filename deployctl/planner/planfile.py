@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deployctl.errors import PlanFileError
+from deployctl.model.values import strict_loads
 from deployctl.planner.plan import Plan, check_plan_format
 
 if TYPE_CHECKING:
@@ -32,9 +34,15 @@ def plan_json(plan: Plan) -> str:
 
 
 def write_plan(plan: Plan, path: str) -> None:
-    """Write ``plan`` to ``path`` atomically; ``PlanFileError`` when it cannot be written."""
+    """Write ``plan`` to ``path`` atomically; ``PlanFileError`` when it cannot be written.
+
+    Only a saved plan is ever overwritten (``--out prod.yaml`` must not destroy a manifest, nor
+    ``--out state/prod.json`` a state), and no missing directory is created (a typo in the
+    path is an error, not a new folder).
+    """
     from deployctl import atomic
 
+    _check_out_path(path)
     try:
         atomic.write_atomic(Path(path), plan_json(plan).encode("utf-8"))
     except atomic.ReplacedButNotSynced:
@@ -43,11 +51,46 @@ def write_plan(plan: Plan, path: str) -> None:
         raise PlanFileError(f"--out {path}: cannot write the plan file: {exc.strerror}") from exc
 
 
+# How much of an existing --out file is read to tell whether it is a saved plan.
+_MAX_PLAN_BYTES = 256 * 2**20
+
+
+def _check_out_path(path: str) -> None:
+    target = Path(path)
+    if not target.parent.is_dir():
+        what = "is not a directory" if target.parent.exists() else "does not exist"
+        raise PlanFileError(
+            f"--out {path}: cannot write the plan file: {target.parent} {what}",
+            hint="create the directory first, or save the plan elsewhere",
+        )
+    if not os.path.lexists(target):
+        return
+    refuse = PlanFileError(
+        f"--out {path}: the file exists and is not a saved plan; refusing to overwrite it",
+        hint="choose another path for the plan (e.g. prod.plan.json)",
+    )
+    if target.is_symlink() or not target.is_file():
+        raise refuse
+    try:
+        with open(target, "rb") as f:
+            raw = f.read(_MAX_PLAN_BYTES + 1)
+        if len(raw) > _MAX_PLAN_BYTES:
+            raise refuse
+        check_plan_format(strict_loads(raw.decode("utf-8")), source=path)
+    except PlanFileError as exc:
+        if exc.hint is None:  # not a plan at all (a plan of another version may be replaced)
+            raise refuse from exc
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        raise refuse from exc
+
+
 def read_plan(path: str) -> Plan:
     """The plan saved at ``path``, checked against the plan schema."""
     try:
-        with open(path, encoding="utf-8") as f:
-            data: Any = json.load(f)
+        with open(path, "rb") as f:
+            raw = f.read()
+        text = raw.decode("utf-8")
+        data: Any = strict_loads(text)
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot read the plan file: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
@@ -56,6 +99,8 @@ def read_plan(path: str) -> Plan:
         ) from exc
     except UnicodeDecodeError as exc:  # a binary file is no JSON syntax error
         raise PlanFileError(f"{path}: not a JSON plan file: it is not UTF-8 text") from exc
+    except ValueError as exc:  # NaN/Infinity, or nested too deeply
+        raise PlanFileError(f"{path}: not a JSON plan file: {exc}") from exc
     check_plan_format(data, source=path)
     check_plan_schema(data, source=path)
     return Plan.from_json(data, source=path)

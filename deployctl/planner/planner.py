@@ -27,11 +27,17 @@ error. A change of ``prevent_destroy`` alone is a state-only update.
 A ``PlanContext`` makes a partial plan (only the addresses its selection matches are planned)
 and carries what the plan records of its origin (manifest, state path, creation time); every
 change records the fingerprint of the live record it was planned from.
+
+One deployment has one address. Two addresses (desired or recorded) at the same target URI and
+name would be planned as two deployments, e.g. a target key renamed in the manifest: the new
+address would be "exists but not managed" and the old one deleted, deleting the live
+deployment. So that is an error before anything is planned; for a renamed key it says to run
+``deployctl state mv OLD NEW``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -268,6 +274,45 @@ def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange
     )
 
 
+def _shared_deployments(
+    desired: list[DesiredTarget], state: StateDocument, selected: Callable[[str], bool]
+) -> list[str]:
+    """One message per deployment (target URI and name) that two addresses point at, among the
+    desired and recorded addresses; only deployments with a selected address count."""
+    found: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for item in desired:
+        where = found.setdefault((item.target_uri, item.deployment.name), {})
+        where.setdefault(item.deployment.address, set()).add("manifest")
+    for address, record in state.records.items():
+        where = found.setdefault((record.target_uri, record.name), {})
+        where.setdefault(address, set()).add("state")
+    messages = []
+    for (uri, name), addresses in sorted(found.items()):
+        if len(addresses) < 2 or not any(selected(a) for a in addresses):
+            continue
+        in_state = [a for a, seen in sorted(addresses.items()) if seen == {"state"}]
+        in_manifest = [a for a, seen in sorted(addresses.items()) if seen == {"manifest"}]
+        if len(addresses) == 2 and len(in_state) == 1 and len(in_manifest) == 1:
+            old, new = in_state[0], in_manifest[0]
+            messages.append(
+                f"{new} (in the manifest) and {old} (in the state) are the same deployment "
+                f"'{name}' at {uri}: the target key was renamed; run 'deployctl state mv {old} "
+                f"{new}', then plan again (planned as it is, {old} would be deleted on the "
+                "target)"
+            )
+            continue
+        roles = ", ".join(
+            f"{a} (in the {' and the '.join(sorted(seen))})"
+            for a, seen in sorted(addresses.items())
+        )
+        messages.append(
+            f"{roles} are the same deployment '{name}' at {uri}: a deployment may have one "
+            "address only; declare it under one target of the manifest, and move or remove the "
+            "other records with 'deployctl state mv' or 'deployctl state rm'"
+        )
+    return messages
+
+
 def make_plan(
     environment: str,
     desired: Iterable[DesiredTarget],
@@ -286,6 +331,10 @@ def make_plan(
     """
     context = context or PlanContext()
     selected = context.selection.matches
+    desired = list(desired)
+    shared = _shared_deployments(desired, state, selected)
+    if shared:
+        raise PlanError("\n".join(shared))
     desired_by_address = {
         d.deployment.address: d for d in desired if selected(d.deployment.address)
     }
@@ -320,6 +369,7 @@ def make_plan(
         targets=context.selection.targets,
         excludes=context.selection.excludes,
         target_fields={k: dict(v) for k, v in context.target_fields.items()},
+        target_calls=dict(context.target_calls),
         manifest_path=context.manifest_path,
         manifest_sha256=context.manifest_sha256,
         state_path=context.state_path,

@@ -1,11 +1,14 @@
 """Choosing what a plan touches: ``--target ADDRESS`` and ``--exclude ADDRESS`` (repeatable).
 
 An ADDRESS is ``TARGET/NAME`` for one deployment or ``TARGET`` alone for a whole target. With no
-``--target`` everything is selected; ``--exclude`` always wins.
+``--target`` everything is selected; ``--exclude`` always wins. An option that matches nothing
+the manifest or the state knows is an error (``check_matches``), not an empty plan: a typo must
+not pass for "nothing to do".
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -57,6 +60,27 @@ class Selection:
         if key in self.excludes:
             return False
         return not self.targets or any(t == key or t.startswith(f"{key}/") for t in self.targets)
+
+    def check_matches(self, addresses: Iterable[str], targets: Iterable[str] = ()) -> None:
+        """Refuse a ``--target``/``--exclude`` that matches none of ``addresses`` (``TARGET/NAME``
+        texts) and, for a bare ``TARGET``, none of the known ``targets`` either (a target
+        without deployments is still a target): ``UsageError``, one line per option, with the
+        closest known address or target when there is one."""
+        known = set(addresses)
+        keys = set(targets) | {a.partition("/")[0] for a in known}
+        lines = []
+        for option, patterns in (("--target", self.targets), ("--exclude", self.excludes)):
+            for pattern in patterns:
+                candidates = known if "/" in pattern else keys
+                if pattern in candidates:
+                    continue
+                line = f"{option} {pattern} matches no deployment in the manifest or the state"
+                close = difflib.get_close_matches(pattern, sorted(candidates), n=1, cutoff=0.6)
+                if close:
+                    line += f" (did you mean '{close[0]}'?)"
+                lines.append(line)
+        if lines:
+            raise UsageError("\n".join(lines))
 
     def describe(self) -> str:
         parts = []

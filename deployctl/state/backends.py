@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from deployctl.errors import StateError, UsageError
 from deployctl.state.protocol import StateBackend
@@ -39,19 +39,27 @@ SCHEMES: Final = (*_REMOTE, "file")
 
 
 def redact_url(url: str) -> str:
-    """``url`` without its password (``postgresql://u:secret@h/db`` -> ``postgresql://u@h/db``)."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-    except ValueError:
+    """``url`` without its password: in the user info (``postgresql://u:secret@h/db`` ->
+    ``postgresql://u@h/db``) or as a ``password=`` query parameter, which libpq reads too. Works
+    on the text, so a URL that does not parse (a bad port) is redacted as well."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return url
-    netloc = parts.hostname or ""
-    if parts.username:
-        netloc = f"{parts.username}@{netloc}"
-    if parts.port is not None:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    netloc, tail = rest[:end], rest[end:]
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.partition(':')[0]}@{hostport}"
+    before, question, after = tail.partition("?")
+    if question:
+        query, hash_sign, fragment = after.partition("#")
+        kept = [
+            pair
+            for pair in query.split("&")
+            if unquote(pair.partition("=")[0]).strip().lower() != "password"
+        ]
+        tail = before + ("?" + "&".join(kept) if any(kept) else "") + hash_sign + fragment
+    return f"{scheme}://{netloc}{tail}"
 
 
 def url_scheme(value: str) -> str | None:
@@ -79,7 +87,7 @@ class StateLocation:
     def local_path(self) -> Path:
         """The local file (for a path or a ``file://`` URL)."""
         if self.scheme == "file":
-            return Path(urlsplit(self.value).path)
+            return Path(unquote(urlsplit(self.value).path))
         return Path(self.value)
 
     def describe(self) -> str:
@@ -94,16 +102,35 @@ class StateLocation:
         return self.value if relative.startswith("..") else relative
 
     def check(self) -> None:
-        """Raise ``UsageError`` for a URL whose scheme no backend handles."""
+        """Raise ``UsageError`` for a URL whose scheme no backend handles, a URL that does not
+        parse, an ``s3://`` URL with credentials, or a ``file://`` URL naming a host."""
         scheme = self.scheme
-        if scheme is None or scheme in SCHEMES:
+        if scheme is None:
             return
-        raise UsageError(
-            f"state {self.describe()} (from {self.origin}): no state backend handles "
-            f"'{scheme}://' URLs",
-            hint="use postgresql://USER@HOST/DATABASE, s3://BUCKET/PREFIX/, file://PATH or a "
-            "plain path",
-        )
+        where = f"state {self.describe()} (from {self.origin})"
+        if scheme not in SCHEMES:
+            raise UsageError(
+                f"{where}: no state backend handles '{scheme}://' URLs",
+                hint="use postgresql://USER@HOST/DATABASE, s3://BUCKET/PREFIX/, file://PATH or a "
+                "plain path",
+            )
+        try:
+            parts = urlsplit(self.value)
+            parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+        except ValueError as exc:
+            raise UsageError(f"{where} is not a valid URL: {exc}") from None
+        if scheme == "s3" and "@" in parts.netloc:
+            raise UsageError(
+                f"{where}: credentials do not belong in an s3:// URL",
+                hint="give them through the AWS credential chain: AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role",
+            )
+        if scheme == "file" and parts.netloc not in ("", "localhost"):
+            raise UsageError(
+                f"{where}: a file:// URL takes an absolute path after its three slashes, and "
+                f"'{parts.netloc}' would be read as a host name",
+                hint="write file:///ABSOLUTE/PATH, or give the path itself",
+            )
 
 
 def resolve_location(

@@ -4,13 +4,20 @@ Rewriting a 10,000-record document per action would be quadratic, so a locked se
 one JSON line per change and fsyncs it; ``commit`` folds the lines into the document with one
 atomic write and then deletes the journal. The format is::
 
-    {"journal": 1, "lineage": "<uuid>", "base_serial": 7}
+    {"journal": 2, "lineage": "<uuid>", "base_serial": 7}
+    {"op": "intend", "intent": <Intent JSON>}
     {"op": "record", "record": <StateRecord JSON>}
     {"op": "forget", "address": "local/churn"}
+    {"op": "resolve", "address": "local/churn"}
 
 The header ties the journal to the document it extends: ``base_serial`` is the serial of the
 document the lines apply to. A document serial *above* it means the lines were already folded
 (a crash between the document write and the journal's removal), so the journal is stale.
+
+``intend`` opens an intent (a call about to be made, ``model.intent``); ``record`` and
+``forget`` are an address's outcome and close its intent; ``resolve`` closes it without
+changing the record (the call changed nothing, or what it did is already recorded). The same
+entries are the PostgreSQL journal rows and the S3 journal objects.
 """
 
 from __future__ import annotations
@@ -19,36 +26,71 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from deployctl.atomic import fsync_dir, temp_path, write_new_file
 from deployctl.errors import StateError
+from deployctl.model.intent import Intent
 from deployctl.model.state import StateRecord
 
-JOURNAL_FORMAT_VERSION = 1
+# 2: the intend and resolve ops (a version-1 reader would call them damaged lines).
+JOURNAL_FORMAT_VERSION = 2
 
 # fdatasync also persists the file size (needed to read the data back) but skips timestamps:
 # one disk flush per line instead of two on most filesystems.
 _datasync = getattr(os, "fdatasync", os.fsync)
 
 
+OPS = ("record", "forget", "intend", "resolve")
+
+
 @dataclass(frozen=True)
 class JournalEntry:
-    """One change: ``record`` set (a record was applied) or only ``address`` (it was forgotten)."""
+    """One change: ``record`` set (a record was applied), ``intent`` set (a call is about to be
+    made), or only ``address``: it was forgotten, or (``resolves``) its intent was closed."""
 
     address: str
     record: StateRecord | None
+    intent: Intent | None = None
+    resolves: bool = False
+
+    @classmethod
+    def intend(cls, intent: Intent) -> JournalEntry:
+        return cls(address=intent.address, record=None, intent=intent)
+
+    @classmethod
+    def resolve(cls, address: str) -> JournalEntry:
+        return cls(address=address, record=None, resolves=True)
+
+    @property
+    def op(self) -> str:
+        """``record``, ``forget``, ``intend`` or ``resolve``."""
+        if self.record is not None:
+            return "record"
+        if self.intent is not None:
+            return "intend"
+        return "resolve" if self.resolves else "forget"
+
+    def payload(self) -> dict[str, Any] | None:
+        """The JSON the entry carries besides its op and address: the record or the intent."""
+        if self.record is not None:
+            return self.record.to_json()
+        if self.intent is not None:
+            return self.intent.to_json()
+        return None
 
     def to_line(self) -> bytes:
         """The entry as one ASCII JSON line; raises ``ValueError`` when it is not valid JSON."""
         data: dict[str, Any]
-        if self.record is None:
-            data = {"op": "forget", "address": self.address}
-        else:
+        if self.record is not None:
             data = {"op": "record", "record": self.record.to_json()}
+        elif self.intent is not None:
+            data = {"op": "intend", "intent": self.intent.to_json()}
+        else:
+            data = {"op": self.op, "address": self.address}
         # ASCII escapes keep lone surrogates and line separators out of the line structure.
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return text.encode("ascii") + b"\n"
@@ -58,24 +100,52 @@ class JournalEntry:
         if not isinstance(data, dict):
             raise ValueError("an entry is not a JSON object")
         op = data.get("op")
-        if op == "forget":
+        if op in ("forget", "resolve"):
             address = data.get("address")
             if not isinstance(address, str):
-                raise ValueError("a forget entry has no string 'address'")
-            return cls(address=address, record=None)
+                raise ValueError(f"a {op} entry has no string 'address'")
+            return cls(address=address, record=None, resolves=op == "resolve")
         if op == "record":
             raw = data.get("record")
             if not isinstance(raw, dict):
                 raise ValueError("a record entry has no 'record' object")
             record = StateRecord.from_json(raw)
             return cls(address=record.address, record=record)
+        if op == "intend":
+            raw = data.get("intent")
+            if not isinstance(raw, dict):
+                raise ValueError("an intend entry has no 'intent' object")
+            return cls.intend(Intent.from_json(raw))
         raise ValueError(f"unknown op {op!r}")
 
-    def apply(self, records: MutableMapping[str, StateRecord]) -> None:
+    def apply(
+        self,
+        records: MutableMapping[str, StateRecord],
+        intents: MutableMapping[str, Intent] | None = None,
+    ) -> None:
+        """Apply the entry to ``records`` and, when given, ``intents`` (an outcome closes the
+        address's intent)."""
+        if self.intent is not None:
+            if intents is not None:
+                intents[self.address] = self.intent
+            return
+        if intents is not None:
+            intents.pop(self.address, None)
+        if self.resolves:
+            return
         if self.record is None:
             records.pop(self.address, None)
         else:
             records[self.address] = self.record
+
+    def changes(self, records: Mapping[str, StateRecord], intents: Mapping[str, Intent]) -> bool:
+        """Whether applying the entry would change anything (a forget or resolve of an address
+        with neither a record nor an intent does not)."""
+        if self.record is not None or self.intent is not None:
+            return True
+        if self.resolves:
+            return self.address in intents
+        return self.address in records or self.address in intents
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from typing import Any
 
 from deployctl import atomic
 from deployctl.errors import LockError, StaleStateError, StateError
+from deployctl.model.intent import Intent
 from deployctl.model.state import STATE_FORMAT_VERSION, StateDocument, StateRecord, utc_now
+from deployctl.model.values import strict_loads
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import (
     JournalContents,
@@ -129,7 +131,7 @@ class LocalStateBackend:
         except OSError as exc:
             raise StateError(f"cannot read the state file {source}: {exc.strerror}") from exc
         try:
-            data = json.loads(raw)
+            data = strict_loads(raw)
         except ValueError as exc:  # JSON syntax and UTF-8 errors alike
             raise StateError(
                 f"the state file {source} is corrupt (not JSON: {exc})", hint=self._recovery_hint()
@@ -147,7 +149,7 @@ class LocalStateBackend:
         """The stored document's lineage and serial, read cheaply (without building records);
         ``None`` when that is not simple (then ``read_document`` says what is wrong)."""
         try:
-            data = json.loads(self.path.read_bytes())
+            data = strict_loads(self.path.read_bytes())
         except FileNotFoundError:
             return None if self.backup_path.exists() else (None, 0)
         except (OSError, ValueError):
@@ -208,13 +210,15 @@ class LocalStateBackend:
         if not journal.entries:
             return document, _JournalState.EMPTY
         records = dict(document.records)
+        intents = dict(document.intents)
         for entry in journal.entries:
-            entry.apply(records)
+            entry.apply(records, intents)
         folded = StateDocument(
             lineage=journal.lineage,
             serial=document.serial + 1,
             environment=document.environment,
             records=records,
+            intents=intents,
         )
         return folded, _JournalState.PENDING
 
@@ -250,7 +254,7 @@ class LocalStateBackend:
         """A kept version's JSON; raises ``FileNotFoundError`` when it is gone."""
         raw = path.read_bytes()
         try:
-            data = json.loads(raw)
+            data = strict_loads(raw)
             if not isinstance(data, dict) or not isinstance(data.get("entry"), dict):
                 raise ValueError("not an object with an 'entry' object")
             if "document" not in data:
@@ -462,6 +466,7 @@ class LocalStateSession:
         self._mutex = threading.RLock()
         self._base = document  # what is on disk
         self._records: dict[str, StateRecord] = dict(document.records)
+        self._intents: dict[str, Intent] = dict(document.intents)
         self._lineage = document.lineage
         self._environment = document.environment
         self._pending = 0
@@ -496,6 +501,7 @@ class LocalStateSession:
                     serial=self._base.serial + (1 if self._pending else 0),
                     environment=self._environment,
                     records=dict(self._records),
+                    intents=dict(self._intents),
                 )
             return self._snapshot
 
@@ -586,6 +592,14 @@ class LocalStateSession:
         """Durably remove ``address``; a no-op when the state does not hold it."""
         self._append(JournalEntry(address=address, record=None))
 
+    def intend(self, intent: Intent) -> None:
+        """Durably open an intent for ``intent.address`` (one journal line, as ``record``)."""
+        self._append(JournalEntry.intend(intent))
+
+    def resolve(self, address: str) -> None:
+        """Durably close ``address``'s intent; a no-op when it has none."""
+        self._append(JournalEntry.resolve(address))
+
     def _append(self, entry: JournalEntry) -> None:
         try:
             line = entry.to_line()
@@ -593,7 +607,7 @@ class LocalStateSession:
             raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
         with self._mutex:
             self._check_usable()
-            if entry.record is None and entry.address not in self._records:
+            if not entry.changes(self._records, self._intents):
                 return
             journal = self._journal
             if journal is None:
@@ -605,7 +619,7 @@ class LocalStateSession:
                     f"cannot record {entry.address} in the state journal "
                     f"{self._backend.journal_path}: {exc.strerror}"
                 ) from exc
-            entry.apply(self._records)
+            entry.apply(self._records, self._intents)
             self._pending += 1
             self._snapshot = None
         try:
@@ -676,6 +690,7 @@ class LocalStateSession:
                 serial=self._base.serial + 1,
                 environment=self._environment,
                 records=dict(self._records),
+                intents=dict(self._intents),
             )
             self._write(document, "commit")
             self._finish_write(document)
@@ -697,6 +712,7 @@ class LocalStateSession:
                 serial=max(self.document.serial, document.serial) + 1,
                 environment=document.environment or self._environment,
                 records=dict(document.records),
+                intents=dict(document.intents),
             )
             self._write(new, "replace")
             self._finish_write(new)
@@ -746,6 +762,7 @@ class LocalStateSession:
     def _finish_write(self, document: StateDocument, *, keep_journal: bool = False) -> None:
         self._base = document
         self._records = dict(document.records)
+        self._intents = dict(document.intents)
         self._lineage = document.lineage
         self._environment = document.environment
         self._pending = 0

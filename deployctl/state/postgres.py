@@ -10,8 +10,9 @@ imported on first use only (``pip install 'deployctl[postgres]'``).
 How the guarantees of ``state/protocol.py`` are kept, per environment:
 
 - **state**: one row (lineage, serial, the document as jsonb — the same JSON as the local file);
-- **record/forget**: one journal row each, inserted in its own transaction on the session's
-  connection (durable when it returns; O(1)), tagged with ``base_serial``, the serial the
+- **record/forget/intend/resolve**: one journal row each (``op``; an intent's JSON in the
+  ``record`` column), inserted in its own transaction on the session's connection (durable
+  when it returns; O(1)), tagged with ``base_serial``, the serial the
   session started from. ``read()`` folds the rows whose ``base_serial`` is the stored serial (a
   running or crashed run's results; serial + 1 then); the next session starts with a crashed
   run's rows pending and its commit folds them, even with nothing new recorded. Rows with an
@@ -153,7 +154,9 @@ class PostgresStateBackend:
             lineage = row_lineage
             try:
                 entries.append(
-                    JournalEntry.from_json({"op": op, "address": address, "record": record})
+                    JournalEntry.from_json(
+                        {"op": op, "address": address, "record": record, "intent": record}
+                    )
                 )
             except (ValueError, StateError) as exc:
                 raise StateError(

@@ -8,7 +8,8 @@ the URL's ``?schema=NAME``) with other applications:
 ``deployctl_states``          one row per environment: lineage, serial, the document (jsonb),
                               the lock id of the run that wrote it, updated
 ``deployctl_journal``         one row per action recorded and not yet folded: environment,
-                              lineage, base_serial, seq, op (record/forget), address, record
+                              lineage, base_serial, seq, op (record/forget/intend/resolve),
+                              address, record (the record, or an intend row's intent)
 ``deployctl_history``         every committed version: environment, serial, lineage, created,
                               who, host, command, summary, document
 ``deployctl_locks``           who holds each environment's lock (LockInfo fields); the lock
@@ -148,6 +149,16 @@ MIGRATIONS: tuple[Migration, ...] = (
                 pid integer NOT NULL,
                 created timestamptz NOT NULL
             )""",
+        ),
+    ),
+    Migration(
+        2,
+        "journal rows for intents (intend, resolve)",
+        (
+            """ALTER TABLE {schema}.deployctl_journal
+                DROP CONSTRAINT IF EXISTS deployctl_journal_op_check""",
+            """ALTER TABLE {schema}.deployctl_journal ADD CONSTRAINT deployctl_journal_op_check
+                CHECK (op IN ('record', 'forget', 'intend', 'resolve'))""",
         ),
     ),
 )

@@ -1,8 +1,9 @@
 """A locked write session on a PostgreSQL state: journal rows per action, one compare-and-swap.
 
 The session owns the connection that holds the state's advisory lock, and does all its writes
-on it: each ``record``/``forget`` is one journal row in its own transaction (durable when it
-returns, O(1)); ``commit`` and ``replace`` are one transaction each that checks the stored
+on it: each ``record``/``forget``/``intend``/``resolve`` is one journal row in its own
+transaction (durable when it returns, O(1); an intend row keeps the intent in its ``record``
+column); ``commit`` and ``replace`` are one transaction each that checks the stored
 lineage and serial against the session's base under ``SELECT … FOR UPDATE`` before writing
 serial + 1, a history row, and deleting the folded journal rows.
 
@@ -28,6 +29,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
 from deployctl.errors import LockError, StaleStateError, StateError
+from deployctl.model.intent import Intent
 from deployctl.model.state import StateDocument, StateRecord
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import JournalEntry
@@ -98,10 +100,15 @@ class LoadedState:
         if not self.pending:
             return self.committed
         records = dict(self.committed.records)
+        intents = dict(self.committed.intents)
         for entry in self.pending:
-            entry.apply(records)
+            entry.apply(records, intents)
         return dc_replace(
-            self.committed, lineage=self.lineage, serial=self.committed.serial + 1, records=records
+            self.committed,
+            lineage=self.lineage,
+            serial=self.committed.serial + 1,
+            records=records,
+            intents=intents,
         )
 
 
@@ -116,7 +123,9 @@ class PostgresStateSession:
         self._info = info
         self._mutex = threading.RLock()
         self._base = loaded.committed  # what is stored
-        self._records: dict[str, StateRecord] = dict(loaded.folded().records)
+        folded = loaded.folded()
+        self._records: dict[str, StateRecord] = dict(folded.records)
+        self._intents: dict[str, Intent] = dict(folded.intents)
         self._lineage = loaded.lineage
         self._environment = loaded.committed.environment or backend.environment
         # A crashed run's journal rows extend the same base: the next commit folds them too.
@@ -147,6 +156,7 @@ class PostgresStateSession:
                     serial=self._base.serial + (1 if self._pending else 0),
                     environment=self._environment,
                     records=dict(self._records),
+                    intents=dict(self._intents),
                 )
             return self._snapshot
 
@@ -236,27 +246,37 @@ class PostgresStateSession:
 
     def record(self, record: StateRecord) -> None:
         """Durably record ``record``: one journal row, in its own transaction."""
-        self._append(record.address, record)
+        self._append(JournalEntry(record.address, record))
 
     def forget(self, address: str) -> None:
         """Durably remove ``address``; a no-op when the state does not hold it."""
-        self._append(address, None)
+        self._append(JournalEntry(address, None))
 
-    def _append(self, address: str, record: StateRecord | None) -> None:
+    def intend(self, intent: Intent) -> None:
+        """Durably open an intent for ``intent.address``: one journal row, as ``record``."""
+        self._append(JournalEntry.intend(intent))
+
+    def resolve(self, address: str) -> None:
+        """Durably close ``address``'s intent; a no-op when it has none."""
+        self._append(JournalEntry.resolve(address))
+
+    def _append(self, entry: JournalEntry) -> None:
+        address = entry.address
         try:
-            payload = None if record is None else _dumps(record.to_json())
+            data = entry.payload()
+            payload = None if data is None else _dumps(data)
         except (TypeError, ValueError) as exc:
             raise StateError(f"cannot record {address} in state: {exc}") from exc
         backend = self._backend
         with self._mutex:
             self._check_usable()
-            if record is None and address not in self._records:
+            if not entry.changes(self._records, self._intents):
                 return
             values = (
                 backend.environment,
                 self._new_lineage(),
                 self._base.serial,
-                "forget" if record is None else "record",
+                entry.op,
                 address,
                 payload,
             )
@@ -269,7 +289,7 @@ class PostgresStateSession:
                     values,
                 ),
             )
-            JournalEntry(address, record).apply(self._records)
+            entry.apply(self._records, self._intents)
             self._pending += 1
             self._snapshot = None
 
@@ -284,6 +304,7 @@ class PostgresStateSession:
                 serial=self._base.serial + 1,
                 environment=self._environment,
                 records=dict(self._records),
+                intents=dict(self._intents),
             )
             self._write(document, "commit the state")
             return document
@@ -302,6 +323,7 @@ class PostgresStateSession:
                 serial=max(self.document.serial, document.serial) + 1,
                 environment=document.environment or self._environment,
                 records=dict(document.records),
+                intents=dict(document.intents),
             )
             self._write(new, "replace the state")
             return new
@@ -373,6 +395,7 @@ class PostgresStateSession:
         """``document`` is stored: it is the new base."""
         self._base = document
         self._records = dict(document.records)
+        self._intents = dict(document.intents)
         self._lineage = document.lineage
         self._environment = document.environment or self._environment
         self._pending = 0

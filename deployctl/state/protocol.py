@@ -13,6 +13,10 @@ Every backend gives the same guarantees:
   the holder lives, taken over with a warning once it expired, or at once when the holder ran on
   this host and its process no longer exists);
 - ``record``/``forget`` are durable when they return and cost O(1) in the size of the state;
+- so are ``intend``/``resolve``: an intent (a call about to be made, ``model.intent``) is a
+  journal entry like a record, closed by its address's next ``record``/``forget``/``resolve``.
+  ``read`` and ``document`` show the open ones as ``StateDocument.intents``; a commit keeps
+  those still open in the document (``pending_intents``), so none is lost by a fold;
 - ``commit`` is a compare-and-swap on the serial: it fails with ``StaleStateError`` when another
   writer committed since the session read the document, and never leaves a half-written state;
 - every committed version is kept as history (``history``/``read_version``), and can be
@@ -27,6 +31,7 @@ from types import TracebackType
 from typing import Protocol
 
 from deployctl.model import JSONObject
+from deployctl.model.intent import Intent
 from deployctl.model.state import StateDocument, StateRecord
 from deployctl.state.history import HistoryEntry
 
@@ -76,11 +81,21 @@ class StateSession(Protocol):
         ...
 
     def record(self, record: StateRecord) -> None:
-        """Durably record the result of one action for ``record.address``."""
+        """Durably record the result of one action for ``record.address`` (closing its intent)."""
         ...
 
     def forget(self, address: str) -> None:
-        """Durably remove ``address`` from the state."""
+        """Durably remove ``address`` from the state (its record and its intent)."""
+        ...
+
+    def intend(self, intent: Intent) -> None:
+        """Durably record that a call for ``intent.address`` is about to be made (O(1)); it
+        stays open in ``document.intents`` until the address's outcome is recorded."""
+        ...
+
+    def resolve(self, address: str) -> None:
+        """Durably close ``address``'s open intent, leaving its record as it is (a no-op when
+        it has none): the call changed nothing, or its outcome is recorded already."""
         ...
 
     def replace(self, document: StateDocument) -> StateDocument:

@@ -6,7 +6,8 @@ and the usual AWS credential chain are honoured (``s3_store.py``). For environme
 
     prod.json                           the current document (the same JSON as a local state file)
     prod.lock                           the lock: LockInfo plus a lease (``s3_lock.py``)
-    prod.journal/<base>/<seq>-<id>.json one object per record/forget not yet committed: <base> is
+    prod.journal/<base>/<seq>-<id>.json one object per record/forget/intend/resolve not yet
+                                        committed (a journal entry, ``state/journal.py``): <base> is
                                         the serial it extends, <seq> its order in the run, <id>
                                         the run's lock id (both numbers zero-padded to 10 digits,
                                         so a listing is in order and two runs never collide)
@@ -56,6 +57,7 @@ from urllib.parse import urlsplit
 
 from deployctl.errors import StaleStateError, StateError
 from deployctl.model.state import StateDocument, utc_now
+from deployctl.model.values import strict_loads
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import JournalEntry
 from deployctl.state.local import serialize_document
@@ -151,7 +153,7 @@ class S3StateBackend:
 
     def _parse(self, stored: StoredObject, source: str) -> StateDocument:
         try:
-            data = json.loads(stored.body)
+            data = strict_loads(stored.body)
         except ValueError as exc:
             raise StateError(
                 f"the state {source} is corrupt (not JSON: {exc})",
@@ -195,7 +197,7 @@ class S3StateBackend:
             raise _Vanished(key)
         where = f"the journal object s3://{self.bucket}/{key}"
         try:
-            data = json.loads(stored.body)
+            data = strict_loads(stored.body)
             if not isinstance(data, dict) or not isinstance(data.get("lineage"), str):
                 raise ValueError("not a journal object with a 'lineage'")
             entry = JournalEntry.from_json(data)
@@ -224,13 +226,15 @@ class S3StateBackend:
                 "otherwise restore the document they extend from history/",
             )
         records = dict(document.records)
+        intents = dict(document.intents)
         for change in changes:
-            change.entry.apply(records)
+            change.entry.apply(records, intents)
         return StateDocument(
             lineage=changes[0].lineage,
             serial=document.serial + 1,
             environment=document.environment,
             records=records,
+            intents=intents,
         )
 
     def read(self) -> StateDocument:

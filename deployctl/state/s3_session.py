@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from deployctl.errors import LockError, StateError
+from deployctl.model.intent import Intent
 from deployctl.model.state import StateDocument, StateRecord, utc_now
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import JOURNAL_FORMAT_VERSION, JournalEntry
@@ -46,9 +47,10 @@ class UncertainCommitError(StateError):
 class S3StateSession:
     """A held lock on an S3 state (``StateSession``); safe to use from many threads.
 
-    ``record``/``forget`` write one journal object each (one PUT, in parallel across threads) and
-    change an in-memory dict; ``commit`` writes the document once. Every write first checks the
-    lease (``Lease.check``): a session whose lock was taken over raises ``LockError``.
+    ``record``/``forget``/``intend``/``resolve`` write one journal object each (one PUT, in
+    parallel across threads) and change an in-memory dict; ``commit`` writes the document once.
+    Every write first checks the lease (``Lease.check``): a session whose lock was taken over
+    raises ``LockError``.
     """
 
     def __init__(self, backend: S3StateBackend, lease: Lease, version: StoredVersion) -> None:
@@ -57,6 +59,7 @@ class S3StateSession:
         self._mutex = threading.RLock()
         self._base = version
         self._records: dict[str, StateRecord] = dict(version.document.records)
+        self._intents: dict[str, Intent] = dict(version.document.intents)
         self._lineage = version.document.lineage
         self._environment = version.document.environment
         self._pending = 0
@@ -90,6 +93,7 @@ class S3StateSession:
                     serial=self._base.document.serial + (1 if self._pending else 0),
                     environment=self._environment,
                     records=dict(self._records),
+                    intents=dict(self._intents),
                 )
             return self._snapshot
 
@@ -121,10 +125,18 @@ class S3StateSession:
         """Durably remove ``address``; a no-op when the state does not hold it."""
         self._append(JournalEntry(address=address, record=None))
 
+    def intend(self, intent: Intent) -> None:
+        """Durably open an intent for ``intent.address``: one journal object, as ``record``."""
+        self._append(JournalEntry.intend(intent))
+
+    def resolve(self, address: str) -> None:
+        """Durably close ``address``'s intent; a no-op when it has none."""
+        self._append(JournalEntry.resolve(address))
+
     def _append(self, entry: JournalEntry) -> None:
         with self._mutex:
             self._check_usable()
-            if entry.record is None and entry.address not in self._records:
+            if not entry.changes(self._records, self._intents):
                 return
             self._seq += 1
             info = self._lease.info
@@ -143,7 +155,7 @@ class S3StateSession:
                 body = json.dumps(data, sort_keys=True, allow_nan=False).encode()
             except (TypeError, ValueError) as exc:
                 raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
-            entry.apply(self._records)
+            entry.apply(self._records, self._intents)
             self._pending += 1
             self._snapshot = None
         try:
@@ -174,6 +186,7 @@ class S3StateSession:
                 serial=self._base.document.serial + 1,
                 environment=self._environment,
                 records=dict(self._records),
+                intents=dict(self._intents),
             )
             return self._write(document)
 
@@ -187,6 +200,7 @@ class S3StateSession:
                 serial=max(self.document.serial, document.serial) + 1,
                 environment=document.environment or self._environment,
                 records=dict(document.records),
+                intents=dict(document.intents),
             )
             return self._write(new)
 
@@ -243,6 +257,7 @@ class S3StateSession:
         document = version.document
         self._base = version
         self._records = dict(document.records)
+        self._intents = dict(document.intents)
         self._lineage = document.lineage
         self._environment = document.environment
         self._pending = 0

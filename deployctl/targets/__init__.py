@@ -9,12 +9,15 @@
   client;
 - ``signatures``: how to call each plugin method, decided from its signature;
 - ``records``: plugin records read into ``LiveRecord``s (``RecordShape``, field mappings);
-- ``plugin_errors``: plugin exceptions as one ``TargetError`` (by MLflow error code);
-- ``calls``: one plugin call, timed and logged at DEBUG;
+- ``plugin_errors``: plugin exceptions as one ``TargetError`` (by MLflow error code), and
+  what they say: not found (explicitly or in words), transient (may the call be repeated?);
+- ``calls``: one plugin call: time-limited and retried as the target's ``CallPolicy`` says,
+  logged at DEBUG; ``deadline``: the daemon worker threads that enforce the time limits;
 - ``generations``: which plugin interface generation a client class implements;
 - ``pool``: ``TargetPool``, one adapter per target, loaded on first use;
-- ``refresh``: concurrent list/get across targets deciding existence per address (import the
-  function from ``deployctl.targets.refresh``: the package attribute is the module);
+- ``refresh``: concurrent list/get across targets deciding existence per address, or failing
+  for the addresses it cannot decide (import the function from ``deployctl.targets.refresh``:
+  the package attribute is the module);
 - ``local``: the built-in ``local:PATH`` target (``mlflow_local`` is the same for MLflow's CLI).
 
 The records a target reports and what a refresh returns are values in ``deployctl.model.live``.

@@ -5,7 +5,8 @@ Real plugins disagree on almost everything (see ``shared/plugins.md``): signatur
 pieces together for one connected client: call shapes decided from its signatures
 (``signatures``), records read through the target's ``RecordShape`` (``records``), and every
 plugin exception turned into one ``TargetError`` naming the target, the call and the address
-(``plugin_errors``). Each plugin call is logged at DEBUG (``calls``).
+(``plugin_errors``). Each plugin call is logged at DEBUG, time-limited and retried when it fails
+transiently as the target's ``CallPolicy`` says (``calls``).
 
 The plugin module's own functions (``run_local``, ``target_help``) need no client: see
 ``plugin_module.PluginModule``.
@@ -20,8 +21,9 @@ from typing import Any, Final
 
 from deployctl.errors import TargetError
 from deployctl.model import Address, DeploymentSpec, JSONObject, target_scheme
+from deployctl.model.calls import CallPolicy
 from deployctl.model.live import LiveRecord
-from deployctl.targets.calls import call_plugin
+from deployctl.targets.calls import RetryListener, call_plugin
 from deployctl.targets.records import (
     DEFAULT_RECORD_SHAPE,
     RecordShape,
@@ -50,6 +52,9 @@ class TargetAdapter:
     Construction reads the client's signatures (once per class) and raises ``TargetError`` for
     a required method deployctl cannot call. ``record_shape`` says where the target's records
     keep each field (``RecordShape.with_fields`` for a manifest's ``fields:`` mapping).
+    ``policy`` limits and retries the list, get, create, update and delete calls (the
+    manifest's ``timeout:`` and ``retry:``); ``on_retry``, if set, hears of each retry (it may
+    be set later: a console reporting retries of the calls it shows).
     """
 
     def __init__(
@@ -60,6 +65,8 @@ class TargetAdapter:
         *,
         plugin: TargetPlugin | None = None,
         record_shape: RecordShape = DEFAULT_RECORD_SHAPE,
+        policy: CallPolicy | None = None,
+        on_retry: RetryListener | None = None,
     ) -> None:
         self.key = key
         self.uri = uri
@@ -67,6 +74,8 @@ class TargetAdapter:
         self.client = client
         self.plugin = plugin or TargetPlugin(self.scheme, "unregistered", type(client).__module__)
         self.record_shape = record_shape
+        self.policy = policy if policy is not None else CallPolicy()
+        self.on_retry = on_retry
         self.shape = client_shape(client)
         for method in REQUIRED_METHODS:
             if method in self.shape.missing:
@@ -174,31 +183,33 @@ class TargetAdapter:
             )
             raise TargetError(why, target=self.key, call=call, address=self._address(name))
         keywords = dict.fromkeys(self.shape.predict_keywords)
-        return self._call(call, name, self.client.predict, [name, df], keywords)
+        # Scoring is the user's own request: no time limit and no retry (not a CallPolicy call).
+        return call_plugin(
+            logger,
+            self.client.predict,
+            [name, df],
+            keywords,
+            target=self.key,
+            call=call,
+            address=self._address(name),
+            scheme=self.scheme,
+        )
 
     # -- plumbing --
 
     def _invoke(self, call: str, name: str | None, values: Mapping[str, Any]) -> Any:
         args, kwargs = self.shape.calls[call].arguments(values)
-        return self._call(call, name, getattr(self.client, call), args, kwargs)
-
-    def _call(
-        self,
-        call: str,
-        name: str | None,
-        fn: Any,
-        args: builtins.list[Any],
-        kwargs: Mapping[str, Any],
-    ) -> Any:
         return call_plugin(
             logger,
-            fn,
+            getattr(self.client, call),
             args,
             kwargs,
             target=self.key,
             call=call,
             address=self._address(name),
             scheme=self.scheme,
+            policy=self.policy,
+            on_retry=self.on_retry,
         )
 
     def _address(self, name: str | None) -> str | None:

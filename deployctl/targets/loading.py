@@ -19,6 +19,7 @@ from typing import Any
 
 from deployctl.errors import TargetError
 from deployctl.model import target_scheme
+from deployctl.model.calls import CallPolicy
 from deployctl.targets.adapter import TargetAdapter
 from deployctl.targets.plugin_errors import describe_exception
 from deployctl.targets.plugin_module import PluginModule
@@ -38,12 +39,19 @@ _modules: dict[str, ModuleType] = {}
 _modules_lock = threading.Lock()
 
 
-def load_target(uri: str, *, key: str, fields: Mapping[str, str] | None = None) -> TargetAdapter:
+def load_target(
+    uri: str,
+    *,
+    key: str,
+    fields: Mapping[str, str] | None = None,
+    policy: CallPolicy | None = None,
+) -> TargetAdapter:
     """Import the plugin for ``uri``'s scheme and connect a client to ``uri``.
 
     ``key`` is the manifest's name for the target; every error names it. ``fields`` is the
     target's field mapping (record field -> key or dotted path, the manifest's ``fields:``),
-    read before deployctl's defaults. Raises ``TargetNotFoundError`` when no installed plugin
+    read before deployctl's defaults; ``policy`` its ``timeout:`` and ``retry:`` (the
+    defaults when ``None``). Raises ``TargetNotFoundError`` when no installed plugin
     handles the scheme, and ``TargetError`` when the plugin cannot be imported, has no usable
     client class, has a method deployctl cannot call, or its constructor fails
     (``call="connect"``).
@@ -61,7 +69,7 @@ def load_target(uri: str, *, key: str, fields: Mapping[str, str] | None = None) 
             call="connect",
             cause=exc,
         ) from exc
-    return TargetAdapter(key, uri, client, plugin=plugin, record_shape=shape)
+    return TargetAdapter(key, uri, client, plugin=plugin, record_shape=shape, policy=policy)
 
 
 def load_module(uri: str, *, key: str) -> PluginModule:

@@ -1,7 +1,9 @@
 """The target pool: one connected adapter per target, made on first use and then reused.
 
 Constructing a plugin client may connect to a cluster, so a command loads only the targets it
-touches, and each of them once however often it is asked for (refresh, then apply).
+touches, and each of them once however often it is asked for (refresh, then apply). Each adapter
+gets its target's field mapping and call policy (timeouts and retries) from the manifest, or
+from the saved plan that recorded them.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from deployctl.model.calls import CallPolicy
 from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.calls import RetryListener
 from deployctl.targets.loading import load_target
 
 
@@ -21,6 +25,9 @@ class _MappedTarget(Protocol):
 
     @property
     def fields(self) -> object: ...
+
+    @property
+    def calls(self) -> CallPolicy | None: ...
 
     def field_mapping(self) -> dict[str, str]: ...
 
@@ -37,27 +44,63 @@ class TargetPool:
 
     ``fields`` maps target keys to their field mapping (the manifest's ``fields:``; record
     field -> key or dotted path), so each adapter reads its target's records the way the
-    manifest says. A key without one reads them with deployctl's default paths, as does every
-    target when the pool is made without a manifest (applying a saved plan).
+    manifest says; ``calls`` maps target keys to their ``CallPolicy`` (the manifest's
+    ``timeout:`` and ``retry:``). A key without one uses deployctl's defaults, as does every
+    target when the pool is made without a manifest or plan. ``on_retry`` is given to every
+    adapter the pool makes (see ``TargetAdapter``).
     """
 
-    def __init__(self, fields: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        fields: Mapping[str, Mapping[str, str]] | None = None,
+        calls: Mapping[str, CallPolicy] | None = None,
+        *,
+        on_retry: RetryListener | None = None,
+    ) -> None:
         self._fields = {key: dict(mapping) for key, mapping in (fields or {}).items()}
+        self._calls = dict(calls or {})
         self._adapters: dict[tuple[str, str], TargetAdapter] = {}
+        self._on_retry = on_retry
 
     @classmethod
-    def for_manifest(cls, manifest: _TargetsOf) -> TargetPool:
-        """A pool reading each of the manifest's targets with its ``fields:`` mapping."""
-        return cls({t.key: t.field_mapping() for t in manifest.targets if t.fields})
+    def for_manifest(
+        cls, manifest: _TargetsOf, *, on_retry: RetryListener | None = None
+    ) -> TargetPool:
+        """A pool reading each of the manifest's targets with its ``fields:`` mapping and
+        calling it with its ``timeout:`` and ``retry:``."""
+        return cls(
+            {t.key: t.field_mapping() for t in manifest.targets if t.fields},
+            {t.key: t.calls for t in manifest.targets if t.calls is not None},
+            on_retry=on_retry,
+        )
+
+    @property
+    def on_retry(self) -> RetryListener | None:
+        """What hears of each retry of every adapter of the pool (set it at any time)."""
+        return self._on_retry
+
+    @on_retry.setter
+    def on_retry(self, listener: RetryListener | None) -> None:
+        self._on_retry = listener
+        for adapter in self._adapters.values():
+            adapter.on_retry = listener
 
     def fields(self, key: str) -> dict[str, str]:
         """The field mapping adapters of target ``key`` use (empty: the defaults)."""
         return dict(self._fields.get(key, {}))
 
+    def calls(self, key: str) -> CallPolicy:
+        """The call policy adapters of target ``key`` use."""
+        return self._calls.get(key) or CallPolicy()
+
     def get(self, key: str, uri: str) -> TargetAdapter:
         """The adapter of target ``key`` at ``uri``, loaded (and connected) the first time."""
         if (key, uri) not in self._adapters:
-            self._adapters[(key, uri)] = load_target(uri, key=key, fields=self._fields.get(key))
+            adapter = load_target(
+                uri, key=key, fields=self._fields.get(key), policy=self._calls.get(key)
+            )
+            adapter.on_retry = self._on_retry
+            self._adapters[(key, uri)] = adapter
         return self._adapters[(key, uri)]
 
 

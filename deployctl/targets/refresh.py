@@ -6,9 +6,21 @@ plugin likes. So each target is listed once, every wanted or listed name is fetc
 ``get``, and the rules below decide:
 
 - a listed name exists (a failing ``get`` then keeps the list's record);
-- a wanted name the list did not report exists if ``get`` finds it, and is absent (with the
-  reason) if ``get`` raises;
+- a wanted name the list did not report exists if ``get`` finds it; it is absent (with the
+  reason) if ``get`` says it does not exist, explicitly (``KeyError``, an MLflow not-found error
+  code, a botocore not-found code, HTTP 404) or in words ("deployment x not found", "Could not
+  find endpoint", "HTTP 404"; see ``plugin_errors.says_not_found``);
+- any other ``get`` failure of such a name (a timeout, a connection error after the retries,
+  "internal error", an unrecognised message) leaves its existence unknown, and the refresh
+  fails with ``RefreshError``, one line per address: planning it as absent would create a
+  second deployment if it does exist;
 - a failing ``list`` fails the refresh: a plan made without it cannot be trusted.
+
+Why the words are trusted at all: many real plugins raise a bare ``Exception``, ``ValueError``
+or a code-less ``MlflowException`` for a missing name, and for those the text is all there is.
+It is trusted only for a name the list (which succeeded) did not report, so two independent
+answers agree; and only when nothing else says what the error is (no specific error code, not a
+transient failure anywhere in its chain, not an import, permission or OS error).
 """
 
 from __future__ import annotations
@@ -19,12 +31,19 @@ from dataclasses import replace
 from typing import Any
 
 from deployctl.concurrency import CompletionQueue
-from deployctl.errors import TargetError
+from deployctl.errors import RefreshError, TargetError
 from deployctl.model.live import LiveRecord, LiveStatus, LiveView
 from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.plugin_errors import not_found_evidence
 
 FOUND_BY_GET = "not reported by list_deployments; get_deployment found it"
 ABSENT_PREFIX = "not reported by list_deployments, and get_deployment raised: "
+
+UNKNOWN_ADVICE = (
+    "nothing was planned: each failed with something other than 'not found', so it may exist, "
+    "and planning it as absent could create it twice; run again when the target answers "
+    "(transient failures are retried as the target's 'retry:' says)"
+)
 
 _Key = tuple[str, str]
 
@@ -40,11 +59,13 @@ def refresh(
     ``wanted`` maps target keys to names that are desired or recorded in state. One ``list``
     per target and one ``get`` per wanted or listed name all run in one pool of at most
     ``max_workers`` threads. Raises the ``TargetError`` of a failing ``list`` (the first by
-    target key when several fail), and ``ValueError`` for a wanted key without an adapter.
+    target key when several fail), ``RefreshError`` naming every address whose existence
+    cannot be decided (see the module's rules), and ``ValueError`` for a wanted key without an
+    adapter.
     """
-    unknown = sorted(set(wanted) - set(adapters))
-    if unknown:
-        raise ValueError(f"no adapter for wanted target(s): {', '.join(unknown)}")
+    without = sorted(set(wanted) - set(adapters))
+    if without:
+        raise ValueError(f"no adapter for wanted target(s): {', '.join(without)}")
     if max_workers < 1:
         raise ValueError("max_workers must be at least 1")
 
@@ -103,7 +124,10 @@ def refresh(
 
     if list_errors:
         raise list_errors[sorted(list_errors)[0]]
-    return LiveView(statuses=_statuses(wanted, listed, got, get_errors))
+    statuses, unknown = _statuses(wanted, listed, got, get_errors)
+    if unknown:
+        raise RefreshError(unknown, advice=UNKNOWN_ADVICE)
+    return LiveView(statuses=statuses)
 
 
 def _statuses(
@@ -111,10 +135,13 @@ def _statuses(
     listed: Mapping[str, Mapping[str, LiveRecord]],
     got: Mapping[_Key, LiveRecord],
     get_errors: Mapping[_Key, TargetError],
-) -> dict[str, LiveStatus]:
+) -> tuple[dict[str, LiveStatus], list[TargetError]]:
+    """The status of each address, and the ``get`` errors of those whose existence is unknown
+    (in address order)."""
     addresses: set[_Key] = {(k, n) for k, names in wanted.items() for n in names}
     addresses |= {(k, n) for k, records in listed.items() for n in records}
     statuses: dict[str, LiveStatus] = {}
+    unknown: list[TargetError] = []
     for key, name in sorted(addresses):
         from_list = listed.get(key, {}).get(name)
         from_get = got.get((key, name))
@@ -125,10 +152,20 @@ def _statuses(
             status = LiveStatus(key, name, exists=True, record=from_get, reason=FOUND_BY_GET)
         else:
             error = get_errors.get((key, name))
+            if error is not None and not says_absent(error):
+                unknown.append(error)
+                continue
             why = error.message if error is not None else "get_deployment was not called"
             status = LiveStatus(key, name, exists=False, reason=ABSENT_PREFIX + why)
         statuses[status.address] = status
-    return statuses
+    return statuses, unknown
+
+
+def says_absent(error: TargetError) -> bool:
+    """Whether a failed ``get_deployment`` of a name the target's list did not report shows
+    that it does not exist (the plugin said so, by code, type or words). A timeout or any
+    other failure does not: the deployment may exist."""
+    return error.cause is not None and not_found_evidence(error.cause) is not None
 
 
 def _merge(listed: LiveRecord, got: LiveRecord) -> LiveRecord:

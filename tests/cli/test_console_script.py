@@ -80,6 +80,16 @@ def test_in_process_runs_read_stdin_and_the_environment_given(tmp_path: Path) ->
     assert "V" not in os.environ
 
 
+def test_in_process_runs_encode_output_as_the_console_script_does(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", manifest({"churn": {"model_uri": "m:/1", "config": {}}}))
+    assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
+    write_manifest(tmp_path / "dev.yaml", manifest({"churn": {"model_uri": "m:/2", "config": {}}}))
+    env = {"PYTHONIOENCODING": "ascii"}  # the arrow of the change becomes "->"
+    in_process = run_cli("plan", "-f", "dev.yaml", cwd=tmp_path, env=env)
+    assert in_process == run_process("plan", "-f", "dev.yaml", cwd=tmp_path, env=env)
+    assert in_process.out.isascii() and '"m:/1" -> "m:/2"' in in_process.out
+
+
 def test_in_process_runs_leave_this_process_as_they_found_it(tmp_path: Path) -> None:
     write_manifest(tmp_path / "dev.yaml", ONE_DEPLOYMENT)
     root = logging.getLogger()

@@ -39,19 +39,22 @@ def read_calls(directory: Path) -> list[dict[str, Any]]:
     return read_calls(directory)
 
 
-def uri(target_dir: Path) -> str:
-    return f"seedtest:{target_dir}"
+def uri(target_dir: Path, scheme: str = "seedtest") -> str:
+    return f"{scheme}:{target_dir}"
 
 
 def plan_for(
-    target_dir: Path, backend: LocalStateBackend, specs: dict[str, DeploymentSpec]
+    target_dir: Path,
+    backend: LocalStateBackend,
+    specs: dict[str, DeploymentSpec],
+    scheme: str = "seedtest",
 ) -> Plan:
     state = backend.read()
     desired = [
-        DesiredTarget(DesiredDeployment("t", name, spec), uri(target_dir))
+        DesiredTarget(DesiredDeployment("t", name, spec), uri(target_dir, scheme))
         for name, spec in specs.items()
     ]
-    adapter = load_target(uri(target_dir), key="t")
+    adapter = load_target(uri(target_dir, scheme), key="t")
     wanted = {"t": set(specs) | {r.name for r in state.records.values()}}
     live: LiveView = refresh({"t": adapter}, wanted)
     return make_plan("dev", desired, state, live)
@@ -132,20 +135,40 @@ def test_parallelism_bounds_concurrent_calls(tmp_path: Path, target_dir: Path) -
     assert max_concurrent_calls(creates) == 2
 
 
-def test_delete_of_something_already_gone_succeeds_and_forgets_it(
+def test_delete_of_something_the_plugin_says_is_gone_by_error_code_succeeds_and_forgets_it(
+    tmp_path: Path, target_dir: Path
+) -> None:
+    backend = LocalStateBackend(tmp_path / "state.json")
+    mlflow2 = "mlflow2test"  # says RESOURCE_DOES_NOT_EXIST for a missing name
+    apply(backend, plan_for(target_dir, backend, {"a": spec(1), "b": spec(1)}, mlflow2))
+    plan = plan_for(target_dir, backend, {"a": spec(1)}, mlflow2)  # b is to be deleted
+    assert [(c.address, c.action, c.state_only) for c in plan.actionable()] == [
+        ("t/b", Action.DELETE, False)
+    ]
+    load_target(uri(target_dir, mlflow2), key="t").client.delete_deployment("b")  # behind our back
+    write_faults(target_dir, {"fail": {"delete_deployment": ["b"]}})  # not idempotent
+    report, _ = apply(backend, plan)
+    assert report.ok, report.failed
+    assert "already gone" in (report.results[0].note or "")
+    assert sorted(backend.read().records) == ["t/a"]
+    assert backend.read().intents == {}
+
+
+def test_a_failed_delete_keeps_the_record_when_only_the_message_says_not_found(
     tmp_path: Path, target_dir: Path
 ) -> None:
     backend = LocalStateBackend(tmp_path / "state.json")
     apply(backend, plan_for(target_dir, backend, {"a": spec(1), "b": spec(1)}))
     plan = plan_for(target_dir, backend, {"a": spec(1)})  # b is to be deleted
-    assert [(c.address, c.action, c.state_only) for c in plan.actionable()] == [
-        ("t/b", Action.DELETE, False)
-    ]
-    load_target(uri(target_dir), key="t").client.delete_deployment("b")  # behind our back
+    # The seed plugin raises ValueError("deployment b not found"): words, not a code.
+    load_target(uri(target_dir), key="t").client.delete_deployment("b")
     report, _ = apply(backend, plan)
-    assert report.ok, report.failed
-    assert "already gone" in (report.results[0].note or "")
-    assert sorted(backend.read().records) == ["t/a"]
+    [failed] = report.failed
+    assert failed.address == "t/b" and "not found" in (failed.error or "")
+    assert "kept in state" in (failed.note or "")
+    assert sorted(backend.read().records) == ["t/a", "t/b"]
+    # Its intent stays open: the next plan asks the target, whose refresh decides.
+    assert list(backend.read().intents) == ["t/b"]
 
 
 def test_failed_delete_keeps_the_record(tmp_path: Path, target_dir: Path) -> None:
@@ -154,7 +177,9 @@ def test_failed_delete_keeps_the_record(tmp_path: Path, target_dir: Path) -> Non
     write_faults(target_dir, {"fail": {"delete_deployment": True}})
     report, _ = apply(backend, plan_for(target_dir, backend, {}))
     assert not report.ok
+    assert "it still exists on the target; kept in state" in (report.failed[0].note or "")
     assert sorted(backend.read().records) == ["t/a"]
+    assert backend.read().intents == {}  # the target said it is there: nothing is unknown
 
 
 def test_state_only_delete_calls_nothing(tmp_path: Path, target_dir: Path) -> None:

@@ -140,8 +140,11 @@ def test_a_manifest_over_10_mib_is_refused_before_parsing(tmp_path: Path) -> Non
         load_manifest(path)
 
 
-def test_state_url_with_a_password_is_refused_at_its_position(tmp_path: Path) -> None:
-    text = BASE.replace("targets:", "state:\n  url: postgresql://ci:hunter2@db/deployctl\ntargets:")
+@pytest.mark.parametrize(
+    "url", ["postgresql://ci:hunter2@db/deployctl", "postgresql://ci@db/deployctl?password=hunter2"]
+)
+def test_state_url_with_a_password_is_refused_at_its_position(tmp_path: Path, url: str) -> None:
+    text = BASE.replace("targets:", f"state:\n  url: {url}\ntargets:")
     [(line, col, message)] = issues(write(tmp_path, text))
     assert (line, col) == (4, 8)
     assert "must not hold a password" in message and "PGPASSWORD" in message

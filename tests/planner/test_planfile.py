@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from deployctl.errors import PlanFileError
 from deployctl.model import DeploymentSpec
+from deployctl.model.calls import CallPolicy
 from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange, UnmanagedDeployment
 from deployctl.planner.planfile import plan_json, read_plan, write_plan
 
@@ -38,6 +40,7 @@ def sample_plan() -> Plan:
         unmanaged=(UnmanagedDeployment("local", "stray"),),
         targets=("local",),
         target_fields={"local": {"name": "Name"}},
+        target_calls={"local": CallPolicy(read_timeout=60.0, write_timeout=1800.0, attempts=5)},
         manifest_path="dev.yaml",
         manifest_sha256="0" * 64,
         state_path="state/dev.json",
@@ -82,9 +85,36 @@ def test_the_file_holds_exactly_the_plan_json_document(tmp_path: Path) -> None:
 
 def test_writing_replaces_an_older_plan_file(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
-    path.write_text("old", encoding="utf-8")
+    older = replace(sample_plan(), environment="older")
+    write_plan(older, str(path))
     write_plan(sample_plan(), str(path))
     assert read_plan(str(path)) == sample_plan()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "version: 1\nenvironment: dev\ntargets: {}\n",  # a manifest
+        '{"format_version": 1, "lineage": "x", "serial": 3, "deployments": []}\n',  # a state
+        '{"journal": 1, "lineage": "x", "base_serial": 7}\n{"op": "forget"}\n',  # a journal
+        "",
+    ],
+)
+def test_writing_refuses_to_overwrite_a_file_that_is_not_a_plan(
+    tmp_path: Path, content: str
+) -> None:
+    path = tmp_path / "dev.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(PlanFileError, match="exists and is not a saved plan; refusing"):
+        write_plan(sample_plan(), str(path))
+    assert path.read_text(encoding="utf-8") == content
+
+
+def test_writing_creates_no_missing_directory(tmp_path: Path) -> None:
+    target = tmp_path / "plans" / "prod.plan.json"
+    with pytest.raises(PlanFileError, match=r"plans does not exist"):
+        write_plan(sample_plan(), str(target))
+    assert not (tmp_path / "plans").exists()
 
 
 def test_an_unwritable_destination_is_a_plan_file_error(tmp_path: Path) -> None:
@@ -92,6 +122,16 @@ def test_an_unwritable_destination_is_a_plan_file_error(tmp_path: Path) -> None:
     target = tmp_path / "blocker" / "plan.json"
     with pytest.raises(PlanFileError, match=r"^--out .*blocker/plan\.json: cannot write"):
         write_plan(sample_plan(), str(target))
+
+
+def test_nan_and_deep_nesting_in_a_plan_file_are_clean_errors(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text('{"resource_changes": [], "x": NaN}', encoding="utf-8")
+    with pytest.raises(PlanFileError, match="NaN is not a JSON number"):
+        read_plan(str(path))
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(PlanFileError, match="nested too deeply"):
+        read_plan(str(path))
 
 
 def test_a_schema_invalid_plan_names_the_file_and_the_field(tmp_path: Path) -> None:
@@ -156,3 +196,30 @@ def test_a_plan_of_another_format_version_says_to_make_it_again(tmp_path: Path) 
     message = refusal(saved(tmp_path, lambda data: data.update(format_version="9.9")))
     assert "has plan format '9.9'; this deployctl reads '1.0'" in message
     assert "make the plan again" in message
+
+
+def test_each_targets_timeout_and_retry_are_saved_in_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(sample_plan(), str(path))
+    saved_calls = json.loads(path.read_text(encoding="utf-8"))["target_calls"]
+    assert saved_calls == {
+        "local": {
+            "timeout": {"read": 60.0, "write": 1800.0},
+            "retry": {"attempts": 5, "backoff": 2.0},
+        }
+    }
+    assert read_plan(str(path)).target_calls["local"].write_timeout == 1800.0
+
+
+def test_a_saved_call_policy_out_of_range_is_refused(tmp_path: Path) -> None:
+    def zero_attempts(data: Any) -> None:
+        data["target_calls"]["local"]["retry"]["attempts"] = 0
+
+    assert "at target_calls.local.retry.attempts: 0 is less than the minimum of 1" in refusal(
+        saved(tmp_path, zero_attempts)
+    )
+
+
+def test_a_plan_without_target_calls_uses_the_defaults(tmp_path: Path) -> None:
+    plan = read_plan(str(saved(tmp_path, lambda data: data.pop("target_calls"))))
+    assert plan.target_calls == {}

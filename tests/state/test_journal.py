@@ -11,7 +11,7 @@ import pytest
 
 from deployctl import atomic
 from deployctl.errors import StateError
-from deployctl.state.journal import JournalEntry, header_line
+from deployctl.state.journal import JOURNAL_FORMAT_VERSION, JournalEntry, header_line
 from deployctl.state.local import LocalStateBackend
 
 from .helpers import make_record, run_python
@@ -60,7 +60,7 @@ def test_each_record_is_in_the_journal_when_record_returns(backend: LocalStateBa
         session.forget("local/base")
 
         lines = _journal_lines(backend)
-        assert lines[0]["journal"] == 1
+        assert lines[0]["journal"] == JOURNAL_FORMAT_VERSION
         assert lines[0]["lineage"] == backend.read_document().lineage
         assert lines[0]["base_serial"] == 1
         assert [line.get("op") for line in lines[1:]] == ["record", "forget"]

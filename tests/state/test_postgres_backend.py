@@ -604,15 +604,22 @@ def test_migrations_apply_in_order_and_a_failing_step_changes_nothing(pg_url: st
 
     layout = Layout("public")
     extra = Migration(
-        2, "a note per state", ("ALTER TABLE {schema}.deployctl_states ADD note text",)
+        SCHEMA_VERSION + 1,
+        "a note per state",
+        ("ALTER TABLE {schema}.deployctl_states ADD note text",),
     )
-    broken = Migration(3, "broken", ("ALTER TABLE {schema}.deployctl_states ADD note text",))
+    broken = Migration(
+        SCHEMA_VERSION + 2, "broken", ("ALTER TABLE {schema}.deployctl_states ADD note text",)
+    )
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert current_version(conn, layout) is None
-        assert migrate(conn, layout, source="db", migrations=MIGRATIONS) == 1
-        assert migrate(conn, layout, source="db", migrations=(*MIGRATIONS, extra)) == 2
+        assert migrate(conn, layout, source="db", migrations=MIGRATIONS) == SCHEMA_VERSION
+        assert (
+            migrate(conn, layout, source="db", migrations=(*MIGRATIONS, extra))
+            == SCHEMA_VERSION + 1
+        )
         with pytest.raises(psycopg.errors.DuplicateColumn):
             migrate(conn, layout, source="db", migrations=(*MIGRATIONS, extra, broken))
-        assert current_version(conn, layout) == 2
+        assert current_version(conn, layout) == SCHEMA_VERSION + 1
         with pytest.raises(StateError, match="upgrade deployctl"):
             migrate(conn, layout, source="db", migrations=MIGRATIONS)

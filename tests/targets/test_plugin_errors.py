@@ -22,7 +22,17 @@ from deployctl.errors import (
 from deployctl.model import DeploymentSpec
 from deployctl.targets.adapter import TargetAdapter
 from deployctl.targets.loading import load_target
-from deployctl.targets.plugin_errors import describe_exception, error_class, error_says_not_found
+from deployctl.targets.plugin_errors import (
+    REFUSED,
+    UNSURE,
+    describe_exception,
+    error_class,
+    error_says_not_found,
+    explicitly_not_found,
+    retryable,
+    says_not_found,
+    transience,
+)
 
 Load = Callable[..., TargetAdapter]
 
@@ -289,7 +299,100 @@ class HttpResponse:
         ),
         (Coded("Client Error", response=HttpResponse()), True),
         (RuntimeError("connection refused"), False),
+        (Exception("Unable to get deployments with name m. Server returned status code 404"), True),
+        (Exception("No deployment with name m found"), True),
+        (Exception("the call took 404 ms"), False),
+        (Coded("Deployment m not found", "TEMPORARILY_UNAVAILABLE"), False),
+        (ConnectionError("host not found"), False),
+        (PermissionError("no such right"), False),
+        (ModuleNotFoundError("No module named 'x'"), False),
+        (FileNotFoundError(2, "No such file or directory"), True),
     ],
 )
 def test_not_found_is_read_from_codes_types_and_text(exc: Exception, expected: bool) -> None:
     assert error_says_not_found(exc) is expected
+
+
+# -- explicit or worded, transient or not --
+
+
+def raised_while_handling(outer: Exception, inner: BaseException) -> Exception:
+    try:
+        raise inner
+    except BaseException:
+        try:
+            raise outer  # the implicit context (__context__) is the point
+        except Exception as exc:
+            return exc
+
+
+class Status:
+    def __init__(self, status_code: int) -> None:
+        self.status_code = status_code
+
+
+@pytest.mark.parametrize(
+    ("exc", "explicit", "worded"),
+    [
+        (KeyError("m"), True, False),
+        (Coded("gone", "RESOURCE_DOES_NOT_EXIST"), True, False),
+        (Coded(response={"Error": {"Code": "ResourceNotFoundException"}}), True, False),
+        (Coded("Client Error", response=Status(404)), True, False),
+        (ValueError("deployment m not found"), False, True),
+        (Coded("Could not find endpoint m", "INTERNAL_ERROR"), False, True),
+        (Coded("deployment m not found", "INVALID_PARAMETER_VALUE"), False, False),
+        (raised_while_handling(Coded("m not found"), TimeoutError()), False, False),
+        (RuntimeError("internal error"), False, False),
+    ],
+)
+def test_not_found_is_explicit_or_only_worded(exc: Exception, explicit: bool, worded: bool) -> None:
+    assert explicitly_not_found(exc) is explicit
+    assert says_not_found(exc) is worded
+    assert error_says_not_found(exc) is (explicit or worded)
+
+
+class EndpointConnectionError(Exception):
+    """Named like botocore's: classes are recognised by name, botocore need not be imported."""
+
+
+class ReadTimeoutError(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (Coded("busy", "TEMPORARILY_UNAVAILABLE"), REFUSED),
+        (Coded("slow down", "REQUEST_LIMIT_EXCEEDED"), REFUSED),
+        (Coded("quota", "RESOURCE_EXHAUSTED"), REFUSED),
+        (Coded(response={"Error": {"Code": "ThrottlingException"}}), REFUSED),
+        (Coded("Too Many Requests", response=Status(429)), REFUSED),
+        (Coded("Service Unavailable", response=Status(503)), REFUSED),
+        (Coded("Bad Gateway", response=Status(502)), UNSURE),
+        (ConnectionRefusedError(), REFUSED),
+        (EndpointConnectionError("Could not connect to the endpoint URL"), REFUSED),
+        (ConnectionResetError(), UNSURE),
+        (TimeoutError(), UNSURE),
+        (ReadTimeoutError(), UNSURE),
+        (
+            raised_while_handling(Coded("error", "INTERNAL_ERROR"), ConnectionRefusedError()),
+            REFUSED,
+        ),
+        (raised_while_handling(Coded("bad", "BAD_REQUEST"), ConnectionRefusedError()), None),
+        (Coded("m already exists", "RESOURCE_ALREADY_EXISTS"), None),
+        (Coded("bad value", "INVALID_PARAMETER_VALUE"), None),
+        (Coded("Conflict", response=Status(409)), None),
+        (KeyError("m"), None),
+        (RuntimeError("boom"), None),
+    ],
+)
+def test_transient_failures_are_refused_or_unsure(exc: Exception, kind: str | None) -> None:
+    assert transience(exc) == kind
+    assert retryable(exc, changes=False) is (kind is not None)
+    assert retryable(exc, changes=True) is (kind == REFUSED)
+
+
+def test_a_cause_chain_that_loops_ends() -> None:
+    first, second = RuntimeError("a"), RuntimeError("b")
+    first.__context__, second.__context__ = second, first
+    assert transience(first) is None

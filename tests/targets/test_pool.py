@@ -8,6 +8,7 @@ import pytest
 
 from deployctl.errors import TargetError, TargetNotFoundError
 from deployctl.manifest import load_manifest
+from deployctl.model.calls import CallPolicy
 from deployctl.targets.pool import TargetPool
 from deployctl.targets.records import DEFAULT_RECORD_SHAPE
 
@@ -22,6 +23,10 @@ targets:
   plain:
     uri: local:{directory}/plain
     deployments: {{}}
+  slow:
+    uri: local:{directory}/slow
+    timeout: {{read: 1m, write: 45m}}
+    retry: {{attempts: 5, backoff: 1s}}
 """
 
 
@@ -69,3 +74,20 @@ def test_a_target_that_fails_to_load_is_not_remembered(
         with pytest.raises(TargetError) as info:
             pool.get("cluster", f"ctorfail:{tmp_path}")
         assert info.value.call == "connect"
+
+
+def test_each_target_is_called_with_its_manifest_timeout_and_retry(tmp_path: Path) -> None:
+    path = tmp_path / "dev.yaml"
+    path.write_text(MANIFEST.format(directory=tmp_path), encoding="utf-8")
+    pool = TargetPool.for_manifest(load_manifest(path))
+    slow = CallPolicy(read_timeout=60.0, write_timeout=2700.0, attempts=5, backoff=1.0)
+    assert pool.calls("slow") == slow
+    assert pool.get("slow", f"local:{tmp_path}/slow").policy == slow
+    assert pool.get("plain", f"local:{tmp_path}/plain").policy == CallPolicy()
+
+
+def test_a_pool_for_a_saved_plan_takes_the_policies_it_recorded(tmp_path: Path) -> None:
+    policy = CallPolicy(write_timeout=60.0, attempts=1)
+    pool = TargetPool({}, {"dev": policy})
+    assert pool.get("dev", f"local:{tmp_path}").policy is policy
+    assert pool.calls("other") == CallPolicy()

@@ -1,4 +1,5 @@
-"""Refresh: one list per target, a get per wanted or listed name, existence rules, bounded pool."""
+"""Refresh: one list per target, a get per wanted or listed name, existence rules, bounded pool;
+a get that fails without saying "not found" leaves existence unknown and fails the refresh."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from deployctl.errors import TargetError
+from deployctl.errors import RefreshError, TargetError, TargetTimeoutError
 from deployctl.model import DeploymentSpec
+from deployctl.model.calls import CallPolicy
 from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.loading import load_target
 from deployctl.targets.refresh import ABSENT_PREFIX, FOUND_BY_GET, refresh
 
 Load = Callable[..., TargetAdapter]
@@ -200,3 +203,120 @@ def test_get_fields_are_merged_over_the_list_record() -> None:
         "EndpointArn": "arn:a",
         "model_uri": "models:/a/1",
     }
+
+
+# -- a get that fails otherwise than "not found" --
+
+
+def test_a_wanted_name_whose_get_fails_otherwise_fails_the_refresh_naming_each_address(
+    load: Load,
+) -> None:
+    dev = load("seedtest", key="dev")
+    dev.create("listed", SPEC)
+    faults(dev, fail={"get_deployment": ["a", "b", "listed"]})
+    with pytest.raises(RefreshError) as info:
+        refresh({"dev": dev}, {"dev": ["b", "a", "listed", "new"]})
+    lines = str(info.value).splitlines()
+    assert lines[0] == "cannot tell whether 2 deployment(s) exist:"
+    assert lines[1:3] == [
+        "  target 'dev', get_deployment for dev/a: InjectedFault: injected failure: "
+        "get_deployment a",
+        "  target 'dev', get_deployment for dev/b: InjectedFault: injected failure: "
+        "get_deployment b",
+    ]
+    assert lines[3].startswith("nothing was planned")
+    assert [e.address for e in info.value.errors] == ["dev/a", "dev/b"]
+
+
+def test_a_get_that_times_out_leaves_existence_unknown(tmp_path: Path, test_plugins: Any) -> None:
+    test_plugins.write_faults(tmp_path, {"sleep": {"get_deployment": 0.5}})
+    policy = CallPolicy(read_timeout=0.05, attempts=2, backoff=0.001)
+    dev = load_target(f"seedtest:{tmp_path}", key="dev", policy=policy)
+    with pytest.raises(RefreshError) as info:
+        refresh({"dev": dev}, {"dev": ["m"]})
+    (error,) = info.value.errors
+    assert isinstance(error, TargetTimeoutError) and error.attempts == 2
+    assert "dev/m: no answer within 50ms (after 2 attempts)" in str(info.value)
+
+
+class Answers(FirstPageOnly):
+    """Lists nothing; get raises what the test gives per name."""
+
+    def __init__(self, raises: dict[str, BaseException]) -> None:
+        super().__init__([])
+        self.raises = raises
+
+    def list_deployments(self) -> Any:
+        return []
+
+    def get_deployment(self, name: str) -> Any:
+        raise self.raises[name]
+
+
+class Coded(Exception):
+    def __init__(self, text: str, error_code: str | None = None) -> None:
+        super().__init__(text)
+        self.error_code = error_code
+
+
+def wrapped(outer: Exception, inner: BaseException) -> Exception:
+    try:
+        raise inner
+    except BaseException:
+        try:
+            raise outer  # the implicit context (__context__) is the point
+        except Exception as exc:
+            return exc
+
+
+def test_existence_follows_what_the_get_error_says() -> None:
+    raises = {
+        "keyerror": KeyError("keyerror"),
+        "coded": Coded("gone", "RESOURCE_DOES_NOT_EXIST"),
+        "sagemaker": Coded(
+            'There was an error while retrieving the deployment: Could not find endpoint "x"',
+            "INTERNAL_ERROR",
+        ),
+        "torchserve": ValueError(
+            "Unable to get deployments with name x. Server returned status "
+            "code 404 and response: b'Model not found'"
+        ),
+        "ray": wrapped(Coded("No deployment with name ray found"), KeyError("ray")),
+        "internal": Coded("something broke", "INTERNAL_ERROR"),
+        "throttled": Coded("Rate exceeded, not found in cache", "REQUEST_LIMIT_EXCEEDED"),
+        "wrapped-connection": wrapped(
+            Coded("error retrieving the deployment: endpoint not found?"),
+            ConnectionResetError("reset"),
+        ),
+        "denied": PermissionError("no such permission"),
+        "unhelpful": ValueError("Unable to get deployment with name unhelpful"),
+        "http500": ValueError("Server returned status code 500"),
+    }
+    adapter = TargetAdapter("t", "fake:/x", Answers(raises), policy=CallPolicy(attempts=1))
+    with pytest.raises(RefreshError) as info:
+        refresh({"t": adapter}, {"t": list(raises)})
+    unknown = [e.address for e in info.value.errors]
+    assert unknown == [
+        "t/denied",
+        "t/http500",
+        "t/internal",
+        "t/throttled",
+        "t/unhelpful",
+        "t/wrapped-connection",
+    ]
+    absent = {"keyerror", "coded", "sagemaker", "torchserve", "ray"}
+    known = {n: e for n, e in raises.items() if n in absent}
+    view = refresh({"t": adapter}, {"t": list(known)})
+    assert {s.name: s.exists for s in view.statuses.values()} == dict.fromkeys(absent, False)
+    assert all((s.reason or "").startswith(ABSENT_PREFIX) for s in view.statuses.values())
+
+
+def test_a_listed_name_whose_get_times_out_still_exists() -> None:
+    class SlowGet(FirstPageOnly):
+        def get_deployment(self, name: str) -> Any:
+            time.sleep(1.0)
+            return {"name": name}
+
+    policy = CallPolicy(read_timeout=0.2, attempts=1)
+    adapter = TargetAdapter("t", "fake:/x", SlowGet(["a"]), policy=policy)
+    assert refresh({"t": adapter}, {"t": ["a"]}).statuses["t/a"].exists

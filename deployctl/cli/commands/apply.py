@@ -14,13 +14,14 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from deployctl.cli import arguments, context, options, prompt
+from deployctl.cli import arguments, context, options, prompt, signals
 from deployctl.cli.exit_codes import ExitCode
 from deployctl.errors import DeployctlError, UsageError
 
 if TYPE_CHECKING:
     from deployctl.console.json_events import JsonEventConsole
     from deployctl.console.rich_console import RichConsole
+    from deployctl.executor.stopping import StopRequests
     from deployctl.planner.plan import Plan
     from deployctl.state.backends import StateLocation
 
@@ -66,6 +67,7 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
     manifest = context.load(args)
     location = context.state_location(args, manifest, manifest.environment)
     pool = TargetPool.for_manifest(manifest)
+    stop = signals.requests()
     with context.backend(location, manifest.environment, console).lock(
         operation=operation, timeout=timeout
     ) as session:
@@ -78,7 +80,10 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
             destroy=destroy,
             selection=arguments.selection(args),
             max_deletes=args.max_deletes,
+            session=session,
+            stop=stop,
         )
+        _check_not_stopped(stop)
         console.show_plan(plan)
         if not plan.has_changes:
             return _nothing_to_apply(args, console)
@@ -86,9 +91,15 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
             verb = "destroy these deployments" if destroy else "perform these actions"
             prompt.confirm(f"Do you want to {verb}?")
         report = applying.apply(
-            plan, session, pool, console, parallelism=args.parallelism, debug=args.debug
+            plan, session, pool, console, parallelism=args.parallelism, debug=args.debug, stop=stop
         )
     return _exit_code(report.ok, report.interrupted)
+
+
+def _check_not_stopped(stop: StopRequests) -> None:
+    """A signal that came while recording a crashed run's intents ends the command there."""
+    if stop.requested:
+        raise KeyboardInterrupt
 
 
 def _apply_saved(args: argparse.Namespace) -> int:
@@ -107,17 +118,21 @@ def _apply_saved(args: argparse.Namespace) -> int:
     planning.check_max_deletes(plan, args.max_deletes)
     location = _saved_plan_state(args, plan)
     console = _console(args)
-    pool = TargetPool(plan.target_fields)
+    pool = TargetPool(plan.target_fields, plan.target_calls)
+    stop = signals.requests()
     with context.backend(location, plan.environment, console).lock(
         operation="apply", timeout=timeout
     ) as session:
         planning.check_plan_is_current(plan, session.document, manifest_path=args.manifest)
         refresh.check_live_unchanged(plan, pool, console, parallelism=args.parallelism)
+        # The plan was made as if the open intents were resolved: record that now.
+        planning.settle_intents(session, pool, console, parallelism=args.parallelism, stop=stop)
+        _check_not_stopped(stop)
         console.show_plan(plan)
         if not plan.has_changes:
             return _nothing_to_apply(args, console)
         report = applying.apply(
-            plan, session, pool, console, parallelism=args.parallelism, debug=args.debug
+            plan, session, pool, console, parallelism=args.parallelism, debug=args.debug, stop=stop
         )
     return _exit_code(report.ok, report.interrupted)
 

@@ -161,11 +161,11 @@ def _mv(args: argparse.Namespace) -> int:
 def _pull(args: argparse.Namespace) -> int:
     from deployctl.state.local import serialize_document
 
-    if args.serial is None:
-        _, state = _open(args)
-    else:
-        _, environment, location = context.locate_state(args)
-        state = context.backend(location, environment).read_version(args.serial)
+    _, environment, location = context.locate_state(args)
+    backend = context.backend(location, environment)
+    state = context.existing_state(backend, location)
+    if args.serial is not None:
+        state = backend.read_version(args.serial)
     sys.stdout.write(serialize_document(state).decode("utf-8"))
     return ExitCode.OK
 
