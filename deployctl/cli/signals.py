@@ -32,6 +32,7 @@ import sys
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing this early
 if TYPE_CHECKING:
     from types import FrameType
+    from typing import NoReturn
 
     from deployctl.executor.stopping import StopRequests
 
@@ -134,14 +135,20 @@ def _say(message: str) -> None:
         pass
 
 
-def _exit_now() -> None:
+def _exit_now() -> NoReturn:
     """Exit 130 at once: no cleanup (no lock release, no commit), as a crash would."""
+    exit_now(INTERRUPTED)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` at once, after flushing stdout and stderr: nothing else is
+    cleaned up (no lock released), as after a crash."""
     for stream in (sys.stdout, sys.stderr):
         try:  # noqa: SIM105 (see _say)
             stream.flush()
         except Exception:  # a write in progress, a closed pipe: what is unflushed is lost anyway
             pass
-    os._exit(INTERRUPTED)
+    os._exit(code)
 
 
-__all__ = ["INTERRUPTED", "finish", "install", "requests"]
+__all__ = ["INTERRUPTED", "exit_now", "finish", "install", "requests"]

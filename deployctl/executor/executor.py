@@ -40,6 +40,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from deployctl.errors import (
+    DeployctlError,
     DeploymentNotFoundError,
     TargetError,
     TargetRejectedError,
@@ -126,6 +127,7 @@ class Executor:
         self._mutex = threading.Lock()
         self._state_failure: str | None = None
         self._unrecorded: set[str] = set()
+        self._timed_out: set[str] = set()
 
     def adapter(self, change: ResourceChange) -> TargetAdapter:
         key = (change.target, change.target_uri)
@@ -160,6 +162,7 @@ class Executor:
             interrupted=self._stop.requested,
             not_started=tuple(sorted(not_started)),
             unrecorded=tuple(sorted(self._unrecorded)),
+            timed_out=tuple(sorted(self._timed_out)),
         )
         logger.debug(
             "apply finished in %.3fs: %d ok, %d failed%s",
@@ -305,8 +308,8 @@ class Executor:
     def _state_failed(self, exc: Exception, address: str | None = None) -> None:
         """Writing the state failed: start nothing more; ``address`` changed but is unrecorded."""
         with self._mutex:
-            if self._state_failure is None:
-                self._state_failure = str(exc)
+            if self._state_failure is None:  # the reason, without the advice of its hint
+                self._state_failure = exc.message if isinstance(exc, DeployctlError) else str(exc)
             if address is not None:
                 self._unrecorded.add(address)
         logger.debug("writing the state failed (no further change starts): %s", exc)
@@ -433,6 +436,15 @@ class Executor:
             return None
         return LiveStatus(change.target, change.name, exists=True, record=record)
 
+    def _timed_out_unknown(self, change: ResourceChange, exc: TargetError) -> bool:
+        """Whether ``exc`` is a timeout of a call that may still take effect (noted in the
+        report: the call may still be running)."""
+        if isinstance(exc, TargetTimeoutError) and exc.outcome_unknown:
+            with self._mutex:
+                self._timed_out.add(change.address)
+            return True
+        return False
+
     def _after_failed_call(
         self,
         change: ResourceChange,
@@ -447,7 +459,7 @@ class Executor:
         (``intents.resolve``; ``record`` is the address's record, by default as the apply
         began). A call that timed out, or a target that cannot tell, leaves the intent open.
         """
-        if isinstance(exc, TargetTimeoutError) and exc.outcome_unknown:
+        if self._timed_out_unknown(change, exc):
             return ActionFailed(str(exc), note=OUTCOME_UNKNOWN)
         if isinstance(exc, TargetRejectedError):
             self._write(change, intents.Resolution(intent, intents.CLOSED, None, "refused"))
@@ -549,7 +561,7 @@ class Executor:
         try:
             adapter.delete(change.name)
         except TargetError as exc:
-            if isinstance(exc, TargetTimeoutError) and exc.outcome_unknown:
+            if self._timed_out_unknown(change, exc):
                 raise ActionFailed(str(exc), note=OUTCOME_UNKNOWN) from exc
             status = self._probe(change)
             if status is None:

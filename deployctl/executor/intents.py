@@ -64,7 +64,7 @@ class Resolution:
         intent = self.intent
         head = (
             f"the {intent.action} of {intent.address} started at {intent.started_at} never "
-            f"recorded its outcome (the run was interrupted): {self.why}"
+            f"recorded its outcome (its run ended first, or could not tell): {self.why}"
         )
         if recorded or self.outcome == CLOSED:
             return head

@@ -38,7 +38,8 @@ class ApplyReport:
     ``not_started``: the planned changes that were never started (after a stop request, or once
     the state could not be written). ``unrecorded``: the addresses whose change was made on the
     target but whose result could not be recorded in state (their intents are: the next plan
-    resolves them).
+    resolves them). ``timed_out``: the addresses whose create, update or delete call timed out:
+    its outcome is unknown (its intent stays open), and the call may still be running.
     """
 
     results: tuple[ActionResult, ...]
@@ -46,6 +47,7 @@ class ApplyReport:
     interrupted: bool = False
     not_started: tuple[str, ...] = ()
     unrecorded: tuple[str, ...] = ()
+    timed_out: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[ActionResult, ...]:

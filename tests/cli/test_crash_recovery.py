@@ -153,3 +153,72 @@ def test_kill_9_while_calls_are_running_converges_with_a_plain_apply(
     assert (tmp_path / "state" / "dev.json.lock").exists()
     err = converge(tmp_path, target, test_plugins)
     assert "t/d2 started at" in err and "never recorded its outcome" in err
+
+
+def test_a_run_that_loses_its_lock_starts_nothing_more_and_names_what_it_did_not_record(
+    tmp_path: Path, test_plugins: ModuleType
+) -> None:
+    target = write_environment(tmp_path, 5)
+    test_plugins.write_faults(target, {"sleep": {"create_deployment": 0.6}})
+    with open(tmp_path / "err.txt", "w") as err_file:
+        proc = subprocess.Popen(
+            [deployctl_script(), *APPLY, "--parallelism", "1"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+            env={**os.environ, **CLI_ENV},
+        )
+    deadline = time.monotonic() + 30
+    while not _journal_intends(tmp_path, "d0") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # While d0's create runs, someone removes the lock: its result can no longer be recorded.
+    assert run_cli("force-unlock", "-e", "dev", cwd=tmp_path).code == 0
+    assert proc.wait(timeout=30) == 1
+    err = (tmp_path / "err.txt").read_text()
+    assert "this run lost the lock" in err
+    assert "1 deployment(s) changed on their targets but their results are not recorded" in err
+    assert "in state: t/d0." in err
+    assert "4 change(s) were not started: t/d1, t/d2, t/d3, t/d4" in err
+    assert live_records(target) == {"d0": "models:/m/0"}
+    converge(tmp_path, target, test_plugins)
+
+
+def test_a_timed_out_call_still_running_keeps_the_lock_until_the_process_exits(
+    tmp_path: Path, test_plugins: ModuleType
+) -> None:
+    target = tmp_path / "target"
+    (tmp_path / "dev.yaml").write_text(
+        "version: 1\nenvironment: dev\ntargets:\n  t:\n"
+        f"    uri: seedtest:{target}\n    timeout: {{read: 5m, write: 300ms}}\n"
+        "    deployments:\n      d0: {model_uri: 'models:/m/0'}\n"
+    )
+    test_plugins.write_faults(target, {"sleep": {"create_deployment": 3}})
+    started = time.monotonic()
+    timed_out = run_process(*APPLY, cwd=tmp_path)
+    assert time.monotonic() - started < 3  # it did not wait for the call
+    assert timed_out.code == 1, timed_out.err
+    assert "1 plugin call(s) that timed out are still running" in timed_out.err
+    # What was recorded is committed (the open intent too); the lock is left to the dead process.
+    state = json.loads((tmp_path / "state" / "dev.json").read_text())
+    assert [i["address"] for i in state["pending_intents"]] == ["t/d0"]
+    assert json.loads((tmp_path / "state" / "dev.json.lock").read_text())["pid"] != os.getpid()
+    err = converge(tmp_path, target, test_plugins)
+    assert "no longer running" in err and "nothing was created" in err
+
+
+def test_a_saved_plan_made_after_a_crash_records_the_open_intents_when_applied(
+    tmp_path: Path, test_plugins: ModuleType
+) -> None:
+    target = write_environment(tmp_path, 3)
+    test_plugins.write_faults(target, {"exit_after": {"create_deployment": ["d1"]}})
+    assert run_process(*APPLY, "--parallelism", "1", cwd=tmp_path).code == 137
+    test_plugins.write_faults(target, {})
+    planned = run_cli("plan", "-f", "dev.yaml", "--out", "p.json", cwd=tmp_path)
+    assert planned.code == 0, planned.err
+    applied = run_cli("apply", "p.json", cwd=tmp_path)
+    assert applied.code == 0, applied.err
+    assert "the create of t/d1" in applied.err and "recorded as managed" in applied.err
+    assert (
+        recorded(tmp_path) == live_records(target) == {f"d{i}": f"models:/m/{i}" for i in range(3)}
+    )
+    assert run_cli("plan", "-f", "dev.yaml", "--detailed-exitcode", cwd=tmp_path).code == 0

@@ -36,14 +36,15 @@ def write_environment(tmp_path: Path, count: int) -> Path:
 
 def start(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     """The console script, its stdout and stderr going to files (read with ``output``)."""
-    return subprocess.Popen(
-        [deployctl_script(), *args],
-        cwd=tmp_path,
-        stdout=open(tmp_path / "out.txt", "w"),
-        stderr=open(tmp_path / "err.txt", "w"),
-        text=True,
-        env={**os.environ, **CLI_ENV},
-    )
+    with open(tmp_path / "out.txt", "w") as out, open(tmp_path / "err.txt", "w") as err:
+        return subprocess.Popen(
+            [deployctl_script(), *args],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=err,
+            text=True,
+            env={**os.environ, **CLI_ENV},
+        )
 
 
 def output(tmp_path: Path) -> tuple[str, str]:

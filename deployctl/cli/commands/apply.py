@@ -21,9 +21,11 @@ from deployctl.errors import DeployctlError, UsageError
 if TYPE_CHECKING:
     from deployctl.console.json_events import JsonEventConsole
     from deployctl.console.rich_console import RichConsole
+    from deployctl.executor.results import ApplyReport
     from deployctl.executor.stopping import StopRequests
     from deployctl.planner.plan import Plan
     from deployctl.state.backends import StateLocation
+    from deployctl.state.protocol import StateSession
 
 
 def _exit_code(ok: bool, interrupted: bool) -> int:
@@ -93,7 +95,29 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
         report = applying.apply(
             plan, session, pool, console, parallelism=args.parallelism, debug=args.debug, stop=stop
         )
+        _keep_the_lock_under_running_calls(session, console, report)
     return _exit_code(report.ok, report.interrupted)
+
+
+def _keep_the_lock_under_running_calls(
+    session: StateSession, console: RichConsole | JsonEventConsole, report: ApplyReport
+) -> None:
+    """A call that timed out may still change its target: the lock must not be released while it
+    runs. So commit what was recorded, then end the process here, in the locked block: the lock
+    is left to a process that no longer exists, which the next run takes over at once (its plan
+    resolves the calls' intents); the plugin calls end with the process, as after ``kill -9``."""
+    from deployctl.targets.deadline import running_abandoned
+
+    running = running_abandoned() if report.timed_out else 0
+    if not running:
+        return
+    session.commit()
+    console.warning(
+        f"{running} plugin call(s) that timed out are still running and may yet change their "
+        "targets, so the state lock is not released under them: deployctl exits now, leaving "
+        "the lock to this process; the next run takes it over and resolves their intents"
+    )
+    signals.exit_now(_exit_code(report.ok, report.interrupted))
 
 
 def _check_not_stopped(stop: StopRequests) -> None:
@@ -134,6 +158,7 @@ def _apply_saved(args: argparse.Namespace) -> int:
         report = applying.apply(
             plan, session, pool, console, parallelism=args.parallelism, debug=args.debug, stop=stop
         )
+        _keep_the_lock_under_running_calls(session, console, report)
     return _exit_code(report.ok, report.interrupted)
 
 

@@ -1,0 +1,122 @@
+"""Never lose track: random manifest changes applied under faults, kill -9, SIGTERM and SIGINT,
+each followed by a plain apply, converge with zero manual steps (the harness: ``soak.chaos``).
+
+The normal suite runs a short soak (``FAST_CYCLES`` on a local state file, a few cycles on
+PostgreSQL and S3). The full soak runs under a flag and prints its figures::
+
+    DEPLOYCTL_SOAK=200 python -m pytest tests/soak -q
+    DEPLOYCTL_SOAK=200 DEPLOYCTL_SOAK_SEED=7 DEPLOYCTL_SOAK_BACKEND=postgres \
+        python -m pytest tests/soak -q
+
+A failure names the seed and the cycle; the soak's folder (``soak.log``, and each failed cycle's
+manifest and run output under ``cycles/NNN``) is kept under pytest's temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from state.pg_server import PgServer, pg_server_fixture  # noqa: F401  (fixture)
+from state.s3_server import S3Server, s3_server_fixture  # noqa: F401  (fixture)
+
+from soak.chaos import Backend, Figures, Settings, run_soak
+
+SOAK = "DEPLOYCTL_SOAK"
+SEED = "DEPLOYCTL_SOAK_SEED"
+BACKEND = "DEPLOYCTL_SOAK_BACKEND"
+FAST_CYCLES = 10
+FAST_SEED = 8
+# On the shared backends the short soak is shorter still: each process connects to a server.
+FAST_SHARED_CYCLES = 3
+
+
+def backend(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Backend:
+    """A new, empty state in backend ``kind`` (starting its server on first use)."""
+    if kind == "local":
+        return Backend()
+    if kind == "postgres":
+        server: PgServer = request.getfixturevalue("pg_server")
+        database = server.take_database()
+        request.addfinalizer(lambda: server.give_back(database))
+        return Backend(kind, server.url(database))
+    if kind == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        bucket = f"deployctl-soak-{uuid.uuid4().hex[:16]}"
+        s3.client().create_bucket(Bucket=bucket)
+        env = {
+            "AWS_ENDPOINT_URL": s3.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+        return Backend(kind, f"s3://{bucket}/soak/", env)
+    raise ValueError(f"{BACKEND} is one of local, postgres, s3, not {kind!r}")
+
+
+def report(figures: Figures, capsys: pytest.CaptureFixture[str]) -> None:
+    with capsys.disabled():
+        print("\n" + figures.summary())
+
+
+def assert_converged_every_time(figures: Figures) -> None:
+    assert figures.cycles == figures.cycles_wanted, figures.summary()
+    assert figures.manual_step_count == 0, figures.summary()
+    assert not figures.failures, figures.summary()
+
+
+@pytest.mark.skipif(bool(os.environ.get(SOAK)), reason=f"{SOAK} is set: the full soak runs")
+@pytest.mark.parametrize(
+    ("kind", "cycles"),
+    [("local", FAST_CYCLES), ("postgres", FAST_SHARED_CYCLES), ("s3", FAST_SHARED_CYCLES)],
+)
+def test_a_short_soak_converges_after_every_cycle_with_no_manual_step(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    test_plugins: ModuleType,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    cycles: int,
+) -> None:
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DEPLOYCTL_STATE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        seed=FAST_SEED,
+        cycles=cycles,
+        workdir=tmp_path / "soak",
+        backend=backend(request, kind, tmp_path),
+        deadline=8.0,
+    )
+    figures = run_soak(settings)
+    if request.config.get_verbosity() > 0:
+        report(figures, capsys)
+    assert_converged_every_time(figures)
+
+
+@pytest.mark.skipif(not os.environ.get(SOAK), reason=f"the full soak runs with {SOAK}=CYCLES")
+def test_the_full_soak_converges_after_every_cycle_with_no_manual_step(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    test_plugins: ModuleType,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "DEPLOYCTL_STATE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        seed=int(os.environ.get(SEED, "1")),
+        cycles=int(os.environ[SOAK]),
+        workdir=tmp_path / "soak",
+        backend=backend(request, os.environ.get(BACKEND, "local"), tmp_path),
+    )
+    figures = run_soak(settings)
+    report(figures, capsys)
+    print(f"soak folder: {settings.workdir}")
+    assert_converged_every_time(figures)
