@@ -3,7 +3,8 @@ target's records) reach the disk.
 
 A file is replaced by writing a temporary sibling, fsyncing it, renaming it over the target and
 fsyncing the directory, so a crash at any point leaves either the old or the new version, never a
-mix. The previous version can be kept next to it (``.backup``) by the same rules.
+mix. The previous version can be kept next to it (``.backup``) by the same rules. A file
+created here is readable by its owner only (mode 0600); a replaced one keeps its mode.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import uuid
 from pathlib import Path
 
 _TEMP_SUFFIX = ".tmp"
+# New files: owner read and write only (the umask may take more away, never add).
+NEW_FILE_MODE = 0o600
 
 
 def temp_path(path: Path) -> Path:
@@ -50,10 +53,11 @@ def fsync_dir(directory: Path) -> None:
 def write_new_file(path: Path, data: bytes, *, mode: int | None = None) -> None:
     """Create ``path`` holding ``data``, flushed to disk (its directory entry is not yet synced).
 
-    ``mode`` carries over the permissions of the file being replaced (a user who made a state
-    file private keeps it private); new files get the umask's defaults.
+    ``mode`` carries over the permissions of the file being replaced (a user who chose other
+    permissions for a state file keeps them); a new file is ``NEW_FILE_MODE``, readable by its
+    owner only, since state, plans and journals may describe secrets (their keyed hashes).
     """
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, NEW_FILE_MODE)
     try:
         if mode is not None:
             with contextlib.suppress(OSError):

@@ -97,15 +97,70 @@ class _DebugLogging:
 
 
 def _crash_log(exc: BaseException) -> str:
+    """Write the traceback of ``exc`` to a new private file (mode 0600); returns its path.
+
+    It is meant to be attached to a bug report, so it holds no secret: ``--var`` values are
+    written ``(redacted)``, so are passwords in URLs (``--state``, ``DEPLOYCTL_STATE``), and
+    every sensitive value deployctl read is ``(sensitive)``.
+    """
     import os
     import tempfile
     import traceback
 
+    argv = _redacted_argv(sys.argv)
+    text = "".join(traceback.format_exception(exc))
     fd, path = tempfile.mkstemp(prefix="deployctl-crash-", suffix=".log")
     with os.fdopen(fd, "w") as f:
-        f.write(f"deployctl {__version__}\nargv: {sys.argv!r}\n\n")
-        traceback.print_exception(exc, file=f)
+        f.write(_redacted(f"deployctl {__version__}\nargv: {argv!r}\n\n{text}"))
     return path
+
+
+def _redacted_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` with each ``--var NAME=VALUE`` written ``--var NAME=(redacted)``."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--var":
+            name, sep, _ = arg.partition("=")
+            arg = f"{name}=(redacted)" if sep else "(redacted)"
+        elif arg.startswith("--var="):
+            name, sep, _ = arg.removeprefix("--var=").partition("=")
+            arg = f"--var={name}=(redacted)" if sep else "--var=(redacted)"
+        out.append(arg)
+    return out
+
+
+def _var_values(argv: Sequence[str]) -> list[str]:
+    """The VALUEs of ``--var NAME=VALUE`` in ``argv``."""
+    values = []
+    for before, arg in zip(["", *argv], argv, strict=False):
+        if before == "--var" or arg.startswith("--var="):
+            values.append(arg.removeprefix("--var=").partition("=")[2])
+    return values
+
+
+def _redacted(text: str) -> str:
+    """``text`` without URL passwords (``scheme://user:PASSWORD@host``), the password of
+    ``DEPLOYCTL_STATE`` wherever it appears, a ``--var`` value, or a secret deployctl read."""
+    import os
+    import re
+    from urllib.parse import unquote, urlsplit
+
+    from deployctl.model.secrets import remembered
+    from deployctl.model.sensitive import redact, searched
+
+    for value in searched(_var_values(sys.argv)):
+        text = text.replace(value, "(redacted)")
+    passwords = []
+    try:
+        password = urlsplit(os.environ.get("DEPLOYCTL_STATE", "")).password
+    except ValueError:
+        password = None
+    if password:
+        passwords = sorted({password, unquote(password)}, key=len, reverse=True)
+    for secret in passwords:
+        text = text.replace(secret, "(redacted)")
+    text = re.sub(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", r"\1(redacted)@", text)
+    return redact(text, remembered())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
             traceback.print_exc()
         path = _crash_log(exc)
         sys.stderr.write(
-            f"deployctl crashed: {type(exc).__name__}: {exc}\n"
+            f"deployctl crashed: {type(exc).__name__}: {_redacted(str(exc))}\n"
             f"This is a bug; the traceback is in {path} (rerun with --debug to print it).\n"
         )
         return ExitCode.BUG

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from deployctl.executor.results import ApplyReport
 from deployctl.model import JSONValue
+from deployctl.model.sensitive import SHOWN, is_masked, marker_paths
 from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange
 from deployctl.planner.selection import Selection
 
@@ -41,8 +42,18 @@ def partial_text(plan: Plan) -> str | None:
 
 
 def value_text(value: JSONValue) -> str:
-    """A field value as compact, canonical JSON (strings quoted, keys sorted)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    """A field value as compact, canonical JSON (strings quoted, keys sorted), with each
+    sensitive value written ``(sensitive)`` (never its marker's hash: it is for machines)."""
+    if is_masked(value):
+        return SHOWN
+    if next(marker_paths(value), None) is None:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, dict):
+        keys = sorted(value)
+        items = (f"{json.dumps(k, ensure_ascii=False)}: {value_text(value[k])}" for k in keys)
+        return "{" + ", ".join(items) + "}"
+    assert isinstance(value, list)
+    return "[" + ", ".join(value_text(item) for item in value) + "]"
 
 
 def plan_counts_text(plan: Plan) -> str:

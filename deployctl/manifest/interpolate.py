@@ -133,6 +133,8 @@ class Interpolator:
 
     ``unexpanded`` collects the paths of strings left as written because a reference in them
     failed (and was reported), so that later checks do not judge text that stands for a value.
+    ``env_paths`` maps the path of each string that read the environment to the variables it
+    read: those values are secrets (``model.sensitive``).
     """
 
     def __init__(
@@ -148,6 +150,7 @@ class Interpolator:
         self.source = source
         self.issues: list[ManifestIssue] = []
         self.unexpanded: set[JSONPath] = set()
+        self.env_paths: dict[JSONPath, set[str]] = {}
 
     def expand_tree(self, value: Any, path: JSONPath) -> Any:
         """A copy of ``value`` with references in its string values expanded."""
@@ -207,6 +210,7 @@ class Interpolator:
                     f"environment variable '{name}' is not set (used in {describe(path)})",
                 )
                 return _MISSING
+            self.env_paths.setdefault(path, set()).add(name)
             return found
         variables = self.variables
         if name in variables.values:

@@ -24,6 +24,7 @@ from deployctl.manifest.model import (
     StateSetting,
     TargetSpec,
 )
+from deployctl.manifest.secrets import sensitive_fields
 from deployctl.manifest.validate import describe_container, validate_manifest, yaml_type
 from deployctl.manifest.yaml_nodes import JSONPath, Positions, parse_yaml
 from deployctl.model import DeploymentSpec, JSONValue, Lifecycle, target_scheme
@@ -78,6 +79,7 @@ def load_manifest(
     positions = parsed.positions
     issues = list(parsed.issues)
     unexpanded: set[JSONPath] = set()
+    env_paths: dict[JSONPath, set[str]] = {}
 
     resolved = resolve_variables(
         data.get("variables"), variables or {}, positions, source, manifest_path.name
@@ -90,6 +92,7 @@ def load_manifest(
         data = {**data, "targets": interpolator.expand_tree(data["targets"], ("targets",))}
         issues.extend(interpolator.issues)
         unexpanded = interpolator.unexpanded
+        env_paths = interpolator.env_paths
 
     issues.extend(validate_manifest(data, positions, source, unexpanded))
     issues.extend(_target_issues(data, positions, source))
@@ -97,7 +100,7 @@ def load_manifest(
     if issues:
         # The same node can be reached twice (aliases, merge keys): say each thing once.
         raise ManifestError(list(dict.fromkeys(issues)))
-    return _build(data, resolved, positions, manifest_path, source, raw)
+    return _build(data, resolved, positions, manifest_path, source, raw, env_paths)
 
 
 def read_manifest_bytes(path: Path, source: str) -> bytes:
@@ -314,6 +317,7 @@ def _build(
     manifest_path: Path,
     source: str,
     raw: bytes,
+    env_paths: Mapping[JSONPath, set[str]],
 ) -> Manifest:
     manifest_dir = Path(os.path.abspath(manifest_path)).parent
 
@@ -344,6 +348,9 @@ def _build(
                     where,
                     lifecycle=_lifecycle(fields.get("lifecycle") or {}),
                     adopt=fields.get("adopt") is True,
+                    sensitive=sensitive_fields(
+                        key, name, defaults, deployment_data[name], env_paths
+                    ),
                 )
             )
         uri: str = target["uri"]

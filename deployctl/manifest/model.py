@@ -8,6 +8,7 @@ from pathlib import Path
 
 from deployctl.model import Address, DeploymentSpec, JSONValue, Lifecycle
 from deployctl.model.calls import CallPolicy
+from deployctl.model.sensitive import SensitiveField
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class DesiredDeployment:
 
     ``lifecycle`` holds its guards (``lifecycle:``, merged over the target's defaults; empty
     when the manifest sets none); ``adopt`` asks apply to import a deployment of this name that
-    already exists on the target instead of creating it.
+    already exists on the target instead of creating it. ``sensitive`` are the fields whose
+    values are secrets (``manifest.secrets``); ``spec`` holds their real values.
     """
 
     target: str
@@ -37,6 +39,7 @@ class DesiredDeployment:
     location: SourceLocation | None = None
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     adopt: bool = False
+    sensitive: tuple[SensitiveField, ...] = ()
 
     @property
     def address(self) -> str:

@@ -150,6 +150,38 @@ def _lifecycle_list(path: JSONPath) -> str:
     return f"{path[size]} of {describe(path[: size - 1])}"
 
 
+def _sensitive_length(path: JSONPath) -> int:
+    """The length of the ``sensitive`` list that ``path`` is or is below, or 0 if none (in a
+    deployment, or in target defaults)."""
+    if not path or path[0] != "targets":
+        return 0
+    if len(path) >= 4 and path[2] == "defaults" and path[3] == "sensitive":
+        return 4
+    if len(path) >= 5 and path[2] == "deployments" and path[4] == "sensitive":
+        return 5
+    return 0
+
+
+def _path_list(path: JSONPath) -> str | None:
+    """The list of paths (``ignore_changes``, ``replace_on``, ``sensitive``) that ``path`` is or
+    is an entry of, in words (``sensitive of deployment 'x'``); None for anything else."""
+    size = _sensitive_length(path)
+    if size and len(path) in (size, size + 1):
+        return f"sensitive of {describe(path[: size - 1])}"
+    size = _lifecycle_length(path)
+    if size and len(path) in (size + 1, size + 2):
+        return _lifecycle_list(path)
+    return None
+
+
+def _path_item(path: JSONPath) -> bool:
+    """Whether ``path`` is an entry of a list of paths (lifecycle lists, ``sensitive``)."""
+    if not path or not isinstance(path[-1], int):
+        return False
+    size = _sensitive_length(path)
+    return (bool(size) and len(path) == size + 1) or _lifecycle_item(path)
+
+
 def describe(path: JSONPath) -> str:
     """The thing at ``path`` in words: ``deployment 'churn'``, ``field 'uri' of target 'x'``."""
     if _is_fields(path):
@@ -262,8 +294,9 @@ def _explain(
                 # which would point at a line that is not the problem.
                 yield positions.key(path), message
         return
-    if validator == "uniqueItems" and isinstance(instance, list) and _lifecycle_length(path):
-        yield from _repeated_entries(path, instance, positions, unexpanded)
+    words = _path_list(path)
+    if validator == "uniqueItems" and isinstance(instance, list) and words:
+        yield from _repeated_entries(path, words, instance, positions, unexpanded)
         return
     if validator == "anyOf" and _call_setting(path) == "timeout" and isinstance(instance, dict):
         # {read: ..., write: ...}: explain what is wrong inside the mapping form.
@@ -276,10 +309,10 @@ def _explain(
     if call_message is not None:
         yield where, call_message
         return
-    if _lifecycle_item(path) and validator in ("type", "pattern"):
+    if _path_item(path) and validator in ("type", "pattern"):
         yield (
             where,
-            f"{show(instance)} in {_lifecycle_list(path)} is not a path: {LIFECYCLE_PATH_RULE}",
+            f"{show(instance)} in {_path_list(path)} is not a path: {LIFECYCLE_PATH_RULE}",
         )
     elif validator == "type":
         yield where, _wrong_type(path, expected, instance)
@@ -345,7 +378,11 @@ def _is_defaults(path: JSONPath) -> bool:
 
 
 def _repeated_entries(
-    path: JSONPath, items: list[Any], positions: Positions, unexpanded: Collection[JSONPath]
+    path: JSONPath,
+    words: str,
+    items: list[Any],
+    positions: Positions,
+    unexpanded: Collection[JSONPath],
 ) -> Iterator[tuple[tuple[int, int], str]]:
     """Each path listed more than once, at its first repeat.
 
@@ -360,7 +397,7 @@ def _repeated_entries(
             continue
         counts[item] = counts.get(item, 0) + 1
         if counts[item] == 2:
-            message = f"{show(item)} is listed more than once in {_lifecycle_list(path)}"
+            message = f"{show(item)} is listed more than once in {words}"
             yield positions.value((*path, index)), message
 
 

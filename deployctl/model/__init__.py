@@ -1,6 +1,7 @@
 """Value types shared by every layer, below all of them: JSON values, addresses, the comparable
-deployment spec and lifecycle guards (``values``), what targets report (``live``), and the state
-document recording what was last applied (``state``).
+deployment spec and lifecycle guards (``values``), what targets report (``live``), the state
+document recording what was last applied (``state``), and the markers that stand for secrets
+(``sensitive``) with the masking and resolving of one run's (``secrets``).
 
 Nothing here imports another deployctl package but ``errors``: the planner, the executor, the
 targets and the state all depend on these values, never on each other for them.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from deployctl.model.sensitive import is_masked
 from deployctl.model.values import SPEC_FIELDS, Address, JSONObject
 
 
@@ -19,7 +20,8 @@ class LiveRecord:
 
     ``raw`` is a JSON-safe projection of what the plugin returned. ``model_uri``, ``flavor`` and
     ``config`` are ``None`` when the target does not report them (many real plugins do not), in
-    which case the planner compares with the last applied record only.
+    which case the planner compares with the last applied record only. Sensitive values are
+    markers (``model.sensitive``), ``model_uri`` and ``flavor`` included.
 
     ``unreported`` tells "not reported" from "reported as null": the managed fields the plugin's
     record has no entry for at all, as read by a ``RecordShape``. It is not stored (state keeps
@@ -28,8 +30,8 @@ class LiveRecord:
 
     name: str
     raw: JSONObject
-    model_uri: str | None = None
-    flavor: str | None = None
+    model_uri: str | JSONObject | None = None
+    flavor: str | JSONObject | None = None
     config: JSONObject | None = None
     status: str | None = None
     unreported: frozenset[str] | None = field(default=None, compare=False)
@@ -72,8 +74,8 @@ class LiveRecord:
         return cls(
             name=str(data["name"]),
             raw=raw if isinstance(raw, dict) else {},
-            model_uri=model_uri if isinstance(model_uri, str) else None,
-            flavor=flavor if isinstance(flavor, str) else None,
+            model_uri=model_uri if isinstance(model_uri, str) or is_masked(model_uri) else None,
+            flavor=flavor if isinstance(flavor, str) or is_masked(flavor) else None,
             config=config if isinstance(config, dict) else None,
             status=status if isinstance(status, str) else None,
         )

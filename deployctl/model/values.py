@@ -102,10 +102,15 @@ def canonical_json(value: JSONValue) -> str:
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    """What deployctl asks a target for: the comparable, applied part of a deployment."""
+    """What deployctl asks a target for: the comparable, applied part of a deployment.
 
-    model_uri: str
-    flavor: str | None = None
+    A sensitive value (``model.sensitive``) is a marker, ``{"$sensitive": "hmac-sha256:…"}``,
+    wherever it is: in ``config``, or as the whole ``model_uri`` or ``flavor``. Only the spec
+    handed to a plugin (``model.secrets.Secrets.resolve``) holds the real values.
+    """
+
+    model_uri: str | JSONObject
+    flavor: str | JSONObject | None = None
     config: JSONObject = field(default_factory=dict)
 
     def to_json(self) -> JSONObject:
@@ -114,8 +119,9 @@ class DeploymentSpec:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DeploymentSpec:
         config = data.get("config") or {}
+        model_uri = data["model_uri"]
         return cls(
-            model_uri=str(data["model_uri"]),
+            model_uri=dict(model_uri) if isinstance(model_uri, dict) else str(model_uri),
             flavor=data.get("flavor"),
             config=dict(config),
         )

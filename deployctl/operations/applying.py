@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from deployctl.executor.console import Console
+from deployctl.model.secrets import Secrets
+from deployctl.operations.secrets import RedactingConsole, check_resolvable
 from deployctl.planner.plan import Plan
 
 if TYPE_CHECKING:
@@ -27,9 +29,31 @@ def apply(
     parallelism: int = 4,
     debug: bool = False,
     stop: StopRequests | None = None,
+    secrets: Secrets | None = None,
 ) -> ApplyReport:
-    """Execute a reviewed plan under a held state lock (``debug``, ``stop``: see ``Executor``)."""
+    """Execute a reviewed plan under a held state lock (``debug``, ``stop``: see ``Executor``).
+
+    ``secrets`` (``operations.secrets``: the manifest's, or those read again for a saved plan)
+    give each plugin call the real values behind the plan's markers, and mask what the targets
+    report before it is recorded; a plan with a value they cannot give is refused before
+    anything changes, and every secret they know is ``(sensitive)`` in the console's events.
+    """
     from deployctl.executor.executor import Executor
 
-    executor = Executor(pool.get, session, console, parallelism=parallelism, debug=debug, stop=stop)
+    check_resolvable(plan, secrets)
+    if secrets is None:
+        executor = Executor(
+            pool.get, session, console, parallelism=parallelism, debug=debug, stop=stop
+        )
+        return executor.execute(plan)
+    secrets = secrets.with_fields({c.address: c.sensitive for c in plan.changes if c.sensitive})
+    executor = Executor(
+        pool.get,
+        session,
+        RedactingConsole(console, secrets),
+        parallelism=parallelism,
+        debug=debug,
+        stop=stop,
+        secrets=secrets,
+    )
     return executor.execute(plan)

@@ -13,6 +13,7 @@ from deployctl.manifest.model import Manifest
 from deployctl.model.state import StateDocument
 from deployctl.operations.planning import check_environment
 from deployctl.operations.refresh import refresh
+from deployctl.operations.secrets import for_manifest, redacting
 
 if TYPE_CHECKING:
     from deployctl.planner.drift import DriftReport
@@ -31,10 +32,14 @@ def drift(
     """Refresh exactly as ``plan`` does, then compare every recorded deployment with the targets.
 
     Changes nothing. Addresses no longer in the manifest are checked too (they are in state).
+    Secrets are compared, and shown, by their keyed hashes (``operations.secrets``).
     """
     from deployctl.planner.drift import drift_report
 
     check_environment(manifest, state, state_path)
-    live = refresh(manifest, state, pool, console, parallelism=parallelism)
+    secrets = for_manifest(manifest).with_state(state)
+    with redacting(secrets):
+        live = refresh(manifest, state, pool, console, parallelism=parallelism)
+    live = secrets.mask_view(live)
     ignore = {d.address: d.lifecycle.ignore_changes for d in manifest.deployments()}
-    return drift_report(manifest.environment, state, live, ignore)
+    return drift_report(manifest.environment, secrets.mask_state(state), live, ignore)

@@ -12,6 +12,7 @@ from deployctl.errors import PlanError, StateError, TargetError
 from deployctl.manifest.model import Manifest
 from deployctl.model import Address
 from deployctl.model.state import StateRecord, utc_now
+from deployctl.operations.secrets import for_manifest
 
 if TYPE_CHECKING:
     from deployctl.state.protocol import StateSession
@@ -24,6 +25,7 @@ def import_deployment(
     """Record the deployment at ``address`` (in the manifest, live on its target) in state.
 
     Returns the record and the fields the target does not report (taken from the manifest).
+    Secrets are recorded as their keyed hashes (``operations.secrets``).
     """
     from deployctl.planner.adopt import adopted_spec
 
@@ -44,7 +46,9 @@ def import_deployment(
             f"cannot import {address}: it was not found on target '{address.target}' ({exc})",
             hint="check the name, or let 'deployctl apply' create it",
         ) from exc
-    spec, assumed = adopted_spec(desired.spec, live)
+    secrets = for_manifest(manifest)
+    live = secrets.mask_live(desired.address, live)
+    spec, assumed = adopted_spec(secrets.mask_spec(desired.address, desired.spec), live)
     record = StateRecord(
         target=address.target,
         name=address.name,

@@ -4,7 +4,8 @@
 mappings, manifest path and digest, state path, creation time). Before planning, it resolves the
 intents a crashed or interrupted run left open (``executor.intents``) from what refresh found:
 under the lock (``session``: apply, destroy) the resolutions are recorded; ``plan`` only shows
-them and plans as if they were. A plan that deletes more than
+them and plans as if they were. Secrets are masked before anything is planned
+(``operations.secrets``). A plan that deletes more than
 ``--max-deletes`` allows is refused; a saved plan is refused when the state or the manifest it
 was made from changed since (``check_plan_is_current``).
 """
@@ -19,8 +20,15 @@ from deployctl.errors import PlanError, StalePlanError, StateError
 from deployctl.executor.console import Console
 from deployctl.manifest.model import Manifest
 from deployctl.model.live import LiveView
+from deployctl.model.secrets import Secrets
 from deployctl.model.state import StateDocument, utc_now
 from deployctl.operations.refresh import refresh, refresh_intents
+from deployctl.operations.secrets import (
+    RedactingConsole,
+    for_manifest,
+    masked_deployment,
+    redacting,
+)
 from deployctl.planner.plan import Plan, PlanContext
 from deployctl.planner.planner import DesiredTarget, make_plan
 from deployctl.planner.selection import Selection
@@ -41,10 +49,14 @@ def check_environment(manifest: Manifest, state: StateDocument, where: str) -> N
         )
 
 
-def desired_targets(manifest: Manifest) -> list[DesiredTarget]:
-    """Every deployment of the manifest, with the URI of its target."""
+def desired_targets(manifest: Manifest, secrets: Secrets | None = None) -> list[DesiredTarget]:
+    """Every deployment of the manifest, with the URI of its target (and its secrets masked
+    with ``secrets``, as the planner must see them)."""
     return [
-        DesiredTarget(deployment, target.resolved_uri)
+        DesiredTarget(
+            masked_deployment(deployment, secrets) if secrets is not None else deployment,
+            target.resolved_uri,
+        )
         for target in manifest.targets
         for deployment in target.deployments
     ]
@@ -63,6 +75,7 @@ def plan(
     max_deletes: int | None = None,
     session: StateSession | None = None,
     stop: StopRequests | None = None,
+    secrets: Secrets | None = None,
 ) -> Plan:
     """Refresh, then plan the manifest (or, with ``destroy``, the deletion of all it manages).
 
@@ -70,8 +83,43 @@ def plan(
     through it (``resolve_intents``; ``stop``: a signal waits for those writes).
 
     A ``selection`` restricts the plan to some addresses (a partial plan); ``max_deletes``
-    refuses a plan that would delete more deployments than that.
+    refuses a plan that would delete more deployments than that. The manifest's secrets
+    (``secrets``, by default read from it) are masked in everything the planner sees: the
+    desired specs, what refresh found and the state's records.
     """
+    secrets = (secrets or for_manifest(manifest)).with_state(state)
+    with redacting(secrets):
+        return _plan(
+            manifest,
+            state,
+            pool,
+            RedactingConsole(console, secrets),
+            state_path=state_path,
+            destroy=destroy,
+            parallelism=parallelism,
+            selection=selection,
+            max_deletes=max_deletes,
+            session=session,
+            stop=stop,
+            secrets=secrets,
+        )
+
+
+def _plan(
+    manifest: Manifest,
+    state: StateDocument,
+    pool: TargetPool,
+    console: Console,
+    *,
+    state_path: str,
+    destroy: bool,
+    parallelism: int,
+    selection: Selection | None,
+    max_deletes: int | None,
+    session: StateSession | None,
+    stop: StopRequests | None,
+    secrets: Secrets,
+) -> Plan:
     selection = selection or Selection()
     check_environment(manifest, state, state_path)
     # Before any target is read: an option that matches nothing is a typo, not an empty plan.
@@ -80,7 +128,8 @@ def plan(
         [t.key for t in manifest.targets] + [r.target for r in state.records.values()],
     )
     live = refresh(manifest, state, pool, console, parallelism=parallelism, selection=selection)
-    state = resolve_intents(state, live, console, session=session, stop=stop)
+    live = secrets.mask_view(live)
+    state = secrets.mask_state(resolve_intents(state, live, console, session=session, stop=stop))
     context = PlanContext(
         selection=selection,
         target_fields={t.key: t.field_mapping() for t in manifest.targets if t.fields},
@@ -90,7 +139,7 @@ def plan(
         state_path=state_path,
         created_at=utc_now(),
     )
-    desired = [] if destroy else desired_targets(manifest)
+    desired = [] if destroy else desired_targets(manifest, secrets)
     made = make_plan(manifest.environment, desired, state, live, destroy=destroy, context=context)
     check_max_deletes(made, max_deletes)
     return made
@@ -129,12 +178,16 @@ def settle_intents(
     *,
     parallelism: int = 8,
     stop: StopRequests | None = None,
+    secrets: Secrets | None = None,
 ) -> None:
     """Before a saved plan is applied: ask the targets about the session's open intents and
-    record their resolutions (the plan was made as if they were)."""
+    record their resolutions (the plan was made as if they were; what the targets report is
+    masked with ``secrets``, the plan's)."""
     state = session.document
     if state.intents:
         live = refresh_intents(state, pool, console, parallelism=parallelism)
+        if secrets is not None:
+            live = secrets.with_state(state).mask_view(live)
         resolve_intents(state, live, console, session=session, stop=stop)
 
 

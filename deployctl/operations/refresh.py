@@ -16,7 +16,9 @@ from deployctl.executor.console import Console
 from deployctl.manifest.model import Manifest
 from deployctl.model import Address
 from deployctl.model.live import LiveView
+from deployctl.model.secrets import Secrets
 from deployctl.model.state import StateDocument
+from deployctl.operations.secrets import redacting
 from deployctl.planner.plan import Plan, live_fingerprint
 from deployctl.planner.selection import Selection
 
@@ -103,12 +105,18 @@ def refresh_intents(
 
 
 def check_live_unchanged(
-    plan: Plan, pool: TargetPool, console: Console, *, parallelism: int = 8
+    plan: Plan,
+    pool: TargetPool,
+    console: Console,
+    *,
+    parallelism: int = 8,
+    secrets: Secrets | None = None,
 ) -> None:
     """Re-read the live records a saved plan will touch; refuse it if any changed since.
 
     Terraform only checks its own state serial; this also catches changes made on the target
-    behind deployctl's back between review and release.
+    behind deployctl's back between review and release. The records are masked with
+    ``secrets`` (the plan's) first, as they were when the plan was made.
     """
     from deployctl.targets.refresh import refresh as refresh_targets
 
@@ -120,7 +128,11 @@ def check_live_unchanged(
     for change in touched:
         wanted.setdefault(change.target, set()).add(change.name)
     console.refresh_started(sorted(adapters))
-    live = refresh_targets(adapters, wanted, max_workers=parallelism)
+    if secrets is None:
+        live = refresh_targets(adapters, wanted, max_workers=parallelism)
+    else:
+        with redacting(secrets):
+            live = secrets.mask_view(refresh_targets(adapters, wanted, max_workers=parallelism))
     changed = [
         c.address for c in touched if live_fingerprint(live.get(c.address)) != c.live_fingerprint
     ]

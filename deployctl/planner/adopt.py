@@ -22,8 +22,8 @@ def adopted_spec(
     config = desired.config if "config" in assumed or live is None else live.config
     return (
         DeploymentSpec(
-            model_uri=str(model_uri),
-            flavor=flavor if isinstance(flavor, str) else None,
+            model_uri=model_uri if isinstance(model_uri, dict) else str(model_uri),
+            flavor=flavor if isinstance(flavor, (str, dict)) else None,
             config=dict(config) if isinstance(config, dict) else {},
         ),
         assumed,

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from deployctl.model import JSONObject, JSONValue, canonical_json
+from deployctl.model.sensitive import MARKER, is_masked
 from deployctl.planner.plan import FieldChange
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -40,8 +41,9 @@ def dotted(parts: Iterable[str | int]) -> str:
 
 
 def _leaves(value: JSONValue, prefix: str = "") -> list[tuple[str, JSONValue]]:
-    """Flatten a record into (dotted path, leaf) pairs; empty mappings stay as leaves."""
-    if isinstance(value, dict) and value:
+    """Flatten a record into (dotted path, leaf) pairs; empty mappings and sensitive markers
+    stay as leaves."""
+    if isinstance(value, dict) and value and not is_masked(value):
         out: list[tuple[str, JSONValue]] = []
         for key in sorted(value):
             out.extend(_leaves(value[key], _join(prefix, key)))
@@ -74,11 +76,19 @@ def field_diff(before: JSONObject, after: JSONObject) -> tuple[FieldChange, ...]
     from deepdiff import DeepDiff  # heavy: imported only when something differs
 
     tree: Any = DeepDiff(before, after, view="tree")
-    changes: list[FieldChange] = []
+    changes: dict[str, FieldChange] = {}
     for report, kind in _KINDS.items():
         for level in tree.get(report, ()):
-            path = dotted(level.path(output_format="list"))
+            parts = level.path(output_format="list")
             old = None if kind == "added" else level.t1
             new = None if kind == "removed" else level.t2
-            changes.append(FieldChange(path, old, new, kind))
-    return tuple(sorted(changes, key=lambda c: c.path))
+            if MARKER in parts:
+                # Inside a marker: the change is the whole sensitive value's.
+                up = len(parts) - parts.index(MARKER)
+                for _ in range(up):
+                    level = level.up
+                parts = parts[:-up]
+                old, new, kind = level.t1, level.t2, "changed"
+            path = dotted(parts)
+            changes[path] = FieldChange(path, old, new, kind)
+    return tuple(sorted(changes.values(), key=lambda c: c.path))

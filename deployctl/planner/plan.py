@@ -18,6 +18,7 @@ from deployctl.errors import PlanFileError
 from deployctl.model import Address, DeploymentSpec, JSONObject, JSONValue, canonical_json
 from deployctl.model.calls import CallPolicy
 from deployctl.model.live import LiveStatus
+from deployctl.model.sensitive import SensitiveField
 from deployctl.planner.selection import Selection
 
 PLAN_FORMAT_VERSION = "1.0"
@@ -89,7 +90,10 @@ class ResourceChange:
     ``state_only`` marks a delete of something already gone from its target: the apply only
     drops it from state and calls nothing. ``live_fingerprint`` identifies the live record as
     refresh read it (``live_fingerprint()``), so that applying a saved plan can refuse when the
-    target changed behind deployctl's back since the plan was made.
+    target changed behind deployctl's back since the plan was made. ``sensitive`` are the
+    fields whose values are secrets (``model.sensitive``): masked in ``before``, ``after`` and
+    ``diff``, and recorded with the environment variables they come from (never the values), so
+    that applying a saved plan can read them again.
     """
 
     target: str
@@ -103,6 +107,7 @@ class ResourceChange:
     state_only: bool = False
     live_fingerprint: str | None = None
     prevent_destroy: bool = False
+    sensitive: tuple[SensitiveField, ...] = ()
 
     @property
     def address(self) -> str:
@@ -117,7 +122,7 @@ class ResourceChange:
 
     def to_json(self) -> JSONObject:
         actions: list[JSONValue] = list(self.action.json_actions)
-        return {
+        data: JSONObject = {
             "address": self.address,
             "target": self.target,
             "name": self.name,
@@ -133,6 +138,9 @@ class ResourceChange:
             "live_fingerprint": self.live_fingerprint,
             "prevent_destroy": self.prevent_destroy,
         }
+        if self.sensitive:  # absent without secrets: the usual document is unchanged
+            data["sensitive"] = [f.to_json() for f in self.sensitive]
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ResourceChange:
@@ -151,6 +159,7 @@ class ResourceChange:
             state_only=bool(data.get("state_only", False)),
             live_fingerprint=data.get("live_fingerprint"),
             prevent_destroy=data.get("prevent_destroy") is True,
+            sensitive=tuple(SensitiveField.from_json(f) for f in data.get("sensitive", [])),
         )
 
 

@@ -24,6 +24,10 @@ an update into a replace (delete, then create); ``prevent_destroy`` (desired, or
 state when the deployment left the manifest) makes any plan that would delete or replace it an
 error. A change of ``prevent_destroy`` alone is a state-only update.
 
+Secrets (``model.sensitive``) arrive masked in all three inputs, so they are compared by their
+keyed hashes: an unchanged secret is no change, a changed one is an update like any other.
+Each change lists its sensitive fields: the desired deployment's, and those its record masks.
+
 A ``PlanContext`` makes a partial plan (only the addresses its selection matches are planned)
 and carries what the plan records of its origin (manifest, state path, creation time); every
 change records the fingerprint of the live record it was planned from.
@@ -45,6 +49,7 @@ from deployctl.errors import PlanError
 from deployctl.manifest.model import DesiredDeployment
 from deployctl.model import SPEC_FIELDS, DeploymentSpec, JSONObject, JSONValue, canonical_json
 from deployctl.model.live import LiveStatus, LiveView
+from deployctl.model.sensitive import fields_of, merge_fields
 from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner.adopt import adopted_spec
 from deployctl.planner.diff import creation_diff, deletion_diff, field_diff
@@ -353,7 +358,13 @@ def make_plan(
         if isinstance(outcome, str):
             errors.append(outcome)
         else:
-            changes.append(replace(outcome, live_fingerprint=live_fingerprint(status)))
+            sensitive = merge_fields(
+                item.deployment.sensitive if item is not None else (),
+                fields_of(record.applied.to_json()) if record is not None else (),
+            )
+            changes.append(
+                replace(outcome, live_fingerprint=live_fingerprint(status), sensitive=sensitive)
+            )
     if errors:
         raise PlanError("\n".join(errors))
     unmanaged = tuple(

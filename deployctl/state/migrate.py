@@ -29,7 +29,7 @@ from deployctl.errors import StateError
 from deployctl.model import JSONObject, canonical_json
 from deployctl.model.state import StateDocument, utc_now
 from deployctl.state.history import HistoryEntry, change_summary
-from deployctl.state.lock import current_host, current_user
+from deployctl.state.lock_holder import current_host, current_user
 from deployctl.state.protocol import StateBackend
 
 Version = tuple[HistoryEntry, StateDocument]

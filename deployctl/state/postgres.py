@@ -9,7 +9,7 @@ imported on first use only (``pip install 'deployctl[postgres]'``).
 
 How the guarantees of ``state/protocol.py`` are kept, per environment:
 
-- **state**: one row (lineage, serial, the document as jsonb — the same JSON as the local file);
+- **state**: one row (lineage, serial, the document as json — the same JSON text as the local file);
 - **record/forget/intend/resolve**: one journal row each (``op``; an intent's JSON in the
   ``record`` column), inserted in its own transaction on the session's connection (durable
   when it returns; O(1)), tagged with ``base_serial``, the serial the
@@ -37,9 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -48,7 +46,15 @@ from deployctl.errors import LockError, StateError
 from deployctl.model.state import StateDocument
 from deployctl.state.history import HistoryEntry
 from deployctl.state.journal import JournalEntry
-from deployctl.state.lock import current_host, current_user
+from deployctl.state.lock_holder import (
+    HELD_BY_THIS_PROCESS,
+    held_by_this_process,
+    holder_summary,
+    new_lock_info,
+    other_id_error,
+    unknown_holder,
+    waiting_phrase,
+)
 from deployctl.state.postgres_connection import (
     ATTEMPTS,
     BACKOFF,
@@ -240,12 +246,8 @@ class PostgresStateBackend:
     def _anonymous_holder(self, server_pid: int | None) -> LockInfo:
         """Stands for a holder that wrote no row (yet), or that ``pg_locks`` does not show."""
         process = f"PostgreSQL server process {server_pid}" if server_pid else "a connection"
-        return LockInfo(
-            id="",
-            operation=f"unknown ({process} holds the lock but wrote no holder row)",
-            who="unknown",
-            host="unknown",
-            pid=0,
+        return unknown_holder(
+            f"{process} holds the lock but wrote no holder row",
             created=timestamp(datetime.now(UTC)),
             path=self.describe(),
         )
@@ -262,15 +264,7 @@ class PostgresStateBackend:
         import psycopg
 
         now = datetime.now(UTC)
-        info = LockInfo(
-            id=str(uuid.uuid4()),
-            operation=operation,
-            who=current_user(),
-            host=current_host(),
-            pid=os.getpid(),
-            created=timestamp(now),
-            path=self.describe(),
-        )
+        info = new_lock_info(operation, self.describe(), created=timestamp(now))
         deadline = time.monotonic() + max(0.0, timeout)
         delay, failures, quick_retries = _POLL_FIRST, 0, 3
         conn: Conn | None = None
@@ -312,9 +306,8 @@ class PostgresStateBackend:
             raise
         if other is not None and other.id != info.id:  # a leftover row of a holder now gone
             self._warn(
-                f"took over the state lock of {other.operation} (pid {other.pid} on host "
-                f"{other.host}, user {other.who}) on {self.describe()}: its database "
-                "connection is gone, and the lock with it"
+                f"took over the state lock of {holder_summary(other)} on {self.describe()}: "
+                "its database connection is gone, and the lock with it"
             )
         return PostgresStateSession(self, conn, info, loaded)
 
@@ -346,10 +339,10 @@ class PostgresStateBackend:
             )
 
     def _held_error(self, holder: LockInfo, timeout: float) -> LockError:
-        waited = f"timed out after {timeout:g}s waiting for" if timeout > 0 else "cannot take"
-        message = f"{waited} the lock on state {self.describe()}: {holder.describe()}"
-        if holder.host == current_host() and holder.pid == os.getpid():
-            message += "; it is held by this process (another session is still open)"
+        message = f"{waiting_phrase(timeout)} the lock on state {self.describe()}: "
+        message += holder.describe()
+        if held_by_this_process(holder):
+            message += HELD_BY_THIS_PROCESS
         return LockError(
             message,
             hint="wait for that run to finish, or retry with '--lock-timeout 5m' to wait for it; "
@@ -382,12 +375,7 @@ class PostgresStateBackend:
                 if current is None:
                     return None
                 if lock_id is not None and current.id != lock_id:
-                    raise LockError(
-                        f"state {self.describe()} is not locked with id {lock_id}: it is "
-                        f"{current.describe()}",
-                        hint="the current lock id is in the error of the run that could not "
-                        "take the lock; force-unlock without an id removes whatever lock is there",
-                    )
+                    raise other_id_error(self.describe(), lock_id, current.describe())
                 if server_pid is not None:
                     raise LockError(
                         f"state {self.describe()} is {current.describe()}, and that run is still "

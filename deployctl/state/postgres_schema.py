@@ -5,7 +5,7 @@ the URL's ``?schema=NAME``) with other applications:
 
 =========================  ================================================================
 ``deployctl_schema_version``  one row per applied migration (version, description, applied)
-``deployctl_states``          one row per environment: lineage, serial, the document (jsonb),
+``deployctl_states``          one row per environment: lineage, serial, the document (json),
                               the lock id of the run that wrote it, updated
 ``deployctl_journal``         one row per action recorded and not yet folded: environment,
                               lineage, base_serial, seq, op (record/forget/intend/resolve),
@@ -159,6 +159,20 @@ MIGRATIONS: tuple[Migration, ...] = (
                 DROP CONSTRAINT IF EXISTS deployctl_journal_op_check""",
             """ALTER TABLE {schema}.deployctl_journal ADD CONSTRAINT deployctl_journal_op_check
                 CHECK (op IN ('record', 'forget', 'intend', 'resolve'))""",
+        ),
+    ),
+    Migration(
+        3,
+        "documents and records as json, not jsonb (kept exactly as written)",
+        (
+            # jsonb normalises numbers (1e20 comes back as an integer, which would show as a
+            # change on every plan) and cannot hold \u0000: json keeps the text as written.
+            """ALTER TABLE {schema}.deployctl_states
+                ALTER COLUMN document TYPE json USING document::json""",
+            """ALTER TABLE {schema}.deployctl_journal
+                ALTER COLUMN record TYPE json USING record::json""",
+            """ALTER TABLE {schema}.deployctl_history
+                ALTER COLUMN document TYPE json USING document::json""",
         ),
     ),
 )

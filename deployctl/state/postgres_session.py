@@ -18,24 +18,22 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import replace as dc_replace
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
 
-from deployctl.errors import LockError, StaleStateError, StateError
-from deployctl.model.intent import Intent
-from deployctl.model.state import StateDocument, StateRecord
+from deployctl.errors import StaleStateError, StateError
+from deployctl.model.state import StateDocument
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import JournalEntry
+from deployctl.state.lock_holder import lost_lock_error
 from deployctl.state.migrate import versions_to_import
 from deployctl.state.postgres_connection import ATTEMPTS, BACKOFF, require_psycopg
 from deployctl.state.protocol import LockInfo
+from deployctl.state.session_core import JournaledSession, JournaledView, fold
 
 if TYPE_CHECKING:
     import psycopg
@@ -99,66 +97,30 @@ class LoadedState:
         """The state with the pending rows applied (serial + 1 when there are any)."""
         if not self.pending:
             return self.committed
-        records = dict(self.committed.records)
-        intents = dict(self.committed.intents)
-        for entry in self.pending:
-            entry.apply(records, intents)
-        return dc_replace(
-            self.committed,
-            lineage=self.lineage,
-            serial=self.committed.serial + 1,
-            records=records,
-            intents=intents,
-        )
+        return fold(self.committed, self.pending, self.lineage)
 
 
-class PostgresStateSession:
+class PostgresStateSession(JournaledSession):
     """A held lock on a PostgreSQL state (``StateSession``); safe to use from many threads."""
 
     def __init__(
         self, backend: PostgresStateBackend, conn: Conn, info: LockInfo, loaded: LoadedState
     ) -> None:
+        # The base is what is stored; a crashed run's journal rows extend it, and are pending:
+        # the next commit folds them too.
+        environment = loaded.committed.environment or backend.environment
+        current = dc_replace(loaded.folded(), environment=environment)
+        super().__init__(JournaledView(loaded.committed, current, pending=len(loaded.pending)))
         self._backend = backend
         self._conn: Conn | None = conn
         self._info = info
-        self._mutex = threading.RLock()
-        self._base = loaded.committed  # what is stored
-        folded = loaded.folded()
-        self._records: dict[str, StateRecord] = dict(folded.records)
-        self._intents: dict[str, Intent] = dict(folded.intents)
-        self._lineage = loaded.lineage
-        self._environment = loaded.committed.environment or backend.environment
-        # A crashed run's journal rows extend the same base: the next commit folds them too.
-        self._pending = len(loaded.pending)
-        self._snapshot: StateDocument | None = None
         self._broken: str | None = None
-        self._closed = False
 
     # -- introspection ---------------------------------------------------------------------
 
     @property
     def lock_info(self) -> LockInfo:
         return self._info
-
-    @property
-    def pending(self) -> int:
-        """How many journal rows are not yet folded into the stored document."""
-        with self._mutex:
-            return self._pending
-
-    @property
-    def document(self) -> StateDocument:
-        """The state including this session's changes; serial is what ``commit`` will write."""
-        with self._mutex:
-            if self._snapshot is None:
-                self._snapshot = StateDocument(
-                    lineage=self._lineage,
-                    serial=self._base.serial + (1 if self._pending else 0),
-                    environment=self._environment,
-                    records=dict(self._records),
-                    intents=dict(self._intents),
-                )
-            return self._snapshot
 
     # -- the connection --------------------------------------------------------------------
 
@@ -222,45 +184,23 @@ class PostgresStateSession:
         where = backend.describe()
         self._broken = "its database connection dropped and another run took the lock"
         now = (stored[0], int(stored[1])) if stored is not None else None
-        if now != ((self._base.lineage, self._base.serial) if self._base.exists else None):
+        base = self._view.base
+        if now != ((base.lineage, base.serial) if base.exists else None):
             raise StaleStateError(
                 f"this run lost the lock on state {where} when its database connection dropped, "
                 f"and another run wrote the state since (it is now "
                 f"{f'serial {now[1]}' if now else 'gone'}); nothing more is written to it",
                 hint=_REPLAN,
             )
-        raise LockError(
-            f"this run lost the lock on state {where} when its database connection dropped: "
-            f"{holder.describe() if holder else 'nobody holds it now'}; nothing more is written "
-            "to the state",
-            hint="let the other run finish, then run 'deployctl plan' to reconcile the state "
-            "with what the targets report",
+        now_held = holder.describe() if holder else "nobody holds it now"
+        raise lost_lock_error(
+            f"state {where}", f" when its database connection dropped: {now_held}"
         )
 
     # -- changes ---------------------------------------------------------------------------
 
-    def _new_lineage(self) -> str:
-        if self._lineage is None:
-            self._lineage = str(uuid.uuid4())
-        return self._lineage
-
-    def record(self, record: StateRecord) -> None:
-        """Durably record ``record``: one journal row, in its own transaction."""
-        self._append(JournalEntry(record.address, record))
-
-    def forget(self, address: str) -> None:
-        """Durably remove ``address``; a no-op when the state does not hold it."""
-        self._append(JournalEntry(address, None))
-
-    def intend(self, intent: Intent) -> None:
-        """Durably open an intent for ``intent.address``: one journal row, as ``record``."""
-        self._append(JournalEntry.intend(intent))
-
-    def resolve(self, address: str) -> None:
-        """Durably close ``address``'s intent; a no-op when it has none."""
-        self._append(JournalEntry.resolve(address))
-
     def _append(self, entry: JournalEntry) -> None:
+        """One journal row, in its own transaction."""
         address = entry.address
         try:
             data = entry.payload()
@@ -270,12 +210,12 @@ class PostgresStateSession:
         backend = self._backend
         with self._mutex:
             self._check_usable()
-            if not entry.changes(self._records, self._intents):
+            if not self._view.changes(entry):
                 return
             values = (
                 backend.environment,
-                self._new_lineage(),
-                self._base.serial,
+                self._view.new_lineage(),
+                self._view.base.serial,
                 entry.op,
                 address,
                 payload,
@@ -285,27 +225,19 @@ class PostgresStateSession:
                 lambda conn: conn.execute(
                     f"INSERT INTO {backend.layout.journal} "
                     "(environment, lineage, base_serial, op, address, record) "
-                    "VALUES (%s, %s, %s, %s, %s, %s::jsonb)",
+                    "VALUES (%s, %s, %s, %s, %s, %s::json)",
                     values,
                 ),
             )
-            entry.apply(self._records, self._intents)
-            self._pending += 1
-            self._snapshot = None
+            self._view.apply(entry)
 
     def commit(self) -> StateDocument:
         """Fold the journal into the document: one transaction, serial + 1, history kept."""
         with self._mutex:
-            if not self._pending:
-                return self.document
+            if not self._view.pending:
+                return self._view.document
             self._check_usable()
-            document = StateDocument(
-                lineage=self._new_lineage(),
-                serial=self._base.serial + 1,
-                environment=self._environment,
-                records=dict(self._records),
-                intents=dict(self._intents),
-            )
+            document = self._view.committed()
             self._write(document, "commit the state")
             return document
 
@@ -317,14 +249,7 @@ class PostgresStateSession:
         """
         with self._mutex:
             self._check_usable()
-            new = dc_replace(
-                document,
-                lineage=document.lineage or self._new_lineage(),
-                serial=max(self.document.serial, document.serial) + 1,
-                environment=document.environment or self._environment,
-                records=dict(document.records),
-                intents=dict(document.intents),
-            )
+            new = self._view.replacement(document)
             self._write(new, "replace the state")
             return new
 
@@ -342,30 +267,19 @@ class PostgresStateSession:
         where = self._backend.describe()
         with self._mutex:
             self._check_usable()
-            if self._pending:
+            if self._view.pending:
                 raise StateError(
-                    f"cannot import versions into {where}: {self._pending} recorded change(s) "
+                    f"cannot import versions into {where}: {self._view.pending} recorded change(s) "
                     "are not committed yet; nothing was written",
                     hint="commit them first (a crashed run's changes are committed by the next "
                     "run that takes the lock, e.g. 'deployctl apply'), then import again",
                 )
-            missing = versions_to_import(self._base, versions, where=where)
+            missing = versions_to_import(self._view.base, versions, where=where)
             if not missing:
-                return self.document
+                return self._view.document
             rows = [_history_row(entry, document, where) for entry, document in missing]
             document = missing[-1][1]
-            payload = rows[-1][-1]
-            import psycopg
-
-            def work(conn: Conn) -> None:
-                try:
-                    with conn.transaction():
-                        self._swap(conn, document, payload, rows)
-                except psycopg.errors.UniqueViolation as exc:
-                    raise self._stale("another run created it first") from exc
-
-            self._call("import versions", work)
-            self._wrote(document)
+            self._store("import versions", document, rows[-1][-1], rows)
             return document
 
     def _write(self, document: StateDocument, what: str) -> None:
@@ -373,18 +287,24 @@ class PostgresStateSession:
             payload = _dumps(document.to_json())
         except (TypeError, ValueError) as exc:
             raise StateError(f"the state cannot be written as JSON: {exc}") from exc
-        summary = change_summary(self._base if self._base.exists else None, document)
+        base = self._view.base
+        summary = change_summary(base if base.exists else None, document)
         created = datetime.now(UTC)
-        import psycopg
-
         info = self._info
         entry = (document.serial, document.lineage, created, info.who, info.host, info.operation)
-        rows = [(*entry, summary, payload)]
+        self._store(what, document, payload, [(*entry, summary, payload)])
+
+    def _store(
+        self, what: str, document: StateDocument, payload: str, history: Sequence[HistoryRow]
+    ) -> None:
+        """One transaction: the compare-and-swap writing ``document`` (``payload``) and its
+        ``history`` rows (``_swap``); then ``document`` is the new base."""
+        import psycopg
 
         def work(conn: Conn) -> None:
             try:
                 with conn.transaction():
-                    self._swap(conn, document, payload, rows)
+                    self._swap(conn, document, payload, history)
             except psycopg.errors.UniqueViolation as exc:
                 raise self._stale("another run created it first") from exc
 
@@ -393,20 +313,14 @@ class PostgresStateSession:
 
     def _wrote(self, document: StateDocument) -> None:
         """``document`` is stored: it is the new base."""
-        self._base = document
-        self._records = dict(document.records)
-        self._intents = dict(document.intents)
-        self._lineage = document.lineage
-        self._environment = document.environment or self._environment
-        self._pending = 0
-        self._snapshot = document
+        self._view.rebase(document, environment=self._view.environment)
 
     def _swap(
         self, conn: Conn, document: StateDocument, payload: str, history: Sequence[HistoryRow]
     ) -> None:
         """The compare-and-swap, writing ``document`` (``payload``) and its ``history`` rows;
         runs inside a transaction."""
-        backend, base, t = self._backend, self._base, self._backend.layout
+        backend, base, t = self._backend, self._view.base, self._backend.layout
         env = backend.environment
         row = conn.execute(
             f"SELECT lineage, serial, lock_id FROM {t.states} WHERE environment = %s FOR UPDATE",
@@ -420,7 +334,7 @@ class PostgresStateSession:
                 raise self._stale("its row was deleted")
             conn.execute(
                 f"INSERT INTO {t.states} (lineage, serial, document, lock_id, environment) "
-                "VALUES (%s, %s, %s::jsonb, %s, %s)",
+                "VALUES (%s, %s, %s::json, %s, %s)",
                 values,
             )
         elif not base.exists or row[0] != base.lineage or int(row[1]) != base.serial:
@@ -428,7 +342,7 @@ class PostgresStateSession:
             raise self._stale(f"it is now serial {row[1]}{lineage}")
         else:
             conn.execute(
-                f"UPDATE {t.states} SET lineage = %s, serial = %s, document = %s::jsonb, "
+                f"UPDATE {t.states} SET lineage = %s, serial = %s, document = %s::json, "
                 "lock_id = %s, updated = now() WHERE environment = %s",
                 values,
             )
@@ -436,7 +350,7 @@ class PostgresStateSession:
         with conn.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO {t.history} (environment, serial, lineage, created, who, host, "
-                "command, summary, document) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) "
+                "command, summary, document) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::json) "
                 "ON CONFLICT (environment, serial) DO UPDATE SET lineage = EXCLUDED.lineage, "
                 "created = EXCLUDED.created, who = EXCLUDED.who, host = EXCLUDED.host, "
                 "command = EXCLUDED.command, summary = EXCLUDED.summary, "
@@ -450,58 +364,26 @@ class PostgresStateSession:
 
     def _stale(self, now: str) -> StaleStateError:
         self._broken = f"the state changed under it ({now})"
-        started = f"serial {self._base.serial}" if self._base.exists else "no state"
+        base = self._view.base
+        started = f"serial {base.serial}" if base.exists else "no state"
         return StaleStateError(
             f"the state in {self._backend.describe()} changed since this run read it "
             f"(at {started}): {now}; nothing was written",
             hint=_REPLAN,
         )
 
-    # -- context ---------------------------------------------------------------------------
+    # -- closing ---------------------------------------------------------------------------
 
-    def __enter__(self) -> PostgresStateSession:
-        return self
+    def _commits_on_close(self) -> bool:
+        return self._view.pending > 0 and self._broken is None
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close(exc)
-
-    def close(self, exc: BaseException | None = None) -> None:
-        """Commit what is pending, then release the lock (what ``__exit__`` does).
-
-        When the commit fails the journal rows stay for the next run; the error is raised, or,
-        while ``exc`` is propagating, attached to it as a note so the original is not masked.
-        """
-        with self._mutex:
-            if self._closed:
-                return
-            failure: BaseException | None = None
-            try:
-                if self._pending and self._broken is None:
-                    self.commit()
-            except BaseException as commit_exc:
-                failure = commit_exc
-            finally:
-                self._closed = True
-                self._release()
-        if failure is None:
-            return
-        if exc is not None:
-            exc.add_note(f"deployctl: saving the state failed too: {failure}")
-            return
-        raise failure
-
-    def _release(self) -> None:
+    def _release_lock(self) -> None:
         """Delete the holder row, then free the advisory lock and close the connection."""
         import psycopg
 
         conn, self._conn = self._conn, None
         if conn is None:
-            return  # the lock went with the connection; the next taker replaces the row
+            return None  # the lock went with the connection; the next taker replaces the row
         backend = self._backend
         try:
             conn.execute(

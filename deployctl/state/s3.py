@@ -12,7 +12,8 @@ and the usual AWS credential chain are honoured (``s3_store.py``). For environme
                                         the run's lock id (both numbers zero-padded to 10 digits,
                                         so a listing is in order and two runs never collide)
     history/prod/<serial>.json          every committed version (same JSON); its HistoryEntry is
-                                        the object's ``x-amz-meta-deployctl-history`` (JSON)
+                                        the object's ``x-amz-meta-deployctl-history`` (JSON;
+                                        ``s3_history.py``)
 
 Reading: journal objects are listed first, then the document is read; objects extending the
 document's serial are folded in (serial + 1, as the commit will write), older ones are already
@@ -45,13 +46,11 @@ objects, both recognised and removed by the next commit.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from dataclasses import replace as dc_replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,16 +60,16 @@ from deployctl.model.values import strict_loads
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import JournalEntry
 from deployctl.state.local import serialize_document
-from deployctl.state.lock import lock_info_from_json
+from deployctl.state.lock_holder import lock_info_from_json
 from deployctl.state.protocol import LockInfo
+from deployctl.state.s3_history import S3History, StaleBase, history_meta
 from deployctl.state.s3_lock import LEASE_SECONDS, Lease, S3Lock
 from deployctl.state.s3_session import S3StateSession, UncertainCommitError
 from deployctl.state.s3_store import WRITE_ID, Conflict, S3Store, StoredObject
+from deployctl.state.session_core import fold
 
-HISTORY_META = "deployctl-history"
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _JOURNAL_NAME = re.compile(r"(\d{10})/(\d{10})-([^/]+)\.json")
-_HISTORY_NAME = re.compile(r"(\d{10})\.json")
 _READ_ATTEMPTS = 5
 
 
@@ -132,6 +131,7 @@ class S3StateBackend:
         self.history_prefix = f"{self.prefix}history/{environment}/"
         self.on_warning = on_warning or logging.getLogger(__name__).warning
         self.store = S3Store(self.bucket, self.describe())
+        self._history = S3History(self.store, self.history_prefix, self.document_key)
         self._lock = S3Lock(
             self.store,
             self.lock_key,
@@ -225,17 +225,7 @@ class S3StateBackend:
                 hint="if the document was replaced on purpose, delete those journal objects; "
                 "otherwise restore the document they extend from history/",
             )
-        records = dict(document.records)
-        intents = dict(document.intents)
-        for change in changes:
-            change.entry.apply(records, intents)
-        return StateDocument(
-            lineage=changes[0].lineage,
-            serial=document.serial + 1,
-            environment=document.environment,
-            records=records,
-            intents=intents,
-        )
+        return fold(document, (c.entry for c in changes), changes[0].lineage)
 
     def read(self) -> StateDocument:
         """The current state, including changes a crashed run journaled (serial + 1 then)."""
@@ -243,9 +233,6 @@ class S3StateBackend:
         return self._fold(version.document, changes)
 
     # -- committing ------------------------------------------------------------------------
-
-    def _history_key(self, serial: int) -> str:
-        return f"{self.history_prefix}{serial:010d}.json"
 
     def commit_version(
         self, base: StoredVersion, document: StateDocument, entry: HistoryEntry
@@ -257,8 +244,8 @@ class S3StateBackend:
         """
         body = serialize_document(document)
         write_id = uuid.uuid4().hex
-        meta = _history_meta(entry, write_id)
-        key = self._history_key(document.serial)
+        meta = history_meta(entry, write_id)
+        key = self._history.key(document.serial)
         replaced = self._put_history(base, key, body, meta)
         try:
             etag = self.store.put(
@@ -270,14 +257,14 @@ class S3StateBackend:
                 if_none_match=base.etag is None,
             )
         except Conflict:
-            self._undo_history(key, write_id, replaced)
+            self._history.undo(key, write_id, replaced)
             raise self._stale(base) from None
         except StateError as exc:
             raise UncertainCommitError(exc, write_id=write_id, document=document) from exc
         # Committed: what follows tidies up, and its failures must not make the commit look
         # failed (a retry would then be refused as stale).
         try:
-            self._keep_history(key, body, meta)
+            self._history.keep(key, body, meta)
         except StateError as exc:
             self.on_warning(
                 f"committed serial {document.serial} to {self.describe()} but could not check "
@@ -304,8 +291,8 @@ class S3StateBackend:
         try:
             for entry, document in versions[:-1]:
                 lease.check()
-                key = self._history_key(document.serial)
-                meta = _history_meta(entry, uuid.uuid4().hex)
+                key = self._history.key(document.serial)
+                meta = history_meta(entry, uuid.uuid4().hex)
                 replaced = self._put_history(base, key, serialize_document(document), meta)
                 written.append((key, meta[WRITE_ID], replaced))
             entry, document = versions[-1]
@@ -313,7 +300,7 @@ class S3StateBackend:
             return self.commit_version(base, document, entry)
         except StaleStateError:
             for key, write_id, replaced in written:
-                self._undo_history(key, write_id, replaced)
+                self._history.undo(key, write_id, replaced)
             raise
 
     def settle(self, base: StoredVersion, uncertain: UncertainCommitError) -> StoredVersion:
@@ -323,69 +310,14 @@ class S3StateBackend:
             return StoredVersion(uncertain.document, found.etag)
         return base
 
-    def _keep_history(self, key: str, body: bytes, meta: dict[str, str]) -> None:
-        """Step 3: a loser may have overwritten step 1 after it; put the winner's back."""
-        for _ in range(3):
-            found = self.store.head(key, "check the history object")
-            if found is not None and found.metadata.get(WRITE_ID) == meta[WRITE_ID]:
-                return
-            try:
-                self.store.put(
-                    key,
-                    body,
-                    what="write the history object",
-                    metadata=meta,
-                    if_match=found.etag if found else None,
-                    if_none_match=found is None,
-                )
-                return
-            except Conflict:
-                continue
-
     def _put_history(
         self, base: StoredVersion, key: str, body: bytes, meta: dict[str, str]
     ) -> StoredObject | None:
-        """Step 1; returns the leftover object replaced, if any, so a loser can restore it."""
-        what = "write the history object"
+        """Step 1 (``S3History.put``); ``StaleStateError`` when the document moved on."""
         try:
-            self.store.put(key, body, what=what, metadata=meta, if_none_match=True)
-            return None
-        except Conflict:
-            pass
-        leftover = self.store.get(key, "read the history object")
-        current = self.store.head(self.document_key, "check the state document")
-        if (current.etag if current else None) != base.etag:
-            raise self._stale(base)
-        try:
-            self.store.put(
-                key,
-                body,
-                what=what,
-                metadata=meta,
-                if_match=leftover.etag if leftover else None,
-                if_none_match=leftover is None,
-            )
-        except Conflict:
+            return self._history.put(base.etag, key, body, meta)
+        except StaleBase:
             raise self._stale(base) from None
-        return leftover
-
-    def _undo_history(self, key: str, write_id: str, replaced: StoredObject | None) -> None:
-        try:
-            found = self.store.head(key, "check the history object")
-            if found is None or found.metadata.get(WRITE_ID) != write_id:
-                return  # the winner's (or nobody's): leave it
-            if replaced is None:
-                self.store.delete(key, what="remove the history object", if_match=found.etag)
-            else:
-                self.store.put(
-                    key,
-                    replaced.body,
-                    what="restore the history object",
-                    metadata=replaced.metadata,
-                    if_match=found.etag,
-                )
-        except (Conflict, StateError):
-            pass  # best effort: the winner's step 3 repairs it too
 
     def _stale(self, base: StoredVersion) -> StaleStateError:
         try:
@@ -460,44 +392,17 @@ class S3StateBackend:
 
     def history(self) -> list[HistoryEntry]:
         """Every committed version up to the current serial, oldest first."""
-        current = self._read_version().document.serial
-        keys = self.store.keys(self.history_prefix, what="list the history")
-        kept = [
-            (int(m.group(1)), k)
-            for k in keys
-            if (m := _HISTORY_NAME.fullmatch(k[len(self.history_prefix) :]))
-            and 0 < int(m.group(1)) <= current  # above it: left over by a failed commit
-        ]
-        entries = self.store.map(lambda item: self._entry(*item), sorted(kept))
-        return [e for e in entries if e is not None]
-
-    def _entry(self, serial: int, key: str) -> HistoryEntry | None:
-        found = self.store.head(key, "read the history entry")
-        if found is None:
-            return None
-        try:
-            data = json.loads(found.metadata.get(HISTORY_META, ""))
-            if isinstance(data, dict):
-                return dc_replace(HistoryEntry.from_json(data), serial=serial)
-        except ValueError:
-            pass
-        created = found.last_modified.strftime("%Y-%m-%dT%H:%M:%SZ") if found.last_modified else ""
-        return HistoryEntry(serial, created, "unknown", "unknown", "unknown", "")
+        return self._history.entries(self._read_version().document.serial)
 
     def read_version(self, serial: int) -> StateDocument:
         """The document as committed at ``serial``; ``StateError`` when it is not kept."""
         missing = StateError(f"serial {serial} is not kept in {self.describe()}")
         if serial < 1 or serial > self._read_version().document.serial:
             raise missing
-        stored = self.store.get(self._history_key(serial), "read the history object")
+        stored = self.store.get(self._history.key(serial), "read the history object")
         if stored is None:
             raise missing
         return self._parse(stored, f"s3://{self.bucket}/{stored.key}")
-
-
-def _history_meta(entry: HistoryEntry, write_id: str) -> dict[str, str]:
-    """The user metadata of a history object: its write id and its ``HistoryEntry``."""
-    return {WRITE_ID: write_id, HISTORY_META: json.dumps(entry.to_json(), sort_keys=True)}
 
 
 def _lock_info(data: dict[str, Any], path: str) -> LockInfo:

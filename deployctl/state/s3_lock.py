@@ -29,20 +29,31 @@ ETag is checked first, then the delete is conditional, for stores that ignore If
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from deployctl.errors import LockError, StateError
-from deployctl.model.state import utc_now
-from deployctl.state.lock import lock_info_from_json, pid_running
+from deployctl.state.lock_holder import (
+    HELD_BY_THIS_PROCESS,
+    current_host,
+    held_by_this_process,
+    holder_summary,
+    lock_body,
+    lock_info_from_json,
+    lost_lock_error,
+    new_lock_info,
+    other_id_error,
+    parse_stamp,
+    pid_running,
+    stamp,
+    unknown_holder,
+    waiting_phrase,
+)
 from deployctl.state.protocol import LockInfo
 from deployctl.state.s3_store import Conflict, S3Store, StoredObject
 
@@ -52,27 +63,6 @@ _POLL_FIRST = 0.05
 _POLL_MAX = 1.0
 _QUICK_RETRIES = 3
 _CLOCK_SLACK = timedelta(seconds=1)  # Last-Modified and Date have one-second resolution
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # containers often have a uid without a passwd entry
-        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse_iso(text: object) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -94,8 +84,7 @@ class _Found:
     def holder(self) -> str:
         if self.info is None:
             return "an unreadable lock"
-        i = self.info
-        return f"{i.operation} (pid {i.pid} on host {i.host}, user {i.who})"
+        return holder_summary(self.info)
 
 
 class S3Lock:
@@ -135,7 +124,7 @@ class S3Lock:
             raw_lease = data.get("lease_seconds")
             if isinstance(raw_lease, int | float) and not isinstance(raw_lease, bool):
                 lease = float(raw_lease) if raw_lease > 0 else LEASE_SECONDS
-            body_expires = _parse_iso(data.get("lease_expires"))
+            body_expires = parse_stamp(data.get("lease_expires"))
         except ValueError as exc:  # JSON, UTF-8 and LockInfo errors alike
             unreadable = f"it is not valid lock JSON: {exc}"
         expires: datetime | None
@@ -148,13 +137,9 @@ class S3Lock:
         return _Found(info, unreadable, stored.etag, lease, expires, expired)
 
     def _placeholder(self, found: _Found) -> LockInfo:
-        return LockInfo(
-            id="",
-            operation=f"unknown ({found.unreadable})",
-            who="unknown",
-            host="unknown",
-            pid=0,
-            created=_iso(found.expires) if found.expires else "unknown",
+        return unknown_holder(
+            found.unreadable,
+            created=stamp(found.expires) if found.expires else "unknown",
             path=self.path,
         )
 
@@ -169,24 +154,11 @@ class S3Lock:
 
     def _body(self, info: LockInfo) -> bytes:
         expires = datetime.now(UTC) + timedelta(seconds=self.lease_seconds)
-        data = {
-            **info.to_json(),
-            "lease_seconds": self.lease_seconds,
-            "lease_expires": _iso(expires),
-        }
-        return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+        return lock_body(info, lease_seconds=self.lease_seconds, lease_expires=stamp(expires))
 
     def acquire(self, *, operation: str, timeout: float = 0.0) -> Lease:
         """Create (or take over) the lock, polling up to ``timeout`` seconds; starts renewing."""
-        info = LockInfo(
-            id=str(uuid.uuid4()),
-            operation=operation,
-            who=_user(),
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            created=utc_now(),
-            path=self.path,
-        )
+        info = new_lock_info(operation, self.path)
         deadline = time.monotonic() + max(0.0, timeout)
         delay = _POLL_FIRST
         seen: dict[str, float] = {}  # ETag -> when this run first saw it (monotonic)
@@ -231,13 +203,13 @@ class S3Lock:
         holder = found.info
         if (
             holder is not None
-            and holder.host == socket.gethostname()
+            and holder.host == current_host()
             and holder.pid != os.getpid()
             and pid_running(holder.pid) is False
         ):
             return f"process {holder.pid} no longer runs on this host"
         if found.expired and found.expires is not None:
-            return f"its lease expired at {_iso(found.expires)}"
+            return f"its lease expired at {stamp(found.expires)}"
         if unchanged_for > found.lease_seconds:
             return (
                 f"its lease was not renewed for {unchanged_for:.1f}s "
@@ -246,13 +218,13 @@ class S3Lock:
         return None
 
     def _held_error(self, found: _Found, timeout: float) -> LockError:
-        waited = f"timed out after {timeout:g}s waiting for" if timeout > 0 else "cannot take"
+        waited = waiting_phrase(timeout)
         message = f"{waited} the lock on state {self.path}: {found.describe()}"
         holder = found.info
-        if holder is not None and holder.host == socket.gethostname() and holder.pid == os.getpid():
-            message += "; it is held by this process (another session is still open)"
+        if holder is not None and held_by_this_process(holder):
+            message += HELD_BY_THIS_PROCESS
         if found.expires is not None:
-            message += f"; its lease expires at {_iso(found.expires)} unless renewed"
+            message += f"; its lease expires at {stamp(found.expires)} unless renewed"
         lock_id = holder.id if holder is not None else ""
         return LockError(
             message,
@@ -269,11 +241,7 @@ class S3Lock:
         if found is None:
             return None
         if lock_id is not None and (found.info is None or found.info.id != lock_id):
-            raise LockError(
-                f"state {self.path} is not locked with id {lock_id}: it is {found.describe()}",
-                hint="the current lock id is in the error of the run that could not take the "
-                "lock; force-unlock without an id removes whatever lock is there",
-            )
+            raise other_id_error(self.path, lock_id, found.describe())
         try:
             if not self.store.delete(self.key, what="remove the lock", if_match=found.etag):
                 return None
@@ -361,12 +329,7 @@ class Lease:
         if self._released:
             raise LockError(f"the lock on state {self.lock.path} was released")
         if self._lost is not None:
-            raise LockError(
-                f"this run lost the lock on state {self.lock.path} ({self._lost}); nothing "
-                "more is written to the state",
-                hint="let the other run finish, then run 'deployctl plan' to reconcile the "
-                "state with what the targets report",
-            )
+            raise lost_lock_error(f"state {self.lock.path}", f" ({self._lost})")
 
     def release(self) -> bool:
         """Stop renewing and delete the lock if it is still ours; returns whether it was."""

@@ -6,22 +6,18 @@ See ``deployctl/state/s3.py`` for the objects and the commit protocol.
 from __future__ import annotations
 
 import json
-import threading
-import uuid
 from collections.abc import Sequence
-from dataclasses import replace as dc_replace
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from deployctl.errors import LockError, StateError
-from deployctl.model.intent import Intent
-from deployctl.model.state import StateDocument, StateRecord, utc_now
+from deployctl.model.state import StateDocument, utc_now
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import JOURNAL_FORMAT_VERSION, JournalEntry
 from deployctl.state.migrate import versions_to_import
 from deployctl.state.protocol import LockInfo
 from deployctl.state.s3_lock import Lease
 from deployctl.state.s3_store import Conflict
+from deployctl.state.session_core import JournaledSession, JournaledView, pending_import_error
 
 if TYPE_CHECKING:
     from deployctl.state.s3 import S3StateBackend, StoredVersion
@@ -44,7 +40,7 @@ class UncertainCommitError(StateError):
         self.document = document
 
 
-class S3StateSession:
+class S3StateSession(JournaledSession):
     """A held lock on an S3 state (``StateSession``); safe to use from many threads.
 
     ``record``/``forget``/``intend``/``resolve`` write one journal object each (one PUT, in
@@ -54,19 +50,12 @@ class S3StateSession:
     """
 
     def __init__(self, backend: S3StateBackend, lease: Lease, version: StoredVersion) -> None:
+        super().__init__(JournaledView(version.document))
         self._backend = backend
         self._lease = lease
-        self._mutex = threading.RLock()
-        self._base = version
-        self._records: dict[str, StateRecord] = dict(version.document.records)
-        self._intents: dict[str, Intent] = dict(version.document.intents)
-        self._lineage = version.document.lineage
-        self._environment = version.document.environment
-        self._pending = 0
+        self._base = version  # the view's base, with the ETag of its object
         self._seq = 0
-        self._snapshot: StateDocument | None = version.document
         self._uncertain: UncertainCommitError | None = None
-        self._closed = False
 
     @property
     def lease(self) -> Lease:
@@ -76,26 +65,6 @@ class S3StateSession:
     @property
     def lock_info(self) -> LockInfo:
         return self._lease.info
-
-    @property
-    def pending(self) -> int:
-        """How many recorded changes are journaled but not yet folded into the document."""
-        with self._mutex:
-            return self._pending
-
-    @property
-    def document(self) -> StateDocument:
-        """The state including this session's changes; serial is what ``commit`` will write."""
-        with self._mutex:
-            if self._snapshot is None:
-                self._snapshot = StateDocument(
-                    lineage=self._lineage,
-                    serial=self._base.document.serial + (1 if self._pending else 0),
-                    environment=self._environment,
-                    records=dict(self._records),
-                    intents=dict(self._intents),
-                )
-            return self._snapshot
 
     def _check_usable(self) -> None:
         if self._closed:
@@ -110,33 +79,14 @@ class S3StateSession:
                 # held every change recorded until then: each record settles first).
                 self._wrote(base)
 
-    def _new_lineage(self) -> str:
-        if self._lineage is None:
-            self._lineage = str(uuid.uuid4())
-        return self._lineage
-
     # -- changes ---------------------------------------------------------------------------
 
-    def record(self, record: StateRecord) -> None:
-        """Durably record ``record``: one journal object, written when this returns."""
-        self._append(JournalEntry(address=record.address, record=record))
-
-    def forget(self, address: str) -> None:
-        """Durably remove ``address``; a no-op when the state does not hold it."""
-        self._append(JournalEntry(address=address, record=None))
-
-    def intend(self, intent: Intent) -> None:
-        """Durably open an intent for ``intent.address``: one journal object, as ``record``."""
-        self._append(JournalEntry.intend(intent))
-
-    def resolve(self, address: str) -> None:
-        """Durably close ``address``'s intent; a no-op when it has none."""
-        self._append(JournalEntry.resolve(address))
-
     def _append(self, entry: JournalEntry) -> None:
+        """One journal object, written when this returns (one PUT, in parallel across
+        threads)."""
         with self._mutex:
             self._check_usable()
-            if not entry.changes(self._records, self._intents):
+            if not self._view.changes(entry):
                 return
             self._seq += 1
             info = self._lease.info
@@ -148,16 +98,14 @@ class S3StateSession:
                 data = json.loads(entry.to_line())
                 data.update(
                     journal=JOURNAL_FORMAT_VERSION,
-                    lineage=self._new_lineage(),
+                    lineage=self._view.new_lineage(),
                     base_serial=self._base.document.serial,
                     holder=info.to_json(),
                 )
                 body = json.dumps(data, sort_keys=True, allow_nan=False).encode()
             except (TypeError, ValueError) as exc:
                 raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
-            entry.apply(self._records, self._intents)
-            self._pending += 1
-            self._snapshot = None
+            self._view.apply(entry)
         try:
             # Outside the mutex so other threads can record while this one waits for the store.
             self._backend.store.put(key, body, what="journal a change in", if_none_match=True)
@@ -176,33 +124,18 @@ class S3StateSession:
     def commit(self) -> StateDocument:
         """Fold pending changes into the document: one conditional write, serial + 1."""
         with self._mutex:
-            if not self._pending:
-                return self.document
+            if not self._view.pending:
+                return self._view.document
             self._check_usable()
-            if not self._pending:  # an uncertain commit turned out to have written it all
-                return self.document
-            document = StateDocument(
-                lineage=self._new_lineage(),
-                serial=self._base.document.serial + 1,
-                environment=self._environment,
-                records=dict(self._records),
-                intents=dict(self._intents),
-            )
-            return self._write(document)
+            if not self._view.pending:  # an uncertain commit turned out to have written it all
+                return self._view.document
+            return self._write(self._view.committed())
 
     def replace(self, document: StateDocument) -> StateDocument:
         """Write ``document`` whole, superseding pending changes (as the local backend does)."""
         with self._mutex:
             self._check_usable()
-            new = dc_replace(
-                document,
-                lineage=document.lineage or self._new_lineage(),
-                serial=max(self.document.serial, document.serial) + 1,
-                environment=document.environment or self._environment,
-                records=dict(document.records),
-                intents=dict(document.intents),
-            )
-            return self._write(new)
+            return self._write(self._view.replacement(document))
 
     def _write(self, document: StateDocument) -> StateDocument:
         """Commit ``document`` (the caller checked the session first, settling any doubt)."""
@@ -236,15 +169,11 @@ class S3StateSession:
         where = self._backend.describe()
         with self._mutex:
             self._check_usable()
-            if self._pending:
-                raise StateError(
-                    f"cannot import versions into {where}: this run recorded "
-                    f"{self._pending} change(s) that are not committed; nothing was written",
-                    hint="commit them first, or import into a session that records nothing",
-                )
+            if self._view.pending:
+                raise pending_import_error(where, self._view.pending)
             missing = versions_to_import(self._base.document, versions, where=where)
             if not missing:
-                return self.document
+                return self._view.document
             try:
                 self._wrote(self._backend.import_versions(self._base, missing, self._lease))
             except UncertainCommitError as exc:
@@ -254,53 +183,15 @@ class S3StateSession:
 
     def _wrote(self, version: StoredVersion) -> None:
         """``version`` is stored: it is the new base, with nothing pending."""
-        document = version.document
         self._base = version
-        self._records = dict(document.records)
-        self._intents = dict(document.intents)
-        self._lineage = document.lineage
-        self._environment = document.environment
-        self._pending = 0
+        self._view.rebase(version.document)
         self._seq = 0
-        self._snapshot = document
 
-    # -- context ---------------------------------------------------------------------------
+    # -- closing ---------------------------------------------------------------------------
 
-    def __enter__(self) -> S3StateSession:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close(exc)
-
-    def close(self, exc: BaseException | None = None) -> None:
-        """Commit what is pending, then release the lock (what ``__exit__`` does).
-
-        When the commit fails the journal objects stay for the next run; the error is raised,
-        or, while ``exc`` is propagating, attached to it as a note.
-        """
-        with self._mutex:
-            if self._closed:
-                return
-            failure: BaseException | None = None
-            try:
-                if self._pending:
-                    self.commit()
-            except BaseException as commit_exc:
-                failure = commit_exc
-            finally:
-                self._closed = True
-                try:
-                    self._lease.release()
-                except (LockError, StateError) as release_exc:
-                    failure = failure or release_exc
-        if failure is None:
-            return
-        if exc is not None:
-            exc.add_note(f"deployctl: saving the state failed too: {failure}")
-            return
-        raise failure
+    def _release_lock(self) -> BaseException | None:
+        try:
+            self._lease.release()
+        except (LockError, StateError) as exc:
+            return exc
+        return None

@@ -140,7 +140,9 @@ def test_a_schema_invalid_plan_names_the_file_and_the_field(tmp_path: Path) -> N
 
     message = refusal(saved(tmp_path, wrong_type))
     assert message.startswith(f"{tmp_path / 'plan.json'} is malformed: ")
-    assert "at resource_changes[0].change.after.model_uri: 3 is not of type 'string'" in message
+    assert "at resource_changes[0].change.after.model_uri: 3 is not of type 'string', 'object'" in (
+        message
+    )
     assert "deployctl plan --out" in message  # the fix
 
 

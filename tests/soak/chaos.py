@@ -243,12 +243,12 @@ class Desired:
             name = rng.choice(names)
             target.deployments[name].model_uri = self._model(name)
         elif kind == "config":
-            config = target.deployments[rng.choice(names)].config
+            settings = target.deployments[rng.choice(names)].config
             key = rng.choice(("tier", "batch", "region"))
-            if key in config and rng.random() < 0.4:
-                del config[key]
+            if key in settings and rng.random() < 0.4:
+                del settings[key]
             else:
-                config[key] = rng.choice(("gold", "silver", 8, 16, "eu", "us"))
+                settings[key] = rng.choice(("gold", "silver", 8, 16, "eu", "us"))
         elif kind == "flavor":
             deployment = target.deployments[rng.choice(names)]
             deployment.flavor = None if deployment.flavor else "python_function"
@@ -343,7 +343,8 @@ class Run:
 class Soak:
     """The soak's files and processes: ``workdir`` holds the manifest, the targets' folders
     (``targets/t0``...), the state (by default), ``soak.log`` and, for each cycle that failed,
-    the output of its runs under ``cycles/NNN``."""
+    the output of its runs under ``cycles/NNN`` (also for a cycle whose apply died of a signal
+    it should have handled)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -356,6 +357,7 @@ class Soak:
         self.estimate = 1.0  # seconds an uninterrupted faulted apply takes (moving average)
         self.runs: list[tuple[str, Run]] = []
         self.cycle_number = 0
+        self.remarkable = False
         self.aborted = False
 
     # -- processes --
@@ -408,10 +410,11 @@ class Soak:
         for cycle in range(1, self.settings.cycles + 1):
             self.cycle_number = cycle
             self.runs = []
+            self.remarkable = False  # keep its evidence, although nothing failed
             failures_before = len(self.figures.failures)
             self.cycle(cycle, random.Random(f"{self.settings.seed}:{cycle}"))
             self.figures.cycles = cycle
-            if len(self.figures.failures) > failures_before:
+            if len(self.figures.failures) > failures_before or self.remarkable:
                 self.keep_evidence(cycle)
             if self.aborted:
                 break
@@ -442,6 +445,7 @@ class Soak:
             f"faults {json.dumps(profile, sort_keys=True)}; {interruption} {moment}"
         )
         faulted = self.faulted_apply(rng, interruption, moment, k)
+        self.check_tracked(faulted)
         for directory in self.directories.values():
             chaos.write_chaos(directory, {})
         self.converge()
@@ -481,7 +485,8 @@ class Soak:
                         sent = kind  # it exited after the first
             else:
                 sent = "none (finished first)"
-        self.log(f"  {sent} {moment} after {time.monotonic() - t0:.2f}s")
+        if interruption != "none":
+            self.log(f"  {sent} ({moment}) after {time.monotonic() - t0:.2f}s")
         self.figures.interruptions[sent] += 1
         remaining = self.settings.deadline - (time.monotonic() - t0)
         try:
@@ -540,6 +545,7 @@ class Soak:
             self.fail("exit code", f"{label} exited {run.code}: {_tail(run.err)}")
         if run.code in (-signal.SIGTERM, -signal.SIGINT):
             self.figures.notes[f"died of signal {-run.code} (not handled)"] += 1
+            self.remarkable = True
 
     def converge(self) -> None:
         """A plain apply with the faults off; each failure is a manual step, taken here."""
@@ -562,35 +568,80 @@ class Soak:
 
     # -- invariants --
 
+    def state_document(self) -> dict[str, Any] | None:
+        """The state as ``deployctl state pull`` prints it (a crashed run's journal folded in)."""
+        pulled = self.deployctl("state", "pull", "-f", MANIFEST)
+        if pulled.code != 0 and "there is no state" in pulled.err:
+            return {}  # nothing has been recorded yet (a first apply stopped early)
+        if pulled.code != 0:
+            self.fail("state pull", _tail(pulled.err))
+            return None
+        document: dict[str, Any] = json.loads(pulled.out)
+        return document
+
+    def live(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """What every target holds, by (target URI, name), read from its files."""
+        return {
+            (f"chaostest:{directory}", name): record
+            for directory in self.directories.values()
+            for name, record in _chaos().live_records(directory).items()
+        }
+
+    def check_tracked(self, faulted: Run) -> None:
+        """Right after the faulted apply, however it ended (kill -9 included): every live
+        deployment is recorded in state or has an open intent, every record is live or has an
+        open intent, and a live deployment that differs from its record has an open intent.
+        Anything else was lost track of, whatever a later apply repairs. An apply that exited 0
+        made every change."""
+        document = self.state_document()
+        if document is None:
+            return
+        state = {(r["target_uri"], r["name"]): r for r in document.get("deployments", [])}
+        intents = {(i["target_uri"], i["name"]) for i in document.get("pending_intents", [])}
+        live = self.live()
+        untracked = sorted(f"{u}/{n}" for (u, n) in set(live) - set(state) - intents)
+        if untracked:
+            self.fail("tracked", f"live, not in state, no open intent: {untracked}")
+        vanished = sorted(f"{u}/{n}" for (u, n) in set(state) - set(live) - intents)
+        if vanished:
+            self.fail("tracked", f"in state, not live, no open intent: {vanished}")
+        for address in sorted((set(state) & set(live)) - intents):
+            difference = _differs(_applied(state[address]), live[address])
+            if difference:
+                self.fail("tracked", f"{'/'.join(address)} changed, no open intent: {difference}")
+        if faulted.code == 0:
+            self.check_desired(live, "an apply that exited 0")
+
+    def check_desired(self, live: Mapping[tuple[str, str], dict[str, Any]], when: str) -> None:
+        for key, directory in self.directories.items():
+            uri = f"chaostest:{directory}"
+            wanted = self.desired.targets[key].wanted()
+            here = {n for (u, n) in live if u == uri}
+            missing, extra = sorted(set(wanted) - here), sorted(here - set(wanted))
+            if missing or extra:
+                self.fail("live == desired", f"{when}: {key}: missing {missing}, extra {extra}")
+            for name in sorted(set(wanted) & here):
+                difference = _differs(wanted[name], live[(uri, name)])
+                if difference:
+                    self.fail("live == desired", f"{when}: {key}/{name}: {difference}")
+
     def check(self) -> None:
+        """After the plain apply: nothing left to change, live == desired, state == live."""
         if self.aborted:
             return
         plan = self.deployctl("plan", "-f", MANIFEST, "--detailed-exitcode")
         self.check_run("plan", plan, allowed=(0, 2))
         if plan.code == 2:
             self.fail("plan after apply", f"shows changes: {_tail(plan.out, 600)}")
-        pulled = self.deployctl("state", "pull", "-f", MANIFEST)
-        if pulled.code != 0:
-            self.fail("state pull", _tail(pulled.err))
+        document = self.state_document()
+        if document is None:
             return
-        document = json.loads(pulled.out)
         if document.get("pending_intents"):
             open_ = [i.get("address") for i in document["pending_intents"]]
             self.fail("open intents", f"left open after a successful apply: {open_}")
         state = {(r["target_uri"], r["name"]): r for r in document.get("deployments", [])}
-        live: dict[tuple[str, str], dict[str, Any]] = {}
-        for key, directory in self.directories.items():
-            uri = f"chaostest:{directory}"
-            live.update({(uri, n): r for n, r in _chaos().live_records(directory).items()})
-            wanted = self.desired.targets[key].wanted()
-            here = {n for (u, n) in live if u == uri}
-            missing, extra = sorted(set(wanted) - here), sorted(here - set(wanted))
-            if missing or extra:
-                self.fail("live == desired", f"{key}: missing {missing}, not wanted {extra}")
-            for name in sorted(set(wanted) & here):
-                difference = _differs(wanted[name], live[(uri, name)])
-                if difference:
-                    self.fail("live == desired", f"{key}/{name}: {difference}")
+        live = self.live()
+        self.check_desired(live, "after the plain apply")
         unrecorded = sorted(f"{u}/{n}" for (u, n) in set(live) - set(state))
         if unrecorded:
             self.fail("state == live", f"live but not in state (lost records): {unrecorded}")
@@ -598,11 +649,9 @@ class Soak:
         if phantom:
             self.fail("state == live", f"in state but not live: {phantom}")
         for address in sorted(set(state) & set(live)):
-            record, found = state[address], live[address]
-            applied = Deployment(record["model_uri"], record.get("config") or {}, record["flavor"])
-            difference = _differs(applied, found)
+            difference = _differs(_applied(state[address]), live[address])
             if difference:
-                self.fail("state == live", f"{address[0]}/{address[1]}: {difference}")
+                self.fail("state == live", f"{'/'.join(address)}: {difference}")
         self.check_orphans(state)
         lock = self.work / "state" / f"{ENVIRONMENT}.json.lock"
         if self.settings.backend.location is None and lock.exists():
@@ -651,6 +700,11 @@ def manual_step(err: str) -> tuple[str, tuple[str, ...] | None]:
     if adopt:
         return "import", ("import", adopt.group(1))
     return "apply again", None
+
+
+def _applied(record: Mapping[str, Any]) -> Deployment:
+    """What a state record says was applied."""
+    return Deployment(record["model_uri"], record.get("config") or {}, record.get("flavor"))
 
 
 def _differs(wanted: Deployment, record: Mapping[str, Any]) -> str | None:

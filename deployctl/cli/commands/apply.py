@@ -54,6 +54,7 @@ def _nothing_to_apply(args: argparse.Namespace, console: RichConsole | JsonEvent
 
 def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
     from deployctl.operations import applying, planning
+    from deployctl.operations.secrets import check_resolvable, for_manifest
     from deployctl.targets.pool import TargetPool
 
     operation = "destroy" if destroy else "apply"
@@ -67,6 +68,7 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
     timeout = arguments.parse_duration(args.lock_timeout)
     console = _console(args)
     manifest = context.load(args)
+    secrets = for_manifest(manifest)
     location = context.state_location(args, manifest, manifest.environment)
     pool = TargetPool.for_manifest(manifest)
     stop = signals.requests()
@@ -84,16 +86,25 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
             max_deletes=args.max_deletes,
             session=session,
             stop=stop,
+            secrets=secrets,
         )
         _check_not_stopped(stop)
         console.show_plan(plan)
         if not plan.has_changes:
             return _nothing_to_apply(args, console)
+        check_resolvable(plan, secrets)  # before asking: a plan that cannot be sent is refused
         if not args.auto_approve:
             verb = "destroy these deployments" if destroy else "perform these actions"
             prompt.confirm(f"Do you want to {verb}?")
         report = applying.apply(
-            plan, session, pool, console, parallelism=args.parallelism, debug=args.debug, stop=stop
+            plan,
+            session,
+            pool,
+            console,
+            parallelism=args.parallelism,
+            debug=args.debug,
+            stop=stop,
+            secrets=secrets,
         )
         _keep_the_lock_under_running_calls(session, console, report)
     return _exit_code(report.ok, report.interrupted)
@@ -128,6 +139,7 @@ def _check_not_stopped(stop: StopRequests) -> None:
 
 def _apply_saved(args: argparse.Namespace) -> int:
     from deployctl.operations import applying, planning, refresh
+    from deployctl.operations.secrets import for_saved_plan
     from deployctl.planner.planfile import read_plan
     from deployctl.targets.pool import TargetPool
 
@@ -148,15 +160,28 @@ def _apply_saved(args: argparse.Namespace) -> int:
         operation="apply", timeout=timeout
     ) as session:
         planning.check_plan_is_current(plan, session.document, manifest_path=args.manifest)
-        refresh.check_live_unchanged(plan, pool, console, parallelism=args.parallelism)
+        # The plan holds no secret: read each again, and refuse it if one changed since.
+        secrets = for_saved_plan(plan, manifest_path=args.manifest).with_state(session.document)
+        refresh.check_live_unchanged(
+            plan, pool, console, parallelism=args.parallelism, secrets=secrets
+        )
         # The plan was made as if the open intents were resolved: record that now.
-        planning.settle_intents(session, pool, console, parallelism=args.parallelism, stop=stop)
+        planning.settle_intents(
+            session, pool, console, parallelism=args.parallelism, stop=stop, secrets=secrets
+        )
         _check_not_stopped(stop)
         console.show_plan(plan)
         if not plan.has_changes:
             return _nothing_to_apply(args, console)
         report = applying.apply(
-            plan, session, pool, console, parallelism=args.parallelism, debug=args.debug, stop=stop
+            plan,
+            session,
+            pool,
+            console,
+            parallelism=args.parallelism,
+            debug=args.debug,
+            stop=stop,
+            secrets=secrets,
         )
         _keep_the_lock_under_running_calls(session, console, report)
     return _exit_code(report.ok, report.interrupted)

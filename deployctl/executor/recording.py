@@ -1,0 +1,177 @@
+"""Recording an apply in state: intents before calls, results after them, and the first failure.
+
+Before each create, update, delete or replace call the executor durably records an **intent**
+(``intend``); a change whose intent cannot be written is not started. After the call it records
+the result the moment it happens (``record``, ``forget``, or an intent's resolution: ``write``).
+When the state cannot be written, the recorder remembers why (``failure``: no further change may
+start) and which addresses changed on their targets without their results being recorded
+(``unrecorded``). Every failure to write becomes an ``ActionFailed`` saying what it left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from deployctl.errors import DeployctlError
+from deployctl.executor import intents
+from deployctl.executor.failures import NEXT_PLAN_RECORDS, ActionFailed
+from deployctl.model import DeploymentSpec
+from deployctl.model.intent import Intent
+from deployctl.model.live import LiveRecord
+from deployctl.model.state import StateDocument, StateRecord, utc_now
+from deployctl.planner.plan import ResourceChange
+
+if TYPE_CHECKING:
+    from deployctl.state.protocol import StateSession
+
+# One log for the whole apply: what is recorded is logged where the actions are.
+logger = logging.getLogger("deployctl.executor.executor")
+
+
+class StateRecorder:
+    """Writes one apply's intents and results through a locked state session; thread-safe."""
+
+    def __init__(self, session: StateSession) -> None:
+        self._session = session
+        self._before: StateDocument = session.document
+        self._mutex = threading.Lock()
+        self._failure: str | None = None
+        self._unrecorded: set[str] = set()
+
+    def begin(self) -> None:
+        """Take the state as the apply begins: each address appears once in a plan, so its
+        previous record is the one in this document; reading it from there keeps recording
+        O(1) per action."""
+        self._before = self._session.document
+
+    def previous(self, address: str) -> StateRecord | None:
+        """``address``'s record as the apply began."""
+        return self._before.get(address)
+
+    @property
+    def failure(self) -> str | None:
+        """Why the state could not be written (``None`` while it can)."""
+        return self._failure
+
+    @property
+    def unrecorded(self) -> tuple[str, ...]:
+        """The addresses changed on their targets whose results are not recorded, sorted."""
+        with self._mutex:
+            return tuple(sorted(self._unrecorded))
+
+    def failed(self, exc: Exception, address: str | None = None) -> None:
+        """Writing the state failed: start nothing more; ``address`` changed but is unrecorded."""
+        with self._mutex:
+            if self._failure is None:  # the reason, without the advice of its hint
+                self._failure = exc.message if isinstance(exc, DeployctlError) else str(exc)
+            if address is not None:
+                self._unrecorded.add(address)
+        logger.debug("writing the state failed (no further change starts): %s", exc)
+
+    def intend(
+        self,
+        change: ResourceChange,
+        action: str,
+        desired: DeploymentSpec | None,
+        before: DeploymentSpec | None = None,
+    ) -> Intent:
+        """Durably record that a call is about to be made; ``ActionFailed`` (nothing is called)
+        when the state cannot be written. ``before`` defaults to the recorded spec."""
+        if before is None:
+            previous = self.previous(change.address)
+            before = previous.applied if previous is not None else None
+        intent = Intent(
+            target=change.target,
+            name=change.name,
+            target_uri=change.target_uri,
+            action=action,
+            desired=desired,
+            before=before,
+            started_at=utc_now(),
+            prevent_destroy=change.prevent_destroy,
+        )
+        try:
+            self._session.intend(intent)
+        except Exception as exc:
+            self.failed(exc)
+            raise ActionFailed(
+                f"not started: recording its intent in state failed: {exc}",
+                note="nothing was changed on the target; no further change is started",
+            ) from exc
+        logger.debug("%s: %s intent recorded", change.address, action)
+        return intent
+
+    def record(
+        self,
+        change: ResourceChange,
+        live: LiveRecord | None,
+        spec: DeploymentSpec | None = None,
+        previous: StateRecord | None = None,
+        *,
+        changed: bool = True,
+    ) -> StateRecord:
+        """Record ``spec`` (default: the desired one) as applied to ``change.address``.
+
+        ``previous`` defaults to the address's record as the apply began. ``changed`` says the
+        target was changed for it (so a failure to record leaves an unrecorded change).
+        """
+        previous = previous or self.previous(change.address)
+        applied = spec if spec is not None else change.desired
+        if previous is None:
+            record = StateRecord(
+                target=change.target,
+                name=change.name,
+                target_uri=change.target_uri,
+                applied=applied,
+                live=live,
+                applied_at=utc_now(),
+                prevent_destroy=change.prevent_destroy,
+            )
+        else:
+            record = previous.superseded_by(
+                applied, live, utc_now(), change.target_uri, prevent_destroy=change.prevent_destroy
+            )
+        try:
+            self._session.record(record)
+        except Exception as exc:
+            self.failed(exc, change.address if changed else None)
+            raise ActionFailed(
+                f"applied on the target, but recording it in state failed: {exc}"
+                if changed
+                else f"recording it in state failed: {exc}",
+                note=NEXT_PLAN_RECORDS if changed else None,
+            ) from exc
+        logger.debug("%s: recorded in state", change.address)
+        return record
+
+    def forget(self, address: str, *, changed: bool = True) -> None:
+        """Remove ``address`` from state (its deployment was deleted, if ``changed``)."""
+        try:
+            self._session.forget(address)
+        except Exception as exc:
+            self.failed(exc, address if changed else None)
+            raise ActionFailed(
+                f"deleted, but removing it from state failed: {exc}"
+                if changed
+                else f"removing it from state failed: {exc}",
+                note=NEXT_PLAN_RECORDS if changed else None,
+            ) from exc
+        logger.debug("%s: removed from state", address)
+
+    def write(self, change: ResourceChange, resolution: intents.Resolution) -> None:
+        """Record what a failed call was found to have done (the intent's resolution)."""
+        try:
+            resolution.write(self._session)
+        except Exception as exc:
+            changed = resolution.outcome != intents.CLOSED
+            self.failed(exc, change.address if changed else None)
+            raise ActionFailed(
+                f"{resolution.why}, but recording that in state failed: {exc}",
+                note=NEXT_PLAN_RECORDS,
+            ) from exc
+        logger.debug("%s: %s (%s)", change.address, resolution.why, resolution.outcome)
+
+
+__all__ = ["StateRecorder"]
