@@ -15,7 +15,10 @@ job cancelled) is handled exactly like Ctrl-C:
   plugin call may still change a target. Every intent and result was durable when written; the
   lock names this process, which is gone, so the next run takes it over at once and its plan
   resolves the open intents. Any later signal (a third Ctrl-C) does the same;
-- after ``main`` has returned (interpreter shutdown), a signal exits 130 at once as well.
+- after ``main`` has returned, a signal exits 130 at once as well, and once the interpreter
+  shuts down it is ignored (the run is over and recorded);
+- a ``KeyboardInterrupt`` raised where Python cannot propagate it (a finaliser or weakref
+  callback run by the garbage collector) is delivered again to the main code, silently.
 
 Messages are written with ``os.write`` on stderr's file descriptor: a handler runs between two
 bytecodes of the main thread, possibly in the middle of a write to ``sys.stderr``. This module
@@ -49,6 +52,7 @@ class _Handler:
         self._requests: StopRequests | None = None
         self.received = 0
         self.finished = False
+        self.redelivering = False
 
     @property
     def requests(self) -> StopRequests:
@@ -61,6 +65,11 @@ class _Handler:
         return self._requests
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.redelivering:
+            # The first signal's KeyboardInterrupt was swallowed (see ``_unraisable``): raise
+            # it again here, where the command can unwind; it was already counted and said.
+            self.redelivering = False
+            raise KeyboardInterrupt
         self.received += 1
         name = signal.Signals(signum).name
         if self.finished:
@@ -110,6 +119,23 @@ def install() -> None:
         _current = None
         return
     _current = handler
+    sys.unraisablehook = _unraisable
+
+
+def _unraisable(unraisable: sys.UnraisableHookArgs) -> None:
+    """A signal that arrived while Python ran a finaliser or a weakref callback (garbage
+    collection, between any two bytecodes) raised its ``KeyboardInterrupt`` where Python can
+    only print and drop it: print nothing, and deliver it again to the main code instead."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _current is not None:
+        import _thread
+
+        # From another thread (started without waiting for it), so that the handler runs once
+        # this hook has returned; should it land in a finaliser again, this hook sends it once
+        # more, until the main code gets it.
+        _current.redelivering = True
+        _thread.start_new_thread(_redeliver, ())
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def requests() -> StopRequests:
@@ -121,10 +147,40 @@ def requests() -> StopRequests:
     return StopRequests()
 
 
+def _redeliver() -> None:
+    import _thread
+    import time
+
+    time.sleep(0.005)
+    _thread.interrupt_main(signal.SIGINT)
+
+
 def finish() -> None:
-    """``main`` is returning: from now on a signal exits 130 at once."""
+    """``main`` is returning: from now on a signal exits 130 at once.
+
+    At interpreter shutdown Python puts the default handlers back (a signal would then kill
+    the process with -2/-15 and no word); the work is done and recorded by then, so signals
+    are ignored once the handler can no longer run.
+    """
+    global _ignoring_at_exit
     if _current is not None:
         _current.finished = True
+    if not _ignoring_at_exit:
+        import atexit
+
+        atexit.register(_ignore_signals)
+        _ignoring_at_exit = True
+
+
+_ignoring_at_exit = False
+
+
+def _ignore_signals() -> None:
+    for signum in _SIGNALS:
+        try:  # noqa: SIM105 (see _say)
+            signal.signal(signum, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
 
 
 def _say(message: str) -> None:

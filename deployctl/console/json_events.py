@@ -173,7 +173,7 @@ class JsonEventConsole:
         event: dict[str, JSONValue] = {"@level": level, "@message": message, "type": type_}
         # ``import_`` (a keyword in Python) is written ``import``.
         event.update({key.rstrip("_"): value for key, value in fields.items()})
-        line = json.dumps(event, separators=(",", ":")) + "\n"
+        line = json.dumps(event, separators=(",", ":"), allow_nan=False) + "\n"
         with self._lock:
             if self._broken:
                 return

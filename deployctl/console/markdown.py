@@ -19,6 +19,7 @@ import html
 import re
 
 from deployctl.console.render import NO_CHANGES, partial_text, plan_counts_text, value_text
+from deployctl.errors import printable
 from deployctl.model import JSONValue
 from deployctl.planner.plan import FieldChange, Plan, ResourceChange
 
@@ -54,7 +55,7 @@ def code_span(text: str, *, in_table: bool = False) -> str:
     Inside a table cell every ``|`` is written ``\\|`` (GitHub removes that backslash before
     reading the code span, and it is the only way a pipe survives inside a cell).
     """
-    text = _NEWLINES.sub(" ", text)
+    text = printable(_NEWLINES.sub(" ", text))
     longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
     fence = "`" * (longest + 1)
     if text.startswith("`") or text.endswith("`") or (text.startswith(" ") and text.endswith(" ")):

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from rich.table import Table
 from rich.text import Text
 
+from deployctl.errors import printable
 from deployctl.executor.results import ApplyReport
 from deployctl.model import JSONValue
 from deployctl.model.sensitive import SHOWN, is_masked, marker_paths
@@ -88,7 +89,7 @@ def report_summary_text(report: ApplyReport) -> str:
 # -- rich, for the terminal ----------------------------------------------------------------------
 def field_line(change: FieldChange) -> Text:
     line = Text("      ")
-    line.append(change.path, style="bold")
+    line.append(printable(change.path), style="bold")
     line.append(": ")
     if change.kind == "added" and change.before is None:
         line.append(value_text(change.after), style="green")

@@ -90,18 +90,27 @@ class Resolution:
 
 
 def shows(desired: DeploymentSpec, before: DeploymentSpec | None, live: LiveRecord | None) -> bool:
-    """Whether ``live`` shows ``desired`` took effect: the target reports every field that
-    differs between ``before`` and ``desired`` (at least one field when none does) with its
-    desired value, and no reported field disagrees with ``desired``."""
+    """Whether ``live`` shows ``desired`` took effect: the target reports every field the
+    change sets (differs between ``before`` and ``desired``; every field the target reports
+    when none does) with its desired value.
+
+    Fields the change leaves alone are not compared: the target may report its own value for
+    them (a default flavor where the manifest sets none), which says nothing about whether this
+    change happened. A field the change unsets (desired ``None``) cannot be verified the same
+    way (the plugin may fall back to a default), so it is not compared either.
+    """
     if live is None:
         return False
     reported = live.reported_fields()
+    if not reported:
+        return False
     want = desired.to_json()
     was = before.to_json() if before is not None else {}
     changed = [f for f in SPEC_FIELDS if canonical_json(want[f]) != canonical_json(was.get(f))]
-    if any(f not in reported for f in changed) or not reported:
+    checked = [f for f in (changed or list(reported)) if want[f] is not None]
+    if any(f not in reported for f in checked):
         return False
-    return all(canonical_json(reported[f]) == canonical_json(want[f]) for f in reported)
+    return all(canonical_json(reported[f]) == canonical_json(want[f]) for f in checked)
 
 
 def applied_record(

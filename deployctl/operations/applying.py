@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from deployctl.executor.console import Console
-from deployctl.model.secrets import Secrets
+from deployctl.model.secrets import NO_SECRETS, Secrets
 from deployctl.operations.secrets import RedactingConsole, check_resolvable
 from deployctl.planner.plan import Plan
 
@@ -41,19 +41,23 @@ def apply(
     from deployctl.executor.executor import Executor
 
     check_resolvable(plan, secrets)
-    if secrets is None:
+    if secrets is not None:
+        secrets = secrets.with_fields({c.address: c.sensitive for c in plan.changes if c.sensitive})
+        console = RedactingConsole(console, secrets)
+    # Each retried call is a warning (with its attempt and delay) as it happens.
+    reporter = console
+    previous = pool.on_retry
+    pool.on_retry = lambda retry: reporter.warning(retry.describe())
+    try:
         executor = Executor(
-            pool.get, session, console, parallelism=parallelism, debug=debug, stop=stop
+            pool.get,
+            session,
+            console,
+            parallelism=parallelism,
+            debug=debug,
+            stop=stop,
+            secrets=NO_SECRETS if secrets is None else secrets,
         )
         return executor.execute(plan)
-    secrets = secrets.with_fields({c.address: c.sensitive for c in plan.changes if c.sensitive})
-    executor = Executor(
-        pool.get,
-        session,
-        RedactingConsole(console, secrets),
-        parallelism=parallelism,
-        debug=debug,
-        stop=stop,
-        secrets=secrets,
-    )
-    return executor.execute(plan)
+    finally:
+        pool.on_retry = previous

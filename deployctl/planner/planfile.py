@@ -30,7 +30,7 @@ _VALUE_CHARS = 80
 
 def plan_json(plan: Plan) -> str:
     """The document ``plan --json`` and ``show --json`` print, and plan files hold."""
-    return json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n"
+    return json.dumps(plan.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def write_plan(plan: Plan, path: str) -> None:

@@ -170,3 +170,37 @@ def test_a_signal_during_start_up_exits_130_without_a_traceback(
     assert f"received {signal.Signals(signum).name}" in proc.stderr
     assert proc.stderr.rstrip().endswith("Interrupted.")
     assert not (tmp_path / "state" / "dev.json.lock").exists()
+
+
+GC_INTERRUPT = """
+import os, signal, sys, time, weakref
+from deployctl.cli import signals
+signals.install()
+class Thing: pass
+thing = Thing()
+def collected(ref):
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.05)  # the handler runs here, inside the weakref callback
+keep = weakref.ref(thing, collected)
+try:
+    del thing
+    for _ in range(200):
+        time.sleep(0.01)
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+def test_a_signal_during_garbage_collection_still_interrupts_without_a_traceback() -> None:
+    # Found by the soak (seed 1, cycle 2): a KeyboardInterrupt raised in a weakref callback is
+    # one Python can only print ("Exception ignored in ...") and drop.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", GC_INTERRUPT], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "interrupted", done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert "received SIGINT" in done.stderr

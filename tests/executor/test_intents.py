@@ -104,6 +104,17 @@ def test_an_update_counts_as_done_only_when_the_target_reports_every_changed_fie
     assert not shows(new, OLD, live(new, model_uri=None, flavor=None, config=None).record)
 
 
+def test_fields_the_update_leaves_alone_may_report_the_targets_own_values() -> None:
+    # Found by the soak (seed 1, cycle 16): the manifest sets no flavor, the target reports its
+    # default; an update that only changed config did take effect.
+    before = DeploymentSpec("models:/m/1", None, {"workers": 2, "batch": 8})
+    after = DeploymentSpec("models:/m/1", None, {"batch": 8})
+    reported = live(DeploymentSpec("models:/m/1", "python_function", {"batch": 8})).record
+    assert shows(after, before, reported)
+    still_old = live(DeploymentSpec("models:/m/1", "python_function", before.config)).record
+    assert not shows(after, before, still_old)
+
+
 def test_a_created_deployment_is_recorded_with_the_intent_spec_and_the_live_record() -> None:
     resolution = resolve(make_intent("create"), None, live(NEW))
     assert resolution.record is not None

@@ -30,7 +30,9 @@ def run(args: argparse.Namespace) -> int:
         parallelism=args.parallelism,
     )
     if args.json:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(
+            json.dumps(report.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        )
     else:
         from deployctl.console.drift_render import drift_lines
 

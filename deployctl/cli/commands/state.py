@@ -53,7 +53,7 @@ def _list(args: argparse.Namespace) -> int:
             }
             for r in records
         ]
-        sys.stdout.write(json.dumps(out, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(json.dumps(out, indent=2, sort_keys=True, allow_nan=False) + "\n")
         return ExitCode.OK
     for record in records:
         sys.stdout.write(f"{record.address}\n")
@@ -68,7 +68,7 @@ def _show(args: argparse.Namespace) -> int:
             f"{args.address} is not in {path}",
             hint="'deployctl state list' shows the managed addresses",
         )
-    sys.stdout.write(json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(record.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n")
     return ExitCode.OK
 
 
@@ -177,7 +177,7 @@ def _history(args: argparse.Namespace) -> int:
     entries = backend.history()
     if args.json:
         data: list[JSONValue] = [entry.to_json() for entry in entries]
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
         return ExitCode.OK
     rows = [("SERIAL", "CREATED", "USER", "HOST", "COMMAND", "CHANGES")]
     rows += [(str(e.serial), e.created, e.who, e.host, e.command, e.summary) for e in entries]
