@@ -400,5 +400,6 @@ def _forget_plugin_caches() -> None:
                     cache.clear()
 
 
-# Module-level caches a new process starts without: plugin modules by name, call shapes by class.
-_PLUGIN_CACHES = ("_modules", "_shapes")
+# Module-level caches a new process starts without: plugin modules by name, call shapes by class,
+# installed targets by scheme.
+_PLUGIN_CACHES = ("_modules", "_shapes", "_plugins")

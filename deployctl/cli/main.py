@@ -164,6 +164,21 @@ def _redacted(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    import gc
+
+    # A run is short and makes few reference cycles, but millions of objects (a large manifest,
+    # state and plan): the cyclic collector's passes over them cost more than all the planning.
+    # It is off for the run, and back as it was when ``main`` returns (tests call it many times).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _main_with_signals(argv)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _main_with_signals(argv: Sequence[str] | None) -> int:
     signals.install()
     code: int | None = None
     exiting: SystemExit | None = None  # argparse's, for --help, --version or a usage error

@@ -6,7 +6,9 @@ the result after it (``executor.recording``). A call that fails is followed by a
 the target shows is recorded by the rule for a crashed run's intents (``executor.intents``; a
 create that failed after creating is recorded as managed). A delete that failed removes the
 record only when the plugin says explicitly that the deployment does not exist (an error code,
-not the wording of a message); otherwise the record is kept and the action fails. A call whose
+not the wording of a message); otherwise the record is kept and the action fails. A delete hands
+the plugin the last applied config from state (for a replace: that of the deployment replaced),
+when its ``delete_deployment`` accepts one (``_delete_config``). A call whose
 outcome is unknown (a timeout, a ``get`` that fails too) keeps its intent open. Plans hold
 secrets as markers: each call gets their real values (``SecretValues.resolve``), and each
 record read back is masked before it is recorded.
@@ -18,14 +20,15 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from deployctl.errors import TargetError, TargetRejectedError, TargetTimeoutError
+from deployctl.errors import PlanError, TargetError, TargetRejectedError, TargetTimeoutError
 from deployctl.executor import intents
 from deployctl.executor.failures import OUTCOME_UNKNOWN, ActionFailed, explicitly_gone
 from deployctl.executor.recording import StateRecorder
-from deployctl.model import DeploymentSpec
+from deployctl.model import DeploymentSpec, JSONObject
 from deployctl.model.intent import Intent
 from deployctl.model.live import LiveRecord, LiveStatus
 from deployctl.model.secrets import NO_SECRETS, SecretValues
+from deployctl.model.sensitive import marker_paths
 from deployctl.model.state import StateRecord
 from deployctl.planner.plan import ResourceChange
 
@@ -78,6 +81,25 @@ class ChangeVisits:
     def _sent(self, change: ResourceChange) -> DeploymentSpec:
         """The spec to send: the plan's, its secrets' markers replaced by their real values."""
         return self._secrets.resolve(change.address, change.desired)
+
+    def _delete_config(self, change: ResourceChange) -> JSONObject | None:
+        """The config to hand ``change``'s delete: the last applied one from state (as the
+        apply began, so for a replace that of the deployment being replaced), else the plan's
+        ``before``; ``None`` when there is neither.
+
+        Sensitive values are markers in state: they are resolved as for create and update when
+        their real values are known to this run; when they are not (a destroy whose manifest
+        no longer names them), the top-level config keys holding a marker are left out rather
+        than sending a marker to the plugin.
+        """
+        previous = self._recorder.previous(change.address)
+        spec = previous.applied if previous is not None else change.before
+        if spec is None:
+            return None
+        try:
+            return self._secrets.resolve(change.address, spec).config
+        except PlanError:
+            return {k: v for k, v in spec.config.items() if next(marker_paths(v), None) is None}
 
     def _probe(self, change: ResourceChange) -> LiveStatus | None:
         """Whether ``change``'s deployment exists now, after a failed call; ``None`` when that
@@ -218,7 +240,7 @@ class ChangeVisits:
         A deployment that is still there keeps its record, and the action fails.
         """
         try:
-            adapter.delete(change.name)
+            adapter.delete(change.name, self._delete_config(change))
         except TargetError as exc:
             if self._timed_out_unknown(change, exc):
                 raise ActionFailed(str(exc), note=OUTCOME_UNKNOWN) from exc

@@ -20,6 +20,7 @@ from deployctl.model.values import (
     JSONValue,
     Lifecycle,
     canonical_json,
+    json_equal,
     json_safe,
     target_scheme,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "StateDocument",
     "StateRecord",
     "canonical_json",
+    "json_equal",
     "json_safe",
     "target_scheme",
     "utc_now",

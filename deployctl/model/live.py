@@ -9,9 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from deployctl.model.sensitive import is_masked
-from deployctl.model.values import SPEC_FIELDS, Address, JSONObject
+from deployctl.model.values import SPEC_FIELDS, Address, JSONObject, JSONValue
+
+PER_REQUEST_KEYS: Final = frozenset(
+    {
+        # boto3 (MLflow's sagemaker target): RequestId, HTTPHeaders (with the date), retries.
+        "ResponseMetadata",
+        "RequestId",
+        "requestId",
+        "request_id",
+        "x-request-id",
+        "x-amzn-RequestId",
+    }
+)
+"""Top-level keys of a live record that describe the request rather than the deployment (they
+change on every call): dropped from live records before they are stored or fingerprinted."""
+
+
+def without_per_request(raw: JSONObject) -> JSONObject:
+    """``raw`` without its ``PER_REQUEST_KEYS`` (the same object when it has none)."""
+    if PER_REQUEST_KEYS.isdisjoint(raw):
+        return raw
+    return {k: v for k, v in raw.items() if k not in PER_REQUEST_KEYS}
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,19 @@ class LiveRecord:
             out["config"] = self.config
         return out
 
+    def fingerprint_view(self) -> JSONObject:
+        """What a saved plan's fingerprint covers: the normalised fields deployctl compares
+        (``model_uri``, ``flavor``, ``config``, ``status``) and the raw record without its
+        per-request keys (``PER_REQUEST_KEYS``), so two reads of an unchanged deployment agree."""
+        view: dict[str, JSONValue] = {
+            "model_uri": self.model_uri,
+            "flavor": self.flavor,
+            "config": self.config,
+            "status": self.status,
+            "raw": without_per_request(self.raw),
+        }
+        return view
+
     def to_json(self) -> JSONObject:
         return {
             "name": self.name,
@@ -73,7 +108,7 @@ class LiveRecord:
         status = data.get("status")
         return cls(
             name=str(data["name"]),
-            raw=raw if isinstance(raw, dict) else {},
+            raw=without_per_request(raw) if isinstance(raw, dict) else {},
             model_uri=model_uri if isinstance(model_uri, str) or is_masked(model_uri) else None,
             flavor=flavor if isinstance(flavor, str) or is_masked(flavor) else None,
             config=config if isinstance(config, dict) else None,

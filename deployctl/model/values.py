@@ -100,6 +100,25 @@ def canonical_json(value: JSONValue) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def json_equal(a: JSONValue, b: JSONValue) -> bool:
+    """``canonical_json(a) == canonical_json(b)``, without writing either out when they are equal
+    value for value and type for type (``1``, ``1.0`` and ``True`` are three different values)."""
+    return _same(a, b) or canonical_json(a) == canonical_json(b)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal with the same types all the way down: a sufficient test for equal canonical JSON."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return len(a) == len(b) and all(
+            type(k) is str and k in b and _same(v, b[k]) for k, v in a.items()
+        )
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 @dataclass(frozen=True)
 class DeploymentSpec:
     """What deployctl asks a target for: the comparable, applied part of a deployment.
@@ -127,7 +146,7 @@ class DeploymentSpec:
         )
 
     def same_as(self, other: DeploymentSpec) -> bool:
-        return canonical_json(self.to_json()) == canonical_json(other.to_json())
+        return json_equal(self.to_json(), other.to_json())
 
 
 LIFECYCLE_PATH_PATTERN = r"^(model_uri|flavor|config(\.[A-Za-z0-9_-]+)*)(?!\n)$"

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from deployctl.model import JSONObject, JSONValue, canonical_json
+from deployctl.model import JSONObject, JSONValue, json_equal
 from deployctl.model.sensitive import MARKER, is_masked
 from deployctl.planner.plan import FieldChange
 
@@ -71,7 +71,7 @@ def deletion_diff(before: JSONObject) -> tuple[FieldChange, ...]:
 
 def field_diff(before: JSONObject, after: JSONObject) -> tuple[FieldChange, ...]:
     """Changed, added and removed fields between two records, sorted by path."""
-    if canonical_json(before) == canonical_json(after):
+    if json_equal(before, after):
         return ()
     from deepdiff import DeepDiff  # heavy: imported only when something differs
 

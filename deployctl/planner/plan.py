@@ -173,12 +173,15 @@ ABSENT = "absent"
 def live_fingerprint(status: LiveStatus | None) -> str:
     """What a saved plan keeps of one address's live record, as refresh read it.
 
-    ``absent`` when it does not exist, else ``sha256:<hex>`` of the raw record's canonical JSON.
+    ``absent`` when it does not exist, else ``sha256:<hex>`` of the canonical JSON of
+    ``LiveRecord.fingerprint_view()``: the normalised fields deployctl compares and the raw
+    record without per-request metadata (``model.live.PER_REQUEST_KEYS``, e.g. boto3's
+    ``ResponseMetadata``), so an unchanged deployment read twice has one fingerprint.
     """
     if status is None or not status.exists:
         return ABSENT
-    raw = status.record.raw if status.record is not None else None
-    digest = hashlib.sha256(canonical_json(raw or {}).encode("utf-8")).hexdigest()
+    view = status.record.fingerprint_view() if status.record is not None else {}
+    digest = hashlib.sha256(canonical_json(view).encode("utf-8")).hexdigest()
     return f"sha256:{digest}"
 
 

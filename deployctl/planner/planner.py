@@ -47,7 +47,7 @@ from typing import NamedTuple
 
 from deployctl.errors import PlanError
 from deployctl.manifest.model import DesiredDeployment
-from deployctl.model import SPEC_FIELDS, DeploymentSpec, JSONObject, JSONValue, canonical_json
+from deployctl.model import SPEC_FIELDS, DeploymentSpec, JSONObject, JSONValue, json_equal
 from deployctl.model.live import LiveStatus, LiveView
 from deployctl.model.sensitive import fields_of, merge_fields
 from deployctl.model.state import StateDocument, StateRecord
@@ -105,8 +105,8 @@ def drifted_fields(
     for name in SPEC_FIELDS:
         if name not in now:
             continue
-        if canonical_json(without({name: now[name]}, ignore)) != canonical_json(
-            without({name: baseline[name]}, ignore)
+        if not json_equal(
+            without({name: now[name]}, ignore), without({name: baseline[name]}, ignore)
         ):
             drifted[name] = now[name]
     return drifted
@@ -195,17 +195,18 @@ def _plan_desired(
             f"{desired.address} -f MANIFEST' (or 'adopt: true' on it), delete it on the "
             "target, or rename the deployment in the manifest"
         )
-    drifted = drifted_fields(record, live, ignore)
+    moved = drifted_fields(record, live)
+    # A field equal to its baseline is equal with ``ignore``'s paths left out as well: only a
+    # field that moved can count as drifted.
+    drifted = drifted_fields(record, live, ignore) if ignore and moved else moved
     # ``before`` is the deployment as it is now, ignored paths included; those keep their
     # current values in ``after``: an update never sends what the user asked to ignore.
-    before: JSONObject = {**record.applied.to_json(), **drifted_fields(record, live)}
+    before: JSONObject = {**record.applied.to_json(), **moved}
     after = keep_current(desired.spec.to_json(), before, ignore)
     before_spec = DeploymentSpec.from_json(before)
     after_spec = DeploymentSpec.from_json(after)
     reasons = []
-    if canonical_json(without(record.applied.to_json(), ignore)) != canonical_json(
-        without(after, ignore)
-    ):
+    if not json_equal(without(record.applied.to_json(), ignore), without(after, ignore)):
         reasons.append("the manifest differs from the last applied version")
     if drifted:
         reasons.append(
@@ -254,7 +255,12 @@ def _plan_desired(
     )
 
 
-def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange | str:
+def _plan_orphan(
+    record: StateRecord, live: LiveStatus | None, destroy: bool = False
+) -> ResourceChange | str:
+    """The delete of a recorded deployment the manifest no longer has (or, with ``destroy``,
+    that a destroy removes)."""
+    why_delete = "destroy requested" if destroy else "no longer in the manifest"
     before = record.applied.to_json()
     base = _Where(record.target, record.name, record.target_uri)
     if live is not None and live.exists:
@@ -263,7 +269,7 @@ def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange
         return ResourceChange(
             *base,
             action=Action.DELETE,
-            reason="no longer in the manifest",
+            reason=why_delete,
             before=record.applied,
             diff=deletion_diff(before),
         )
@@ -271,8 +277,7 @@ def _plan_orphan(record: StateRecord, live: LiveStatus | None) -> ResourceChange
     return ResourceChange(
         *base,
         action=Action.DELETE,
-        reason=f"no longer in the manifest and already gone from the target ({why}); "
-        "only removed from state",
+        reason=f"{why_delete} and already gone from the target ({why}); only removed from state",
         before=record.applied,
         diff=deletion_diff(before),
         state_only=True,
@@ -354,7 +359,7 @@ def make_plan(
             outcome = _plan_desired(item, record, status)
         else:
             assert record is not None  # every address is desired or recorded
-            outcome = _plan_orphan(record, status)
+            outcome = _plan_orphan(record, status, destroy)
         if isinstance(outcome, str):
             errors.append(outcome)
         else:

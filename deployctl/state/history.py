@@ -1,7 +1,7 @@
 """State history: every committed version of a state, and a one-line summary of each change.
 
 Backends keep every committed document (PostgreSQL rows, S3 objects under ``history/``, the
-local backend the last N files in ``<state>.history/``) and describe each with a
+local backend the last N files in ``state/<env>.history/``) and describe each with a
 ``HistoryEntry``. ``deployctl state history`` lists them; ``state pull --serial N`` prints one;
 ``state rollback --serial N`` commits an old document again as a new serial.
 """

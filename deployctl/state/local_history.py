@@ -1,4 +1,5 @@
-"""The kept versions of a local state: ``<state>.history/<serial, zero-padded>.json``.
+"""The kept versions of a local state: ``state/<env>.history/<serial, zero-padded>.json`` (the
+state file's name without ``.json``, plus ``.history``).
 
 Every commit keeps the document it writes, with who made it, before it replaces the state file;
 only the last ``keep`` versions stay. A kept version is
@@ -39,7 +40,9 @@ class LocalHistory:
 
     def __init__(self, state_path: Path, *, keep: int, warn: Callable[[str], None]) -> None:
         self.state_path = state_path
-        self.path = state_path.with_name(state_path.name + ".history")
+        # state/dev.json -> state/dev.history/ (the issue's and README's name for it)
+        stem = state_path.stem if state_path.suffix == ".json" else state_path.name
+        self.path = state_path.with_name(stem + ".history")
         self.keep = keep
         self.warn = warn
 

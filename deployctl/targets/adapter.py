@@ -15,6 +15,7 @@ The plugin module's own functions (``run_local``, ``target_help``) need no clien
 from __future__ import annotations
 
 import builtins
+import copy
 import logging
 from collections.abc import Mapping
 from typing import Any, Final
@@ -32,6 +33,7 @@ from deployctl.targets.records import (
 )
 from deployctl.targets.registry import TargetPlugin
 from deployctl.targets.signatures import (
+    CONFIG,
     NAME,
     PAGE,
     REQUIRED_METHODS,
@@ -165,9 +167,17 @@ class TargetAdapter:
         result = self._invoke(call, name, spec_values(self.uri, name, spec))
         return None if result is None else json_object(result, name)
 
-    def delete(self, name: str) -> None:
-        """Delete ``name`` (only call for what exists: many plugins are not idempotent)."""
-        self._invoke("delete_deployment", name, {TARGET: self.uri, NAME: name})
+    def delete(self, name: str, config: JSONObject | None = None) -> None:
+        """Delete ``name`` (only call for what exists: many plugins are not idempotent).
+
+        ``config`` reaches the plugin when its ``delete_deployment`` accepts one (SageMaker
+        reads ``archive``, ``synchronous``, ``region_name``... there); otherwise it is dropped.
+        """
+        values: dict[str, Any] = {TARGET: self.uri, NAME: name}
+        if config is not None:
+            # A copy: plugins may change the dict they are given.
+            values[CONFIG] = copy.deepcopy(config)
+        self._invoke("delete_deployment", name, values)
 
     # -- using --
 

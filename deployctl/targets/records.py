@@ -4,7 +4,9 @@ Plugins return lists of dicts, pages ``{"deployments": [...], "next_page_token":
 keyed by name, bare name strings, names under ``EndpointName``, and values that are not JSON. A
 ``RecordShape`` says where a target's records keep each field (a key or a dotted path, tried in
 order); ``RecordShape.with_fields`` puts a target's field mapping (the manifest's ``fields:``) in
-front of the defaults (``DEFAULT_RECORD_SHAPE``).
+front of the defaults (``DEFAULT_RECORD_SHAPE``). Per-request metadata (boto3's
+``ResponseMetadata`` and the like, ``model.live.PER_REQUEST_KEYS``) is dropped from the raw
+record kept, so state and saved plans do not see a change on every read.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from deployctl.model import SPEC_FIELDS, JSONObject, json_safe
-from deployctl.model.live import LiveRecord
+from deployctl.model.live import LiveRecord, without_per_request
 
 NAME_KEYS: Final = (
     "name",
@@ -71,7 +73,8 @@ class RecordShape:
     def record(self, name: str, body: Any, raw: Any = _MISSING) -> LiveRecord:
         """A ``LiveRecord`` for ``name`` from what the plugin returned for it.
 
-        ``body`` is where the fields are read; ``raw`` (default: ``body``) is what is kept.
+        ``body`` is where the fields are read; ``raw`` (default: ``body``) is what is kept,
+        without its per-request keys (``model.live.PER_REQUEST_KEYS``).
         Bodies that are not dicts are kept as ``{"name": name, "value": ...}``.
         """
         if raw is _MISSING:
@@ -88,7 +91,7 @@ class RecordShape:
         found = {"model_uri": model_uri, "flavor": flavor, "config": config}
         return LiveRecord(
             name=name,
-            raw=json_object(raw, name),
+            raw=without_per_request(json_object(raw, name)),
             model_uri=model_uri,
             flavor=flavor,
             config=config,

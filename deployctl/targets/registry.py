@@ -7,8 +7,9 @@ A target URI's scheme (``deployctl.model.target_scheme``) names a plugin. Lookup
 3. entry points in the ``mlflow.deployments`` group, so every existing MLflow deployment plugin
    works unchanged (plus ``sagemaker``, which MLflow registers itself rather than by entry point).
 
-Nothing here imports a plugin (nor MLflow): only entry-point metadata is read. Importing a
-plugin and connecting its client is ``deployctl.targets.loading``.
+Nothing here imports a plugin (nor MLflow): only entry-point metadata is read, once per process
+(the scan opens every installed distribution's metadata), and not at all to find a built-in.
+Importing a plugin and connecting its client is ``deployctl.targets.loading``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ def installed_targets() -> list[TargetPlugin]:
 
 def find_target(scheme: str) -> TargetPlugin | None:
     """The plugin that handles ``scheme``, or ``None``."""
+    if scheme in _BUILT_INS:  # built-ins win over every entry point: no scan needed
+        return _built_in(scheme)
     return _plugins_by_scheme().get(scheme)
 
 
@@ -80,16 +83,27 @@ def require_target(scheme: str, *, key: str | None = None, uri: str | None = Non
     )
 
 
-def _plugins_by_scheme() -> dict[str, TargetPlugin]:
-    from importlib import metadata
+# Every installed target by scheme, filled by the first lookup that needs the entry points; a
+# new process starts without it (tests running the CLI in-process empty it between runs).
+_plugins: dict[str, TargetPlugin] = {}
 
+
+def _built_in(scheme: str) -> TargetPlugin:
     import deployctl
 
-    found: dict[str, TargetPlugin] = {}
-    for scheme, module_name in _BUILT_INS.items():
-        found[scheme] = TargetPlugin(
-            scheme, BUILT_IN, module_name, "deployctl", deployctl.__version__
-        )
+    return TargetPlugin(scheme, BUILT_IN, _BUILT_INS[scheme], "deployctl", deployctl.__version__)
+
+
+def _plugins_by_scheme() -> dict[str, TargetPlugin]:
+    if not _plugins:  # never empty once filled: the built-ins are always in it
+        _plugins.update(_scan())
+    return _plugins
+
+
+def _scan() -> dict[str, TargetPlugin]:
+    from importlib import metadata
+
+    found: dict[str, TargetPlugin] = {scheme: _built_in(scheme) for scheme in _BUILT_INS}
     for group, source in ((DEPLOYCTL_GROUP, DEPLOYCTL_PLUGIN), (MLFLOW_GROUP, MLFLOW_PLUGIN)):
         in_group: dict[str, TargetPlugin] = {}
         for ep in metadata.entry_points(group=group):

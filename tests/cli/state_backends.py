@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,18 +90,8 @@ def shared_state(request: pytest.FixtureRequest, kind: str) -> SharedState:
         return SharedState(kind, server.url(database))
     if kind == "s3":
         s3: S3Server = request.getfixturevalue("s3_server")
-        bucket = f"deployctl-cli-{uuid.uuid4().hex[:16]}"
-        s3.client().create_bucket(Bucket=bucket)
-        env = {
-            "AWS_ENDPOINT_URL": s3.endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-        return SharedState(kind, f"s3://{bucket}/team/", env)
+        bucket = s3.new_bucket("deployctl-cli")
+        return SharedState(kind, f"s3://{bucket}/team/", s3.process_env(tmp_path))
     raise ValueError(f"no state backend kind {kind!r}: one of {', '.join(KINDS)}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import ModuleType
 
 import jsonschema
 from support import REPO, manifest, run_cli, write_manifest
@@ -151,6 +152,25 @@ def test_destroy_deletes_every_managed_deployment_but_not_others(tmp_path: Path)
     assert [d["name"] for d in client(tmp_path).list_deployments()] == ["stray"]
     state = json.loads((tmp_path / "state" / "dev.json").read_text())
     assert state["deployments"] == []
+
+
+def test_apply_and_destroy_refresh_with_their_parallelism(
+    tmp_path: Path, test_plugins: ModuleType
+) -> None:
+    target = tmp_path / "seed"
+    deployments = {"a": "models:/a/1", "b": "models:/b/1", "c": "models:/c/1"}
+    setup(
+        tmp_path, manifest(targets={"t": {"uri": f"seedtest:{target}", "deployments": deployments}})
+    )
+    test_plugins.write_faults(target, {"sleep": 0.05})
+    for command in ("apply", "destroy"):
+        result = run_cli(
+            command, "-f", "dev.yaml", "--auto-approve", "--parallelism", "1", cwd=tmp_path
+        )
+        assert result.code == 0, result.err
+    calls = test_plugins.read_calls(target)
+    assert {c["method"] for c in calls} >= {"list_deployments", "get_deployment"}
+    assert test_plugins.max_concurrent_calls(calls) == 1
 
 
 def test_state_option_moves_the_state_file(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support import ONE_DEPLOYMENT, run_cli, write_manifest
+from support import ONE_DEPLOYMENT, manifest, run_cli, write_manifest
 
 MANIFEST = ONE_DEPLOYMENT
 
@@ -93,6 +93,27 @@ def test_plan_is_refused_when_the_target_changed_behind_our_back(tmp_path: Path)
     assert stale.code == 1
     assert "changed on their targets since the plan was made: local/fraud" in stale.err
     assert client.get_deployment("churn")["model_uri"] == "models:/churn/3"  # nothing applied
+
+
+def test_a_saved_plan_applies_on_a_target_with_new_request_metadata_on_every_read(
+    tmp_path: Path,
+) -> None:
+    # pagedtest describes endpoints like boto3 does: a new ResponseMetadata.RequestId each call.
+    def sagemaker_like(model_uri: str) -> str:
+        target = {"uri": f"pagedtest:{tmp_path / 'sm'}", "deployments": {"churn": model_uri}}
+        return manifest(targets={"sm": target})
+
+    write_manifest(tmp_path / "dev.yaml", sagemaker_like("models:/churn/3"))
+    assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
+    write_manifest(tmp_path / "dev.yaml", sagemaker_like("models:/churn/4"))
+    assert run_cli("plan", "-f", "dev.yaml", "--out", "plan.json", cwd=tmp_path).code == 0
+    change = json.loads((tmp_path / "plan.json").read_text())["resource_changes"][0]
+    assert change["live_fingerprint"].startswith("sha256:")
+    applied = run_cli("apply", "plan.json", cwd=tmp_path)
+    assert applied.code == 0, applied.err
+    assert "1 updated" in applied.out
+    state = json.loads((tmp_path / "state" / "dev.json").read_text())
+    assert "ResponseMetadata" not in json.dumps(state)
 
 
 def test_plan_is_refused_when_a_planned_create_appeared_meanwhile(tmp_path: Path) -> None:

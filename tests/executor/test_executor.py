@@ -12,7 +12,7 @@ import pytest
 from deployctl.executor import AdapterFactory, Executor
 from deployctl.executor.console import CaptureConsole
 from deployctl.manifest.model import DesiredDeployment
-from deployctl.model import DeploymentSpec
+from deployctl.model import DeploymentSpec, Lifecycle
 from deployctl.model.live import LiveView
 from deployctl.planner import Action, DesiredTarget, Plan, make_plan
 from deployctl.state.local import LocalStateBackend
@@ -264,3 +264,69 @@ def test_each_action_start_and_finish_is_logged_at_debug(
     assert len(failed) == 1 and failed[0].endswith(
         "InjectedFault: injected failure: create_deployment b"
     )
+
+
+# -- config on delete --
+
+
+def deletes(target_dir: Path) -> list[dict[str, Any]]:
+    return [c for c in read_calls(target_dir) if c["method"] == "delete_deployment"]
+
+
+def test_a_delete_hands_the_plugin_the_last_applied_config(
+    tmp_path: Path, target_dir: Path
+) -> None:
+    backend = LocalStateBackend(tmp_path / "state.json")
+    kept = DeploymentSpec("models:/m/1", None, {"archive": True, "region_name": "eu-west-1"})
+    apply(backend, plan_for(target_dir, backend, {"a": kept}, "mlflowtest"))
+    report, _ = apply(backend, plan_for(target_dir, backend, {}, "mlflowtest"))
+    assert report.ok, report.failed
+    (delete,) = deletes(target_dir)
+    assert delete["kwargs"]["config"] == {"archive": True, "region_name": "eu-west-1"}
+
+
+def test_a_replace_deletes_with_the_config_of_the_deployment_it_replaces(
+    tmp_path: Path, target_dir: Path
+) -> None:
+    backend = LocalStateBackend(tmp_path / "state.json")
+    apply(backend, plan_for(target_dir, backend, {"a": spec(1, workers=1)}, "mlflowtest"))
+    desired = DesiredDeployment(
+        "t", "a", spec(1, workers=2), lifecycle=Lifecycle(replace_on=("config.workers",))
+    )
+    adapter = load_target(uri(target_dir, "mlflowtest"), key="t")
+    live = refresh({"t": adapter}, {"t": {"a"}})
+    plan = make_plan(
+        "dev", [DesiredTarget(desired, uri(target_dir, "mlflowtest"))], backend.read(), live
+    )
+    assert [c.action for c in plan.actionable()] == [Action.REPLACE]
+    report, _ = apply(backend, plan)
+    assert report.ok, report.failed
+    (delete,) = deletes(target_dir)
+    assert delete["kwargs"]["config"] == {"workers": 1}
+
+
+def test_a_delete_leaves_out_config_keys_whose_secret_this_run_cannot_read(
+    tmp_path: Path, target_dir: Path
+) -> None:
+    backend = LocalStateBackend(tmp_path / "state.json")
+    secret = DeploymentSpec("models:/m/1", None, {"archive": True, "token": "s3cret"})
+    apply(backend, plan_for(target_dir, backend, {"a": secret}, "mlflowtest"))
+    # The state keeps a marker in place of a sensitive value.
+    text = (tmp_path / "state.json").read_text()
+    marker = '{"$sensitive": "hmac-sha256:' + "0" * 64 + '"}'
+    (tmp_path / "state.json").write_text(text.replace('"s3cret"', marker))
+    report, _ = apply(backend, plan_for(target_dir, backend, {}, "mlflowtest"))
+    assert report.ok, report.failed
+    (delete,) = deletes(target_dir)
+    assert delete["kwargs"]["config"] == {"archive": True}
+
+
+def test_a_delete_without_a_config_parameter_is_called_without_one(
+    tmp_path: Path, target_dir: Path
+) -> None:
+    backend = LocalStateBackend(tmp_path / "state.json")
+    apply(backend, plan_for(target_dir, backend, {"a": spec(1)}))  # the seed: delete(name)
+    report, _ = apply(backend, plan_for(target_dir, backend, {}))
+    assert report.ok, report.failed
+    (delete,) = deletes(target_dir)
+    assert delete["args"] == ["a"] and delete["kwargs"] == {}

@@ -6,7 +6,7 @@ import pytest
 
 from deployctl.errors import PlanError
 from deployctl.manifest.model import DesiredDeployment
-from deployctl.model import DeploymentSpec
+from deployctl.model import DeploymentSpec, JSONObject
 from deployctl.model.live import LiveRecord, LiveStatus, LiveView
 from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner import Action, DesiredTarget, make_plan
@@ -180,6 +180,17 @@ def test_destroy_plans_deletes_for_every_record() -> None:
     assert plan.destroy
 
 
+def test_a_destroy_says_destroy_requested_not_no_longer_in_the_manifest() -> None:
+    destroyed = make_plan(
+        "dev", [], state(record("a"), record("b")), live(present("a"), absent("b")), destroy=True
+    )
+    reasons = [c.reason for c in destroyed.changes]
+    assert reasons[0] == "destroy requested"
+    assert reasons[1].startswith("destroy requested and already gone from the target")
+    removed = make_plan("dev", [], state(record("a")), live(present("a")))
+    assert [c.reason for c in removed.changes] == ["no longer in the manifest"]
+
+
 # -- fields a target does not report --
 
 
@@ -315,12 +326,23 @@ def test_every_change_keeps_the_fingerprint_of_the_live_record_it_was_planned_fr
     assert fingerprints["local/b"].startswith("sha256:")
 
 
-def test_fingerprints_change_with_the_raw_live_record_only() -> None:
-    one = LiveStatus("local", "a", True, LiveRecord("a", {"name": "a", "v": 1}))
-    same = LiveStatus("local", "a", True, LiveRecord("a", {"v": 1, "name": "a"}, "m:/other"))
-    other = LiveStatus("local", "a", True, LiveRecord("a", {"name": "a", "v": 2}))
-    assert live_fingerprint(one) == live_fingerprint(same) != live_fingerprint(other)
+def test_fingerprints_change_with_the_compared_fields_and_the_raw_record() -> None:
+    def status(raw: JSONObject, model_uri: str | None = None) -> LiveStatus:
+        return LiveStatus("local", "a", True, LiveRecord("a", raw, model_uri))
+
+    one = live_fingerprint(status({"name": "a", "v": 1}))
+    assert one == live_fingerprint(status({"v": 1, "name": "a"}))
+    assert one != live_fingerprint(status({"name": "a", "v": 2}))
+    assert one != live_fingerprint(status({"name": "a", "v": 1}, "m:/other"))
     assert live_fingerprint(None) == live_fingerprint(absent("a")) == ABSENT
+
+
+def test_fingerprints_ignore_per_request_metadata() -> None:
+    def read(request_id: str) -> LiveStatus:
+        raw: JSONObject = {"name": "a", "ResponseMetadata": {"RequestId": request_id}}
+        return LiveStatus("local", "a", True, LiveRecord("a", raw))
+
+    assert live_fingerprint(read("1")) == live_fingerprint(read("2"))
 
 
 # -- the drift rule shared with ``deployctl drift`` --

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import faulthandler
 import os
-import uuid
 from pathlib import Path
 from types import ModuleType
 
@@ -46,18 +45,8 @@ def backend(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Backen
         return Backend(kind, server.url(database))
     if kind == "s3":
         s3: S3Server = request.getfixturevalue("s3_server")
-        bucket = f"deployctl-soak-{uuid.uuid4().hex[:16]}"
-        s3.client().create_bucket(Bucket=bucket)
-        env = {
-            "AWS_ENDPOINT_URL": s3.endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-        return Backend(kind, f"s3://{bucket}/soak/", env)
+        bucket = s3.new_bucket("deployctl-soak")
+        return Backend(kind, f"s3://{bucket}/soak/", s3.process_env(tmp_path))
     raise ValueError(f"{BACKEND} is one of local, postgres, s3, not {kind!r}")
 
 

@@ -82,6 +82,25 @@ class S3Server:
             region_name="us-east-1",
         )
 
+    def new_bucket(self, prefix: str) -> str:
+        """A new, empty bucket named ``<prefix>-<random>``."""
+        bucket = f"{prefix}-{uuid.uuid4().hex[:16]}"
+        self.client().create_bucket(Bucket=bucket)
+        return bucket
+
+    def process_env(self, home: Path) -> dict[str, str]:
+        """What a ``deployctl`` process needs to use this server, and nothing of the developer's
+        AWS configuration (files under ``home`` that do not exist)."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
 
 def start_server(log: Path) -> S3Server:
     port = free_port()

@@ -26,7 +26,7 @@ def _commit(backend: LocalStateBackend, *names: str, operation: str = "apply") -
 
 
 def _version_file(backend: LocalStateBackend, serial: int) -> Path:
-    return backend.path.with_name("dev.json.history") / f"{serial:08d}.json"
+    return backend.path.with_name("dev.history") / f"{serial:08d}.json"
 
 
 # -- history -------------------------------------------------------------------------------

@@ -123,6 +123,16 @@ def test_sagemaker_like_records_are_named_and_made_json_safe(load: Load) -> None
     assert adapter.get("ep").raw == record.raw
 
 
+def test_per_request_metadata_is_not_kept_in_live_records(load: Load) -> None:
+    adapter = load("pagedtest")
+    adapter.create("ep", SPEC)
+    first, second = adapter.get("ep"), adapter.get("ep")
+    assert "ResponseMetadata" not in first.raw and "EndpointArn" in first.raw
+    assert first == second
+    listed = adapter_for(Lister([{"name": "a", "ResponseMetadata": {"RequestId": "1"}}])).list()
+    assert listed[0].raw == {"name": "a"}
+
+
 def test_a_field_mapping_reads_dotted_paths_before_the_defaults() -> None:
     listing = [{"EndpointName": "ep", "Tags": {"model_uri": "models:/m/4"}, "name": "arn:ep"}]
     shape = DEFAULT_RECORD_SHAPE.with_fields(

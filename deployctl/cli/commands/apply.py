@@ -82,6 +82,7 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
             console,
             state_path=location.describe(),
             destroy=destroy,
+            parallelism=args.parallelism,
             selection=arguments.selection(args),
             max_deletes=args.max_deletes,
             session=session,

@@ -4,15 +4,18 @@
 ``{"deployments": [...], "next_page_token": ...}`` (ask for the next with
 ``pagination_args={"page_token": token}``). Records are named under ``EndpointName``, report no
 flavor/config and the model_uri only under ``Tags.model_uri`` (read with a manifest's ``fields:``
-mapping), and hold values that are not JSON (a datetime and a ``Handle``). Missing
-names raise a botocore-style ``ClientError`` (``.response["Error"]["Code"]``), and delete is not
-idempotent. ``run_local`` has the form MLflow's CLI calls: ``run_local(name, model_uri, flavor,
-config)``.
+mapping), and hold values that are not JSON (a datetime and a ``Handle``). Every describe
+carries boto3's per-request ``ResponseMetadata`` (a new ``RequestId`` and ``date`` each call).
+Missing names raise a botocore-style ``ClientError`` (``.response["Error"]["Code"]``), and delete
+is not idempotent. ``run_local`` has the form MLflow's CLI calls: ``run_local(name, model_uri,
+flavor, config)``.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
+from email.utils import formatdate
 from typing import Any
 
 from dtp_common import Store, record_run_local
@@ -142,6 +145,13 @@ class PagedDeploymentClient:
             "Handle": Handle(name),
             # SageMaker keeps the model elsewhere; deployctl reads it only with a field mapping.
             "Tags": {"model_uri": record["model_uri"]},
+            # What boto3 adds to every response: different on every call.
+            "ResponseMetadata": {
+                "RequestId": str(uuid.uuid4()),
+                "HTTPStatusCode": 200,
+                "HTTPHeaders": {"date": formatdate(usegmt=True)},
+                "RetryAttempts": 0,
+            },
         }
 
 
