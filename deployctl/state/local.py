@@ -4,9 +4,9 @@ Next to the document live its previous version (``.backup``), the last committed
 who made them (``<env>.history/``), the lock (``.lock``) and, during or after a run that crashed,
 the journal of changes not yet folded in (``.journal``). Every write is atomic
 (``deployctl.atomic``), so no crash loses or corrupts the state, and a compare-and-swap on the
-serial, so a session never overwrites what another writer committed; see ``state/README.md`` for the format and the
-recovery rules. The locked session is in ``local_session``, the kept versions in
-``local_history``.
+serial, so a session never overwrites what another writer committed; see ``state/README.md``
+for the format and the recovery rules. The locked session is in ``local_session``, the kept
+versions in ``local_history``.
 """
 
 from __future__ import annotations
