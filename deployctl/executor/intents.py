@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from deployctl.model import SPEC_FIELDS, DeploymentSpec, canonical_json
 from deployctl.model.intent import Intent
 from deployctl.model.live import LiveRecord, LiveStatus, LiveView
-from deployctl.model.state import StateDocument, StateRecord, utc_now
+from deployctl.model.state import StateDocument, StateRecord
 
 if TYPE_CHECKING:
     from deployctl.executor.stopping import StopRequests
@@ -118,18 +118,14 @@ def applied_record(
 ) -> StateRecord:
     """The record saying ``intent.desired`` was applied (superseding ``previous``, if any)."""
     assert intent.desired is not None
-    if previous is None:
-        return StateRecord(
-            target=intent.target,
-            name=intent.name,
-            target_uri=intent.target_uri,
-            applied=intent.desired,
-            live=live,
-            applied_at=utc_now(),
-            prevent_destroy=intent.prevent_destroy,
-        )
-    return previous.superseded_by(
-        intent.desired, live, utc_now(), intent.target_uri, prevent_destroy=intent.prevent_destroy
+    return StateRecord.applied_now(
+        previous,
+        target=intent.target,
+        name=intent.name,
+        target_uri=intent.target_uri,
+        applied=intent.desired,
+        live=live,
+        prevent_destroy=intent.prevent_destroy,
     )
 
 

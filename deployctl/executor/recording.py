@@ -119,20 +119,15 @@ class StateRecorder:
         """
         previous = previous or self.previous(change.address)
         applied = spec if spec is not None else change.desired
-        if previous is None:
-            record = StateRecord(
-                target=change.target,
-                name=change.name,
-                target_uri=change.target_uri,
-                applied=applied,
-                live=live,
-                applied_at=utc_now(),
-                prevent_destroy=change.prevent_destroy,
-            )
-        else:
-            record = previous.superseded_by(
-                applied, live, utc_now(), change.target_uri, prevent_destroy=change.prevent_destroy
-            )
+        record = StateRecord.applied_now(
+            previous,
+            target=change.target,
+            name=change.name,
+            target_uri=change.target_uri,
+            applied=applied,
+            live=live,
+            prevent_destroy=change.prevent_destroy,
+        )
         try:
             self._session.record(record)
         except Exception as exc:

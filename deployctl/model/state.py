@@ -100,6 +100,34 @@ class StateRecord:
                 hint="fix the record by hand, or restore the .backup file next to the state file",
             ) from exc
 
+    @classmethod
+    def applied_now(
+        cls,
+        previous: StateRecord | None,
+        *,
+        target: str,
+        name: str,
+        target_uri: str,
+        applied: DeploymentSpec,
+        live: LiveRecord | None,
+        prevent_destroy: bool,
+    ) -> StateRecord:
+        """The record saying ``applied`` was applied just now: a new one, or ``previous``
+        superseded (kept as ``previous``)."""
+        if previous is None:
+            return cls(
+                target=target,
+                name=name,
+                target_uri=target_uri,
+                applied=applied,
+                live=live,
+                applied_at=utc_now(),
+                prevent_destroy=prevent_destroy,
+            )
+        return previous.superseded_by(
+            applied, live, utc_now(), target_uri, prevent_destroy=prevent_destroy
+        )
+
     def superseded_by(
         self,
         applied: DeploymentSpec,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from deployctl.errors import PlanError, StateError, TargetError
 from deployctl.manifest.model import Manifest
 from deployctl.model import Address
-from deployctl.model.state import StateRecord, utc_now
+from deployctl.model.state import StateRecord
 from deployctl.operations.secrets import for_manifest
 
 if TYPE_CHECKING:
@@ -49,13 +49,13 @@ def import_deployment(
     secrets = for_manifest(manifest)
     live = secrets.mask_live(desired.address, live)
     spec, assumed = adopted_spec(secrets.mask_spec(desired.address, desired.spec), live)
-    record = StateRecord(
+    record = StateRecord.applied_now(
+        None,
         target=address.target,
         name=address.name,
         target_uri=target.resolved_uri,
         applied=spec,
         live=live,
-        applied_at=utc_now(),
         prevent_destroy=desired.lifecycle.prevent_destroy,
     )
     session.record(record)
