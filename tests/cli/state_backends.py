@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from state.pg_server import PgServer, pg_server_fixture
-from state.s3_server import S3Server, s3_server_fixture
+from state.pg_server import pg_server_fixture
+from state.remote_state import REMOTE_KINDS, remote_state
+from state.s3_server import s3_server_fixture
 from support import manifest
 
 __all__ = [
@@ -83,15 +84,9 @@ def shared_state(request: pytest.FixtureRequest, kind: str) -> SharedState:
     tmp_path: Path = request.getfixturevalue("tmp_path")
     if kind == "local":
         return SharedState(kind, str(tmp_path / "shared-state" / "team" / "dev.json"))
-    if kind == "postgres":
-        server: PgServer = request.getfixturevalue("pg_server")
-        database = server.take_database()
-        request.addfinalizer(lambda: server.give_back(database))
-        return SharedState(kind, server.url(database))
-    if kind == "s3":
-        s3: S3Server = request.getfixturevalue("s3_server")
-        bucket = s3.new_bucket("deployctl-cli")
-        return SharedState(kind, f"s3://{bucket}/team/", s3.process_env(tmp_path))
+    if kind in REMOTE_KINDS:
+        location, env = remote_state(request, kind, tmp_path, prefix="team")
+        return SharedState(kind, location, env)
     raise ValueError(f"no state backend kind {kind!r}: one of {', '.join(KINDS)}")
 
 

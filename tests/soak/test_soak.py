@@ -20,8 +20,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from state.pg_server import PgServer, pg_server_fixture  # noqa: F401  (fixture)
-from state.s3_server import S3Server, s3_server_fixture  # noqa: F401  (fixture)
+from state.pg_server import pg_server_fixture  # noqa: F401  (fixture)
+from state.remote_state import REMOTE_KINDS, remote_state
+from state.s3_server import s3_server_fixture  # noqa: F401  (fixture)
 
 from soak.chaos import Backend, Figures, Settings, run_soak
 
@@ -38,15 +39,9 @@ def backend(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Backen
     """A new, empty state in backend ``kind`` (starting its server on first use)."""
     if kind == "local":
         return Backend()
-    if kind == "postgres":
-        server: PgServer = request.getfixturevalue("pg_server")
-        database = server.take_database()
-        request.addfinalizer(lambda: server.give_back(database))
-        return Backend(kind, server.url(database))
-    if kind == "s3":
-        s3: S3Server = request.getfixturevalue("s3_server")
-        bucket = s3.new_bucket("deployctl-soak")
-        return Backend(kind, f"s3://{bucket}/soak/", s3.process_env(tmp_path))
+    if kind in REMOTE_KINDS:
+        location, env = remote_state(request, kind, tmp_path, prefix="soak")
+        return Backend(kind, location, env)
     raise ValueError(f"{BACKEND} is one of local, postgres, s3, not {kind!r}")
 
 

@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from deployctl.console.rich_console import RichConsole
     from deployctl.executor.results import ApplyReport
     from deployctl.executor.stopping import StopRequests
+    from deployctl.model.secrets import Secrets
     from deployctl.planner.plan import Plan
     from deployctl.state.backends import StateLocation
     from deployctl.state.protocol import StateSession
+    from deployctl.targets.pool import TargetPool
 
 
 def _exit_code(ok: bool, interrupted: bool) -> int:
@@ -53,7 +55,7 @@ def _nothing_to_apply(args: argparse.Namespace, console: RichConsole | JsonEvent
 
 
 def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
-    from deployctl.operations import applying, planning
+    from deployctl.operations import planning
     from deployctl.operations.secrets import check_resolvable, for_manifest
     from deployctl.targets.pool import TargetPool
 
@@ -97,18 +99,34 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
         if not args.auto_approve:
             verb = "destroy these deployments" if destroy else "perform these actions"
             prompt.confirm(f"Do you want to {verb}?")
-        report = applying.apply(
-            plan,
-            session,
-            pool,
-            console,
-            parallelism=args.parallelism,
-            debug=args.debug,
-            stop=stop,
-            secrets=secrets,
-        )
-        _keep_the_lock_under_running_calls(session, console, report)
+        report = _execute(args, plan, session, pool, console, stop, secrets)
     return _exit_code(report.ok, report.interrupted)
+
+
+def _execute(
+    args: argparse.Namespace,
+    plan: Plan,
+    session: StateSession,
+    pool: TargetPool,
+    console: RichConsole | JsonEventConsole,
+    stop: StopRequests,
+    secrets: Secrets,
+) -> ApplyReport:
+    """Apply the reviewed ``plan`` under the held lock (``-f`` and saved plans alike)."""
+    from deployctl.operations import applying
+
+    report = applying.apply(
+        plan,
+        session,
+        pool,
+        console,
+        parallelism=args.parallelism,
+        debug=args.debug,
+        stop=stop,
+        secrets=secrets,
+    )
+    _keep_the_lock_under_running_calls(session, console, report)
+    return report
 
 
 def _keep_the_lock_under_running_calls(
@@ -139,7 +157,7 @@ def _check_not_stopped(stop: StopRequests) -> None:
 
 
 def _apply_saved(args: argparse.Namespace) -> int:
-    from deployctl.operations import applying, planning, refresh
+    from deployctl.operations import planning, refresh
     from deployctl.operations.secrets import for_saved_plan
     from deployctl.planner.planfile import read_plan
     from deployctl.targets.pool import TargetPool
@@ -174,26 +192,16 @@ def _apply_saved(args: argparse.Namespace) -> int:
         console.show_plan(plan)
         if not plan.has_changes:
             return _nothing_to_apply(args, console)
-        report = applying.apply(
-            plan,
-            session,
-            pool,
-            console,
-            parallelism=args.parallelism,
-            debug=args.debug,
-            stop=stop,
-            secrets=secrets,
-        )
-        _keep_the_lock_under_running_calls(session, console, report)
+        report = _execute(args, plan, session, pool, console, stop, secrets)
     return _exit_code(report.ok, report.interrupted)
 
 
 def _saved_plan_state(args: argparse.Namespace, plan: Plan) -> StateLocation:
     """The state a saved plan is applied to: ``--state``, ``DEPLOYCTL_STATE``, the state of
     ``-f MANIFEST``, else the one the plan was made against."""
-    from deployctl.state.backends import StateLocation
+    from deployctl.state.backends import ENV_VAR, StateLocation
 
-    if args.state or os.environ.get("DEPLOYCTL_STATE") or args.manifest:
+    if args.state or os.environ.get(ENV_VAR) or args.manifest:
         manifest = context.load(args) if args.manifest else None
         return context.state_location(args, manifest, plan.environment)
     if not plan.state_path:
