@@ -1,20 +1,17 @@
-"""Checking a state document against ``schemas/state.schema.json`` and what the schema cannot say.
-
-Used for documents that come from outside a backend (``state push`` input) and for documents a
-backend reads (``check_document``), so a record named ``../../x``, two records for one address or
-a serial out of range is an error naming the file, never a state deployctl acts on.
+"""Checking a state document that comes from outside a backend (``state push`` input) against
+``schemas/state.schema.json``. ``StateDocument.from_json`` adds, on every read by any backend,
+what the schema cannot say: a record named ``../../x``, two records for one address or a serial
+out of range is an error naming the file, never a state deployctl acts on.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deployctl.errors import StateError
-from deployctl.model import Address
 from deployctl.model.state import STATE_FORMAT_VERSION, StateDocument
 
 if TYPE_CHECKING:
@@ -55,9 +52,10 @@ def read_state_file(file: str) -> StateDocument:
 
 
 def check_document(data: dict[str, Any], source: str, *, hint: str | None = None) -> None:
-    """The schema, plus what it cannot say: addresses agree with target/name, and are unique.
+    """The state schema; raises ``StateError`` naming ``source`` and the field.
 
-    Raises ``StateError`` naming ``source`` and the field.
+    What the schema cannot say (names that are names, addresses that agree with target and name
+    and appear once, serials in range) ``StateDocument.from_json`` checks on every read.
     """
     from jsonschema.exceptions import best_match
 
@@ -67,18 +65,6 @@ def check_document(data: dict[str, Any], source: str, *, hint: str | None = None
         raise StateError(
             f"{source} is not a valid deployctl state: at {where}: {error.message}", hint=hint
         )
-    for item in data["deployments"]:
-        expected = str(Address(item["target"], item["name"]))
-        if item["address"] != expected:
-            raise StateError(
-                f"{source}: record {item['address']} has target '{item['target']}' and name "
-                f"'{item['name']}'; its address must be {expected}",
-                hint=hint,
-            )
-    counts = Counter(item["address"] for item in data["deployments"])
-    duplicates = sorted(address for address, n in counts.items() if n > 1)
-    if duplicates:
-        raise StateError(f"{source} records {', '.join(duplicates)} more than once", hint=hint)
 
 
 def _refuse_constant(name: str) -> Any:
