@@ -5,6 +5,13 @@ A file is replaced by writing a temporary sibling, fsyncing it, renaming it over
 fsyncing the directory, so a crash at any point leaves either the old or the new version, never a
 mix. The previous version can be kept next to it (``.backup``) by the same rules. A file
 created here is readable by its owner only (mode 0600); a replaced one keeps its mode.
+
+Many small files written at once (the ``local`` target's records, one per deployment) share
+their directory fsyncs: ``directory_sync`` is a **group commit** (``GroupCommit``): a thread
+that needs its directory synced while another thread's fsync of it runs waits for that one to
+end, then one fsync covers every thread that asked meanwhile. Each file is still fsynced before
+its rename, so no crash ever shows a renamed file without its data; what is shared is only the
+fsync that makes the renames themselves durable, and no caller returns before it has happened.
 """
 
 from __future__ import annotations
@@ -14,7 +21,10 @@ import os
 import re
 import shutil
 import stat
+import threading
+import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 _TEMP_SUFFIX = ".tmp"
@@ -48,6 +58,145 @@ def fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+COMPANY_WAIT = 0.002
+"""The longest a group commit's flush waits for the threads on their way to it (``Arrivals``):
+a few lines' worth of work, far less than an fsync."""
+
+
+class Arrivals:
+    """The threads on their way to a group commit (between starting a write and asking for
+    its flush): the flush about to start waits briefly for them, so that it covers their
+    writes too instead of leaving them to the next flush ("a short wait for company")."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next = 0
+        self._on_the_way: set[int] = set()
+
+    @contextlib.contextmanager
+    def coming(self) -> Iterator[None]:
+        """The block writes something, then asks for its flush (before the block ends)."""
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            self._on_the_way.add(ticket)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._on_the_way.discard(ticket)
+                self._cond.notify_all()
+
+    def settle(self, timeout: float = COMPANY_WAIT) -> None:
+        """Wait until the threads on their way *now* have arrived, at most ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            now = self._next
+            while any(ticket < now for ticket in self._on_the_way):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._cond.wait(left)
+
+
+class GroupCommit:
+    """One flush shared by every thread that needs it at the same time (a group commit).
+
+    ``wait`` returns once a call of ``flush`` that *started after* the caller asked (``ask``,
+    or ``wait`` itself) has finished, so whatever the caller wrote before asking is covered. A
+    thread that finds a flush running waits for it to end; then the first waiter runs the next
+    flush, which covers every thread that asked in the meantime: while one fsync takes the
+    disk's time, the threads that arrive meanwhile queue up and share the next one. Before it
+    starts, a flush also waits briefly for the threads on their way (``arrivals``).
+
+    A failed flush raises in the thread that ran it and, as an ``OSError``, in every thread it
+    covered: their data may not be on disk, and it is not retried for them (after a failed
+    fsync the kernel may have dropped the dirty pages, so a second fsync could succeed
+    without writing them).
+    """
+
+    def __init__(self, flush: Callable[[], None], arrivals: Arrivals | None = None) -> None:
+        self._flush = flush
+        self.arrivals = arrivals or Arrivals()
+        self._cond = threading.Condition()
+        self._asked = 0  # requests so far, numbered from 1
+        self._covered = 0  # every request up to this one was covered by a finished flush
+        self._running = False
+        self._failed: list[tuple[int, int, BaseException]] = []  # (first, last, error): rare
+        self.flushes = 0  # how many flushes ran (the saving shows as flushes < requests)
+
+    @property
+    def requests(self) -> int:
+        """How many flushes were asked for."""
+        with self._cond:
+            return self._asked
+
+    def ask(self) -> int:
+        """Ask for a flush covering what this thread wrote so far; the ticket for ``wait``."""
+        with self._cond:
+            self._asked += 1
+            return self._asked
+
+    def wait(self, ticket: int | None = None) -> None:
+        """Return once a flush that started after ``ticket`` was asked for (default: now) has
+        finished, or raise its error."""
+        if ticket is None:
+            ticket = self.ask()
+        with self._cond:
+            while True:
+                if self._covered >= ticket:
+                    self._raise_failure_of(ticket)
+                    return
+                if not self._running:
+                    break
+                self._cond.wait()
+            self._running = True
+        error: BaseException | None = None
+        last = ticket
+        try:
+            self.arrivals.settle()
+            with self._cond:
+                last = self._asked
+            self._flush()
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            with self._cond:
+                self._running = False
+                first, self._covered = self._covered + 1, max(self._covered, last)
+                self.flushes += 1
+                if error is not None:
+                    self._failed.append((first, last, error))
+                self._cond.notify_all()
+
+    def _raise_failure_of(self, ticket: int) -> None:
+        for first, last, error in self._failed:
+            if first <= ticket <= last:
+                errno = error.errno if isinstance(error, OSError) else None
+                raise OSError(errno, f"a shared flush failed: {error}") from error
+
+
+_directory_syncs: dict[str, GroupCommit] = {}
+_directory_syncs_lock = threading.Lock()
+
+
+def directory_sync(directory: Path) -> GroupCommit:
+    """The group commit of ``fsync_dir(directory)`` shared by this process's threads.
+
+    ``wait()`` returns once an fsync of ``directory`` that started after the caller asked has
+    finished: renames and new entries made before asking are durable. Writers announce
+    themselves (``arrivals.coming()``) while on their way to a rename, and ask within that
+    block, so a flush about to start covers them too.
+    """
+    key = os.fspath(directory)
+    with _directory_syncs_lock:
+        group = _directory_syncs.get(key)
+        if group is None:
+            group = _directory_syncs[key] = GroupCommit(lambda: fsync_dir(Path(key)))
+        return group
 
 
 def write_new_file(path: Path, data: bytes, *, mode: int | None = None) -> None:

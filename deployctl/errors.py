@@ -46,6 +46,11 @@ class UsageError(DeployctlError):
     """A command line that cannot be carried out as given."""
 
 
+class InputError(DeployctlError):
+    """A file of model input (``predict --input``, a smoke test's ``input``) cannot be read as a
+    table; the message starts with the file (``FILE:LINE:COL:`` where the position is known)."""
+
+
 @dataclass(frozen=True, order=True)
 class ManifestIssue:
     """One problem in a manifest, located at a YAML node."""
@@ -77,6 +82,25 @@ class ManifestError(DeployctlError):
 
 class PlanError(DeployctlError):
     """The desired, recorded and live states cannot be reconciled into a plan."""
+
+
+class RegistryError(DeployctlError):
+    """A ``models:/`` URI cannot be read or resolved through the model registry; ``uri`` names
+    it (the caller adds the deployment's address)."""
+
+    def __init__(self, message: str, *, uri: str, hint: str | None = None) -> None:
+        super().__init__(f"{uri}: {message}", hint=hint)
+        self.uri = uri
+        self.reason = message
+
+
+class ResolutionError(DeployctlError):
+    """Some ``models:/`` URIs could not be resolved: one line per URI, each a ``RegistryError``
+    in ``errors`` (in the order of the URIs given)."""
+
+    def __init__(self, errors: list[RegistryError] | tuple[RegistryError, ...]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("\n".join(str(error) for error in self.errors))
 
 
 class PlanFileError(DeployctlError):

@@ -205,16 +205,21 @@ def _main_with_signals(argv: Sequence[str] | None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    import logging
-
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # What argparse's version action prints, without importing every command to build
+        # the parser first.
+        sys.stdout.write(f"deployctl {__version__}\n")
+        raise SystemExit(0)
     from deployctl.console.encoding import make_safe
 
-    logger = logging.getLogger(__name__)
     # A console that cannot encode Unicode gets escapes, never a UnicodeEncodeError.
     make_safe(sys.stdout)
     make_safe(sys.stderr)
     parser = build_parser()
     args = parser.parse_args(argv)
+    import logging  # after parsing: --help and usage errors need no logging (nor traceback)
+
+    logger = logging.getLogger(__name__)
     with _DebugLogging(args.debug):
         logger.debug("deployctl %s: %s", __version__, args.command)
         code = _run(args)

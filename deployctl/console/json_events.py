@@ -12,10 +12,14 @@ planned_change    ``address``, ``target``, ``name``, ``action``, ``reason``, ``s
                   ``diff`` (``[{path, before, after, kind}]``): one per change to be made
 plan_summary      ``environment``, ``destroy``, ``create``, ``update``, ``delete``,
                   ``replace``, ``import``, ``unchanged``, ``unmanaged`` (addresses),
-                  ``partial`` (``--target``/``--exclude`` used): after the planned changes
+                  ``partial`` (``--target``/``--exclude`` used), ``unverified_fields``
+                  (per target, the fields compared with the last apply only, as in the plan
+                  JSON): after the planned changes
 apply_start       ``address``, ``action``, ``timestamp`` (UTC, ISO 8601)
-apply_complete    ``address``, ``action``, ``elapsed_seconds``, ``note``
-apply_errored     ``address``, ``action``, ``elapsed_seconds``, ``error``, ``note``
+apply_complete    ``address``, ``action``, ``elapsed_seconds``, ``note``, ``warnings`` (a list:
+                  one sentence per field the target did not take; ``@level`` ``warn`` then)
+apply_errored     ``address``, ``action``, ``elapsed_seconds``, ``error``, ``note``,
+                  ``warnings``
 change_summary    ``create``, ``update``, ``delete``, ``replace``, ``import`` (successes),
                   ``failed``, ``elapsed_seconds``, ``interrupted``: the last line of every apply
 ================  ==========================================================================
@@ -83,14 +87,17 @@ class JsonEventConsole:
     def action_finished(self, result: ActionResult) -> None:
         action = result.action.value
         elapsed = round(result.elapsed, 3)
+        warnings: list[JSONValue] = list(result.warnings)
         if result.ok:
             self.emit(
                 "apply_complete",
                 f"{result.address}: {action} complete after {elapsed:.1f}s",
+                level="warn" if warnings else "info",
                 address=result.address,
                 action=action,
                 elapsed_seconds=elapsed,
                 note=result.note,
+                warnings=warnings,
             )
         else:
             self.emit(
@@ -102,6 +109,7 @@ class JsonEventConsole:
                 elapsed_seconds=elapsed,
                 error=result.error,
                 note=result.note,
+                warnings=warnings,
             )
 
     def apply_finished(self, report: ApplyReport) -> None:
@@ -121,8 +129,9 @@ class JsonEventConsole:
         )
 
     # -- rendering asked for by the CLI ----------------------------------------------------
-    def show_plan(self, plan: Plan) -> None:
-        """One ``planned_change`` per change to be made, then a ``plan_summary``."""
+    def show_plan(self, plan: Plan, *, applying: bool = False) -> None:
+        """One ``planned_change`` per change to be made, then a ``plan_summary``: every change,
+        however many (``applying`` summarises only the terminal's view)."""
         for change in plan.actionable():
             action = change.action.value
             diff: list[JSONValue] = [d.to_json() for d in change.diff]
@@ -139,6 +148,7 @@ class JsonEventConsole:
             )
         counts = plan.summary()
         unmanaged: list[JSONValue] = [u.address for u in plan.unmanaged]
+        unverified: list[JSONValue] = [u.to_json() for u in plan.unverified]
         what = "Destroy plan" if plan.destroy else "Plan"
         self.emit(
             "plan_summary",
@@ -153,6 +163,7 @@ class JsonEventConsole:
             unchanged=counts["no-op"],
             unmanaged=unmanaged,
             partial=plan.partial,
+            unverified_fields=unverified,
         )
 
     def diagnostic(self, severity: str, message: str) -> None:

@@ -2,10 +2,11 @@
 
 The comment has, in this order: an invisible marker (``<!-- deployctl plan: ENV -->``, for bots
 that update their previous comment), a heading naming the environment, a warning on destroy
-plans, the summary line, then either "No changes." or a table of the changed addresses with
-their action and reason followed by one collapsible ``<details>`` block per address with its
-field changes (``Field | Before | After``, values as JSON), and the deployments that are not
-managed by deployctl.
+plans, the summary line, one bullet per target whose fields could be compared with the last
+apply only (the target does not report them), then either "No changes." or a table of the
+changed addresses with their action and reason followed by one collapsible ``<details>`` block
+per address with its field changes (``Field | Before | After``, values as JSON), and the
+deployments that are not managed by deployctl.
 
 The output depends on the plan only (no timestamps, no versions), so a fixed plan renders byte
 for byte the same (``tests/console/golden/*.md``). Values are shown as code spans: ``|`` is
@@ -18,7 +19,13 @@ from __future__ import annotations
 import html
 import re
 
-from deployctl.console.render import NO_CHANGES, partial_text, plan_counts_text, value_text
+from deployctl.console.render import (
+    NO_CHANGES,
+    partial_text,
+    plan_counts_text,
+    unverified_texts,
+    value_text,
+)
 from deployctl.errors import printable
 from deployctl.model import JSONValue
 from deployctl.planner.plan import FieldChange, Plan, ResourceChange
@@ -90,6 +97,13 @@ def _field_row(change: FieldChange) -> str:
 def _details(change: ResourceChange) -> list[str]:
     what = change.action.value + (", state only" if change.state_only else "")
     lines = [f"<details><summary>{html.escape(change.address)} ({what})</summary>", ""]
+    if change.model_pin is not None:
+        pin = change.model_pin
+        lines += [
+            f"Model: {code_span(pin.source)} → {code_span(pin.pinned_uri)} "
+            f"({html.escape(pin.reference)}, pinned when the plan was made)",
+            "",
+        ]
     if change.diff:
         lines.append(_row("Field", "Before", "After"))
         lines.append(_row("---", "---", "---"))
@@ -118,6 +132,9 @@ def plan_markdown(plan: Plan) -> str:
     if note:
         lines += [f"> ⚠️ **{escape_text(note)}**", ""]
     lines += [f"**Plan:** {plan_counts_text(plan)}", ""]
+    unverified = unverified_texts(plan)
+    if unverified:
+        lines += [*(f"- {escape_text(text)}" for text in unverified), ""]
     changes = list(plan.actionable())
     if not changes:
         lines += [NO_CHANGES, ""]

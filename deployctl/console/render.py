@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from rich.table import Table
 from rich.text import Text
 
 from deployctl.errors import printable
@@ -16,6 +16,9 @@ from deployctl.model import JSONValue
 from deployctl.model.sensitive import SHOWN, is_masked, marker_paths
 from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange
 from deployctl.planner.selection import Selection
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),
@@ -40,6 +43,12 @@ def partial_text(plan: Plan) -> str | None:
         f"Partial plan ({selection}): other deployments were neither read nor planned, "
         "so this is not the whole picture."
     )
+
+
+def unverified_texts(plan: Plan) -> list[str]:
+    """One line per target whose deployments' fields could be compared with the last apply
+    only: ``config not reported by target 'sm': compared with the last apply only``."""
+    return [printable(u.message) for u in plan.unverified]
 
 
 def value_text(value: JSONValue) -> str:
@@ -116,9 +125,16 @@ def entry_lines(
 
 def change_lines(change: ResourceChange) -> list[Text]:
     symbol, style = SYMBOLS[change.action]
-    return entry_lines(
+    lines = entry_lines(
         symbol, style, change.action.value, change.address, change.reason, change.diff
     )
+    if change.model_pin is not None:
+        # What the manifest names, and the version the plan deploys (pinned at plan time).
+        pin = Text("      ")
+        pin.append("model", style="bold")
+        pin.append(f": {printable(change.model_pin.shown())} ({change.model_pin.reference})")
+        lines.insert(1, pin)
+    return lines
 
 
 def summary_line(plan: Plan) -> Text:
@@ -146,10 +162,13 @@ def plan_lines(plan: Plan) -> list[Text]:
             Text(f"{UNMANAGED}: " + ", ".join(u.address for u in plan.unmanaged), style="dim")
         )
     lines.append(summary_line(plan))
+    lines.extend(Text(text, style="yellow") for text in unverified_texts(plan))
     return lines
 
 
 def report_table(report: ApplyReport) -> Table:
+    from rich.table import Table  # here: it imports fractions and decimal, which plans never need
+
     table = Table(title="Apply results", title_justify="left", show_lines=False)
     table.add_column("address")
     table.add_column("action")
@@ -158,9 +177,14 @@ def report_table(report: ApplyReport) -> Table:
     table.add_column("details", overflow="fold")
     for result in report.results:
         outcome = Text("ok", style="green") if result.ok else Text("FAILED", style="bold red")
-        details = "; ".join(x for x in (result.error, result.note) if x)
+        details = "; ".join(x for x in (result.error, *result.warnings, result.note) if x)
+        # Text, not markup: an error may hold "[...]" (a list of columns, a model's message).
         table.add_row(
-            result.address, result.action.value, outcome, f"{result.elapsed:.2f}", details
+            Text(result.address),
+            result.action.value,
+            outcome,
+            f"{result.elapsed:.2f}",
+            Text(printable(details)),
         )
     return table
 

@@ -18,7 +18,10 @@ It runs a Plan's changes concurrently (at most ``parallelism`` at once), dispatc
   waits for the running ones, whose results are recorded as usual.
 
 A failed change does not stop the others; what its result says is ``executor.failures``'s.
-Each action's start and finish, and each state write, are logged at DEBUG.
+A create or update whose read-back shows fields the target did not take (``executor.readback``)
+succeeds with a warning per field in its result, or fails with ``strict`` (``apply --strict``);
+either way the state records what the target reports. Each action's start and finish, and each
+state write, are logged at DEBUG.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from deployctl.executor.console import Console
 from deployctl.executor.failures import ActionFailed, error_message, explicitly_gone
+from deployctl.executor.readback import refusal, warning
 from deployctl.executor.recording import StateRecorder
 from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.executor.stopping import StopRequests
@@ -46,13 +50,18 @@ logger = logging.getLogger(__name__)
 
 _Submitted = tuple[ResourceChange, "Future[ActionResult | None]"]
 
+NOT_TAKEN_NOTE = "the state records what the target reports: the next plan plans the change again"
+
 
 class Executor:
     """Applies one Plan through target adapters into a locked state session.
 
     ``debug`` keeps the traceback of an unexpected failure in the action's result; ``stop``
     receives stop requests (see ``StopRequests``; the executor makes its own without one);
-    ``secrets`` give the real values behind a plan's markers (``model.secrets``).
+    ``secrets`` give the real values behind a plan's markers (``model.secrets``); ``strict``
+    fails a change whose target did not take a field it was sent (else it is a warning);
+    ``skip_smoke_tests`` skips the smoke tests of the plan's changes (``--skip-smoke-tests``,
+    said in each such result).
     """
 
     def __init__(
@@ -65,12 +74,17 @@ class Executor:
         debug: bool = False,
         stop: StopRequests | None = None,
         secrets: SecretValues = NO_SECRETS,
+        strict: bool = False,
+        skip_smoke_tests: bool = False,
     ) -> None:
         if parallelism < 1:
             raise ValueError("parallelism must be at least 1")
         self._debug = debug
+        self._strict = strict
         self._recorder = StateRecorder(session)
-        self._visits = ChangeVisits(adapters, self._recorder, secrets)
+        self._visits = ChangeVisits(
+            adapters, self._recorder, secrets, skip_smoke_tests=skip_smoke_tests
+        )
         self._console = console
         self._parallelism = parallelism
         self._stop = stop or StopRequests()
@@ -187,14 +201,28 @@ class Executor:
         visit = getattr(self._visits, f"visit_{change.action.name.lower()}")
         error: str | None = None
         note: str | None = None
+        warnings: tuple[str, ...] = ()
         try:
-            note = visit(change)
+            done = visit(change)
+            note = done.note
+            if done.not_taken:
+                note = "; ".join(n for n in (note, NOT_TAKEN_NOTE) if n)
+                if self._strict:
+                    error = refusal(done.not_taken) + " (--strict)"
+                else:
+                    warnings = tuple(warning(change.address, m) for m in done.not_taken)
         except ActionFailed as exc:
             error, note = error_message(exc, debug=self._debug), exc.note
         except Exception as exc:  # a bug or an unexpected plugin failure: keep the others going
             error = error_message(exc, debug=self._debug)
         result = ActionResult(
-            change.address, change.action, error is None, time.monotonic() - started, error, note
+            change.address,
+            change.action,
+            error is None,
+            time.monotonic() - started,
+            error,
+            note,
+            warnings,
         )
         logger.debug(
             "%s: %s %s in %.3fs%s",

@@ -31,7 +31,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from deployctl.model import SPEC_FIELDS, DeploymentSpec, canonical_json
+from deployctl.executor.readback import changed_fields
+from deployctl.model import DeploymentSpec, canonical_json
 from deployctl.model.intent import Intent
 from deployctl.model.live import LiveRecord, LiveStatus, LiveView
 from deployctl.model.state import StateDocument, StateRecord
@@ -105,8 +106,10 @@ def shows(desired: DeploymentSpec, before: DeploymentSpec | None, live: LiveReco
     if not reported:
         return False
     want = desired.to_json()
-    was = before.to_json() if before is not None else {}
-    changed = [f for f in SPEC_FIELDS if canonical_json(want[f]) != canonical_json(was.get(f))]
+    if live.config_keys is not None and "config" in reported:
+        # Only some config keys are reported: the others cannot tell, so they take no part.
+        reported["config"] = live.merged_config(desired.config)
+    changed = changed_fields(desired, before)
     checked = [f for f in (changed or list(reported)) if want[f] is not None]
     if any(f not in reported for f in checked):
         return False

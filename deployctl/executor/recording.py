@@ -20,6 +20,7 @@ from deployctl.executor.failures import NEXT_PLAN_RECORDS, ActionFailed
 from deployctl.model import DeploymentSpec
 from deployctl.model.intent import Intent
 from deployctl.model.live import LiveRecord
+from deployctl.model.pins import ModelPin
 from deployctl.model.state import StateDocument, StateRecord, utc_now
 from deployctl.planner.plan import ResourceChange
 
@@ -45,6 +46,10 @@ class StateRecorder:
         previous record is the one in this document; reading it from there keeps recording
         O(1) per action."""
         self._before = self._session.document
+
+    def current(self, address: str) -> StateRecord | None:
+        """``address``'s record as recorded now (after what this apply changed)."""
+        return self._session.document.get(address)
 
     def previous(self, address: str) -> StateRecord | None:
         """``address``'s record as the apply began."""
@@ -127,7 +132,32 @@ class StateRecorder:
             applied=applied,
             live=live,
             prevent_destroy=change.prevent_destroy,
+            model_pin=_pin_of(applied, change, previous),
         )
+        return self._write(record, change, changed=changed)
+
+    def restore(
+        self,
+        change: ResourceChange,
+        restored: StateRecord,
+        live: LiveRecord | None,
+        previous: StateRecord | None,
+    ) -> StateRecord:
+        """Record ``restored``'s spec (with its registry pin and protection) as applied again:
+        a rollback put it back on the target, superseding ``previous``."""
+        record = StateRecord.applied_now(
+            previous,
+            target=change.target,
+            name=change.name,
+            target_uri=change.target_uri,
+            applied=restored.applied,
+            live=live,
+            prevent_destroy=restored.prevent_destroy,
+            model_pin=restored.model_pin,
+        )
+        return self._write(record, change, changed=True)
+
+    def _write(self, record: StateRecord, change: ResourceChange, *, changed: bool) -> StateRecord:
         try:
             self._session.record(record)
         except Exception as exc:
@@ -167,6 +197,20 @@ class StateRecorder:
                 note=NEXT_PLAN_RECORDS,
             ) from exc
         logger.debug("%s: %s (%s)", change.address, resolution.why, resolution.outcome)
+
+
+def _pin_of(
+    applied: DeploymentSpec, change: ResourceChange, previous: StateRecord | None
+) -> ModelPin | None:
+    """The registry reference ``applied.model_uri`` was pinned from: the plan's, when that URI
+    is what was applied (a target that did not take it keeps its own); else the previous
+    record's, when the model did not change (a state-only update)."""
+    pin = change.model_pin
+    if pin is not None and applied.model_uri == pin.pinned_uri:
+        return pin
+    if previous is not None and previous.applied.model_uri == applied.model_uri:
+        return previous.model_pin
+    return None
 
 
 __all__ = ["StateRecorder"]

@@ -10,7 +10,11 @@ from deployctl.planner.plan import Action
 
 @dataclass(frozen=True)
 class ActionResult:
-    """The outcome of one planned change."""
+    """The outcome of one planned change.
+
+    ``warnings`` are what a change that succeeded should not hide, one sentence each naming
+    the address: a field its target did not take (``executor.readback``).
+    """
 
     address: str
     action: Action
@@ -18,6 +22,7 @@ class ActionResult:
     elapsed: float
     error: str | None = None
     note: str | None = None
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> JSONObject:
         return {
@@ -27,6 +32,7 @@ class ActionResult:
             "elapsed": round(self.elapsed, 3),
             "error": self.error,
             "note": self.note,
+            "warnings": list(self.warnings),
         }
 
 
@@ -52,6 +58,11 @@ class ApplyReport:
     @property
     def failed(self) -> tuple[ActionResult, ...]:
         return tuple(r for r in self.results if not r.ok)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Every result's warnings, in address order."""
+        return tuple(w for r in self.results for w in r.warnings)
 
     @property
     def ok(self) -> bool:

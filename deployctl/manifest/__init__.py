@@ -2,8 +2,8 @@
 
 ``load_manifest`` reads, validates and interpolates it into the frozen model of
 ``deployctl.manifest.model``; ``schemas/manifest.schema.json`` defines what it may contain.
-The loader (PyYAML, jsonschema) is imported on first use, so that modules needing only the
-model, and ``deployctl --help``, stay fast.
+The loader (PyYAML, the schema validators) is imported on first use, so that modules needing
+only the model, and ``deployctl --help``, stay fast.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from deployctl.manifest.model import DesiredDeployment, Manifest, SourceLocation
 
 if TYPE_CHECKING:
     from deployctl.manifest.loader import load_manifest
-    from deployctl.manifest.validate import manifest_schema
+    from deployctl.manifest.schema import manifest_schema
 
 __all__ = [
     "DesiredDeployment",
@@ -32,7 +32,7 @@ def __getattr__(name: str) -> Any:
 
         return load_manifest
     if name == "manifest_schema":
-        from deployctl.manifest.validate import manifest_schema
+        from deployctl.manifest.schema import manifest_schema
 
         return manifest_schema
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployctl.errors import ManifestIssue
+from deployctl.manifest.positions import JSONPath, Positions
 from deployctl.manifest.validate import describe, show
-from deployctl.manifest.yaml_nodes import JSONPath, Positions
 
 Scalar = str | int | float | bool
 
@@ -63,7 +63,7 @@ def resolve_variables(
             result.unusable.add(name)
     for name, text in overrides.items():
         if name not in declared:
-            line, col = positions.keys.get(("variables",), (1, 1))
+            line, col = positions.written_key(("variables",)) or (1, 1)
             message = (
                 f"unknown variable '{name}' given with --var "
                 f"(declare it under variables: in {manifest_name})"
@@ -153,14 +153,30 @@ class Interpolator:
         self.env_paths: dict[JSONPath, set[str]] = {}
 
     def expand_tree(self, value: Any, path: JSONPath) -> Any:
-        """A copy of ``value`` with references in its string values expanded."""
+        """``value`` with references in its string values expanded: a new mapping or list
+        where something below it changed, the same one where nothing did (most of a manifest
+        has no references, and a copy of all of it would cost more than the lookups)."""
         if isinstance(value, str):
             return self.expand(value, path) if "${" in value else value
-        if isinstance(value, dict):
-            return {key: self.expand_tree(item, (*path, key)) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self.expand_tree(item, (*path, i)) for i, item in enumerate(value)]
-        return value
+        if not isinstance(value, (dict, list)):
+            return value
+        changed: Any = None
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            # Nearly every string has no reference: it, and any other scalar, costs no call.
+            if isinstance(item, str):
+                if "${" not in item:
+                    continue
+                expanded = self.expand(item, (*path, key))
+            elif isinstance(item, (dict, list)):
+                expanded = self.expand_tree(item, (*path, key))
+            else:
+                continue
+            if expanded is not item:
+                if changed is None:
+                    changed = value.copy()
+                changed[key] = expanded
+        return value if changed is None else changed
 
     def expand(self, text: str, path: JSONPath) -> Any:
         """``text`` with its references expanded; unchanged when any of them failed.

@@ -18,17 +18,21 @@ from urllib.parse import parse_qsl, urlsplit
 from deployctl.errors import DeployctlError, ManifestError, ManifestIssue
 from deployctl.manifest.interpolate import Interpolator, Variables, resolve_variables
 from deployctl.manifest.model import (
+    UPDATE_IN_PLACE,
     DesiredDeployment,
     Manifest,
     SourceLocation,
     StateSetting,
     TargetSpec,
 )
-from deployctl.manifest.secrets import sensitive_fields
+from deployctl.manifest.positions import JSONPath, Positions
+from deployctl.manifest.registry import model_uri_issues
+from deployctl.manifest.secrets import env_paths_by_owner, sensitive_fields
 from deployctl.manifest.validate import describe_container, validate_manifest, yaml_type
-from deployctl.manifest.yaml_nodes import JSONPath, Positions, parse_yaml
+from deployctl.manifest.yaml_nodes import parse_yaml
 from deployctl.model import DeploymentSpec, JSONValue, Lifecycle, target_scheme
 from deployctl.model.calls import (
+    CLIENT_SHARED,
     DEFAULT_ATTEMPTS,
     DEFAULT_BACKOFF,
     DEFAULT_READ_TIMEOUT,
@@ -38,6 +42,7 @@ from deployctl.model.calls import (
     format_duration,
     parse_duration,
 )
+from deployctl.model.smoke_spec import ROLLBACK_NEVER, SmokeSpec
 
 LOCAL_SCHEME = "local"
 MAX_MANIFEST_BYTES = 10 * 2**20
@@ -97,6 +102,7 @@ def load_manifest(
     issues.extend(validate_manifest(data, positions, source, unexpanded))
     issues.extend(_target_issues(data, positions, source))
     issues.extend(_state_issues(data, positions, source))
+    issues.extend(model_uri_issues(data, positions, source))
     if issues:
         # The same node can be reached twice (aliases, merge keys): say each thing once.
         raise ManifestError(list(dict.fromkeys(issues)))
@@ -211,10 +217,12 @@ def _duration_issues(
 
 
 def _call_policy(target: Mapping[str, Any]) -> CallPolicy | None:
-    """The validated ``timeout:`` and ``retry:`` of a target, or None when it sets neither."""
+    """The validated ``timeout:``, ``retry:`` and ``client:`` of a target, or None when it sets
+    none of them (or only ``client: shared``, the default)."""
     timeout = target.get("timeout")
     retry = target.get("retry")
-    if timeout is None and retry is None:
+    client = target.get("client", CLIENT_SHARED)
+    if timeout is None and retry is None and client == CLIENT_SHARED:
         return None
     if isinstance(timeout, str):  # one duration: the calls that change deployments
         timeout = {"write": timeout}
@@ -228,6 +236,7 @@ def _call_policy(target: Mapping[str, Any]) -> CallPolicy | None:
         write_timeout=parse_duration(write) if write is not None else None,
         attempts=int(retry.get("attempts", DEFAULT_ATTEMPTS)),
         backoff=parse_duration(backoff) if backoff is not None else DEFAULT_BACKOFF,
+        client=client,
     )
 
 
@@ -301,8 +310,32 @@ def _paths(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(value or ()))
 
 
+_NO_LIFECYCLE = Lifecycle()  # frozen: every deployment without guards shares it
+
+
+def _smoke(fields: Mapping[str, Any], manifest_dir: Path) -> SmokeSpec | None:
+    """``smoke_test:`` and ``rollback:`` (``auto`` unless ``never``), the input made absolute
+    relative to the manifest's folder."""
+    test = fields.get("smoke_test")
+    if not isinstance(test, dict):
+        return None
+    where = Path(os.path.expanduser(test["input"]))
+    if not where.is_absolute():
+        where = manifest_dir / where
+    expect = test.get("expect") or {}
+    columns = expect.get("columns")
+    return SmokeSpec(
+        input=os.path.normpath(where),
+        rows=expect.get("rows"),
+        columns=tuple(columns) if columns is not None else None,
+        rollback="never" if fields.get("rollback") == ROLLBACK_NEVER else "auto",
+    )
+
+
 def _lifecycle(fields: Mapping[str, Any]) -> Lifecycle:
     """The validated ``lifecycle`` mapping (defaults merged in) as a ``Lifecycle``."""
+    if not fields:
+        return _NO_LIFECYCLE
     return Lifecycle(
         prevent_destroy=fields.get("prevent_destroy") is True,
         ignore_changes=_paths(fields.get("ignore_changes")),
@@ -320,6 +353,7 @@ def _build(
     env_paths: Mapping[JSONPath, set[str]],
 ) -> Manifest:
     manifest_dir = Path(os.path.abspath(manifest_path)).parent
+    env_by_owner = env_paths_by_owner(env_paths)
 
     def location(path: JSONPath) -> SourceLocation:
         line, col = positions.key(path)
@@ -333,7 +367,11 @@ def _build(
         deployment_data: dict[str, Any] = target.get("deployments") or {}
         deployments: list[DesiredDeployment] = []
         for name in sorted(deployment_data):
-            fields = deep_merge(defaults, deployment_data[name])
+            # The data is a tree (an alias is read as a copy, interpolation copies what it
+            # changes), so a deployment's own fields are no one else's; defaults are shared.
+            fields = (
+                deep_merge(defaults, deployment_data[name]) if defaults else deployment_data[name]
+            )
             spec = DeploymentSpec(
                 model_uri=fields["model_uri"],
                 flavor=fields.get("flavor"),
@@ -349,8 +387,9 @@ def _build(
                     lifecycle=_lifecycle(fields.get("lifecycle") or {}),
                     adopt=fields.get("adopt") is True,
                     sensitive=sensitive_fields(
-                        key, name, defaults, deployment_data[name], env_paths
+                        key, name, defaults, deployment_data[name], env_by_owner
                     ),
+                    smoke=_smoke(fields, manifest_dir),
                 )
             )
         uri: str = target["uri"]
@@ -367,6 +406,7 @@ def _build(
                 location=location(("targets", key)),
                 fields=tuple(sorted(field_paths.items())),
                 calls=_call_policy(target),
+                update=target.get("update", UPDATE_IN_PLACE),
             )
         )
     effective: tuple[tuple[str, JSONValue], ...] = tuple(sorted(variables.values.items()))
@@ -377,4 +417,5 @@ def _build(
         targets=tuple(targets),
         sha256=hashlib.sha256(raw).hexdigest(),
         state=_state_setting(data, manifest_dir, location),
+        registry_uri=(data.get("registry") or {}).get("tracking_uri"),
     )

@@ -5,10 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final, Literal, get_args
 
 from deployctl.model import Address, DeploymentSpec, JSONValue, Lifecycle
 from deployctl.model.calls import CallPolicy
 from deployctl.model.sensitive import SensitiveField
+from deployctl.model.smoke_spec import SmokeSpec
+
+UpdateMode = Literal["in_place", "replace"]
+"""How a target's deployments change: ``in_place`` (``update_deployment``) or ``replace``
+(delete, then create: for plugins that cannot update, such as mlflow-triton-control)."""
+UPDATE_IN_PLACE: Final[UpdateMode] = "in_place"
+UPDATE_REPLACE: Final[UpdateMode] = "replace"
+UPDATE_MODES: Final[tuple[UpdateMode, ...]] = get_args(UpdateMode)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,8 @@ class DesiredDeployment:
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     adopt: bool = False
     sensitive: tuple[SensitiveField, ...] = ()
+    # ``smoke_test:`` (with ``rollback:``), merged over the target's defaults; None: no test.
+    smoke: SmokeSpec | None = None
 
     @property
     def address(self) -> str:
@@ -54,8 +65,10 @@ class TargetSpec:
     target a relative path is made absolute, relative to the manifest's folder). ``fields`` is
     the target's field mapping, sorted: ``(record field, path)`` pairs such as
     ``("name", "EndpointName")`` or ``("model_uri", "Tags.model_uri")``, telling where the
-    plugin's records keep what deployctl reads. ``calls`` is the target's ``timeout:`` and
-    ``retry:`` as a ``CallPolicy`` (``None`` when the manifest sets neither: the defaults).
+    plugin's records keep what deployctl reads. ``calls`` is the target's ``timeout:``,
+    ``retry:`` and ``client:`` as a ``CallPolicy`` (``None`` when the manifest sets none of
+    them, or only ``client: shared``: the defaults). ``update`` is the target's ``update:``:
+    with ``replace``, every update of its deployments is planned as a replace.
     """
 
     key: str
@@ -66,6 +79,7 @@ class TargetSpec:
     location: SourceLocation | None = None
     fields: tuple[tuple[str, str], ...] = ()
     calls: CallPolicy | None = None
+    update: UpdateMode = UPDATE_IN_PLACE
 
     def field_mapping(self) -> dict[str, str]:
         """``fields`` as a mapping (record field -> path); empty when the manifest sets none."""
@@ -98,6 +112,9 @@ class Manifest:
     sha256: str
     # The ``state:`` block, if the manifest declares where its state lives.
     state: StateSetting | None = None
+    # ``registry: {tracking_uri: ...}``: the model registry that resolves models:/ aliases
+    # (``None``: MLflow's own default, MLFLOW_TRACKING_URI).
+    registry_uri: str | None = None
 
     def deployments(self) -> Iterator[DesiredDeployment]:
         for target in self.targets:

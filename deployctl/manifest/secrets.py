@@ -13,9 +13,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from deployctl.manifest.yaml_nodes import JSONPath
+from deployctl.manifest.positions import JSONPath
 from deployctl.model import SPEC_FIELDS
 from deployctl.model.sensitive import SensitiveField, merge_fields
+
+EnvPaths = Mapping[JSONPath, Iterable[str]]
+
+
+def env_paths_by_owner(env_paths: EnvPaths) -> dict[JSONPath, dict[JSONPath, Iterable[str]]]:
+    """The paths of values read from the environment (with the variables each read), grouped
+    by their owner: a deployment (``targets.T.deployments.D``) or a target's defaults
+    (``targets.T.defaults``), each path relative to its owner; anything else is left out.
+    Looked up once per deployment, so that loading stays linear however many there are."""
+    grouped: dict[JSONPath, dict[JSONPath, Iterable[str]]] = {}
+    for path, names in env_paths.items():
+        if len(path) >= 4 and path[0] == "targets" and path[2] == "deployments":
+            owner, field = path[:4], path[4:]
+        elif len(path) >= 3 and path[0] == "targets" and path[2] == "defaults":
+            owner, field = path[:3], path[3:]
+        else:
+            continue
+        grouped.setdefault(owner, {})[field] = names
+    return grouped
 
 
 def sensitive_fields(
@@ -23,23 +42,23 @@ def sensitive_fields(
     name: str,
     defaults: Mapping[str, Any],
     deployment: Mapping[str, Any],
-    env_paths: Mapping[JSONPath, Iterable[str]],
+    env_by_owner: Mapping[JSONPath, EnvPaths],
 ) -> tuple[SensitiveField, ...]:
     """The sensitive fields of deployment ``name`` of ``target`` (``defaults`` and
-    ``deployment`` as written, before they are merged; ``env_paths`` by path from the root)."""
+    ``deployment`` as written, before they are merged; ``env_by_owner`` from
+    ``env_paths_by_owner``)."""
     listed = [*(defaults.get("sensitive") or ()), *(deployment.get("sensitive") or ())]
+    own = env_by_owner.get(("targets", target, "deployments", name), {})
+    shared = env_by_owner.get(("targets", target, "defaults"), {})
+    if not listed and not own and not shared:
+        return ()
     fields = [SensitiveField(tuple(str(path).split("."))) for path in listed]
-    own: JSONPath = ("targets", target, "deployments", name)
-    shared: JSONPath = ("targets", target, "defaults")
-    for path, names in env_paths.items():
-        if path[: len(own)] == own:
-            field = path[len(own) :]
-        elif path[: len(shared)] == shared:
-            field = path[len(shared) :]
-            if not _from_defaults(deployment, field):
-                continue  # the deployment's own value replaced the default
-        else:
-            continue
+    for field, names in own.items():
+        if field and field[0] in SPEC_FIELDS:
+            fields.append(SensitiveField(field, tuple(sorted(names))))
+    for field, names in shared.items():
+        if not _from_defaults(deployment, field):
+            continue  # the deployment's own value replaced the default
         if field and field[0] in SPEC_FIELDS:
             fields.append(SensitiveField(field, tuple(sorted(names))))
     return merge_fields(fields)

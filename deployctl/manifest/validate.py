@@ -5,24 +5,35 @@ runs it over the data and turns each jsonschema error into one plain line that n
 the thing it is in, located at the YAML node a person would edit (the key for unknown fields and
 bad names, the value for wrong values, the key naming the mapping for missing fields). The naming
 helpers are shared with the YAML reader and interpolation so every message names things alike.
+
+A valid manifest is the common case: the compiled validator of ``manifest.schema`` says so, and
+only an invalid manifest is run through ``jsonschema`` for errors to word.
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import re
 from collections.abc import Collection, Iterator
-from importlib import resources
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from deployctl.errors import ManifestIssue
-from deployctl.manifest.yaml_nodes import JSONPath, Positions
+from deployctl.manifest.positions import JSONPath, Positions
+from deployctl.manifest.schema import fast_is_valid, jsonschema_validator
+from deployctl.manifest.schema import manifest_schema as manifest_schema  # where it used to be
 from deployctl.model import LIFECYCLE_PATH_PATTERN
 from deployctl.model.calls import DURATION_RULE, MAX_ATTEMPTS
+from deployctl.model.field_paths import (
+    CONFIG_FIELD_PATTERN,
+    CONFIG_FIELD_RULE,
+    CONFIG_KEY_PREFIX,
+    PATH_RULE,
+    RECORD_FIELDS,
+)
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 NAME_RULE = (
     "names start with a letter or digit and contain only letters, digits, '.', '_' and '-' "
@@ -34,6 +45,7 @@ VARIABLE_NAME_RULE = (
 SUPPORTED_VERSION = 1
 LIFECYCLE_PATH_RULE = "use model_uri, flavor, config or config.KEY.…"
 _LIFECYCLE_PATH = re.compile(LIFECYCLE_PATH_PATTERN)
+_CONFIG_FIELD = re.compile(CONFIG_FIELD_PATTERN)
 # Fields a deployment may set that target defaults may not, with the reason given when they do.
 _DEPLOYMENT_ONLY = {
     "adopt": "adopt can only be set on a deployment",
@@ -48,47 +60,6 @@ _TYPE_WORDS = {
     "boolean": "a boolean",
     "null": "null",
 }
-
-
-@functools.cache
-def manifest_schema() -> dict[str, Any]:
-    """The manifest JSON Schema, as shipped inside the package."""
-    resource = resources.files("deployctl") / "schemas" / "manifest.schema.json"
-    schema: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
-    return schema
-
-
-@functools.cache
-def _validator() -> Draft202012Validator:
-    schema = manifest_schema()
-    # Resolving a "$ref" costs more than checking what it points at; with 10,000 deployments
-    # that doubles the validation time, so validate against a copy with the refs inlined.
-    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
-
-
-_ANNOTATIONS = frozenset({"description", "title", "$comment", "examples", "default"})
-
-
-def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
-    """``node`` with local ``#/$defs/NAME`` references replaced by what they name.
-
-    The manifest schema is not recursive, so this terminates. Keywords next to a ``$ref`` apply
-    together with it; plain annotations are merged in, anything else is kept apart in ``allOf``.
-    """
-    if isinstance(node, list):
-        return [_inline_refs(item, defs) for item in node]
-    if not isinstance(node, dict):
-        return node
-    inlined = {key: _inline_refs(value, defs) for key, value in node.items() if key != "$defs"}
-    ref = inlined.pop("$ref", None)
-    if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
-        if ref is not None:
-            inlined["$ref"] = ref
-        return inlined
-    target = _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
-    if set(inlined) <= _ANNOTATIONS:
-        return {**target, **inlined}
-    return {**inlined, "allOf": [*inlined.get("allOf", []), target]}
 
 
 # --- naming things -------------------------------------------------------------------------
@@ -252,8 +223,10 @@ def validate_manifest(
     ``unexpanded`` are the paths of strings whose references could not be expanded (already
     reported): what they would have been is unknown, so the schema says nothing about them.
     """
+    if fast_is_valid(data):
+        return []
     issues: list[ManifestIssue] = []
-    for error in _validator().iter_errors(data):
+    for error in jsonschema_validator().iter_errors(data):
         if tuple(error.absolute_path) in unexpanded:
             continue
         for (line, col), message in _explain(error, positions, unexpanded):
@@ -276,8 +249,12 @@ def _explain(
     if validator == "additionalProperties" and isinstance(instance, dict):
         schema = error.schema if isinstance(error.schema, dict) else {}
         allowed = sorted(schema.get("properties", {}))
+        patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
         for key in instance:
-            if key in allowed:
+            if key in allowed or any(p.search(key) for p in patterns):
+                continue
+            if _is_fields(path):
+                yield positions.key((*path, key)), _bad_field_key(path, key, allowed)
                 continue
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -309,7 +286,10 @@ def _explain(
     if call_message is not None:
         yield where, call_message
         return
-    if _path_item(path) and validator in ("type", "pattern"):
+    if _is_fields(path[:-1]) and validator in ("type", "pattern", "minLength"):
+        if validator != "minLength":  # an empty path fails the pattern too: one message
+            yield where, _bad_field_path(path, instance)
+    elif _path_item(path) and validator in ("type", "pattern"):
         yield (
             where,
             f"{show(instance)} in {_path_list(path)} is not a path: {LIFECYCLE_PATH_RULE}",
@@ -328,15 +308,40 @@ def _explain(
         yield where, f"{describe(path)} must not be empty"
     elif validator == "pattern" and path == ("environment",):
         yield where, f"invalid environment name {show(instance)}: {NAME_RULE}"
-    elif validator == "pattern" and _is_fields(path[:-1]):
-        if instance:  # an empty path is reported once, by minLength
-            yield (
-                where,
-                f"{describe(path)} must be a key of the target's records or a dotted path "
-                f"into them such as Tags.model_uri, not {show(instance)}",
-            )
     else:
         yield where, f"{error.message} (at {dotted(path) or 'the top level'})"
+
+
+def _bad_field_key(path: JSONPath, key: str, allowed: list[str]) -> str:
+    """The message for a key of a target's ``fields`` that maps nothing deployctl reads."""
+    where = describe(path)
+    if key.startswith(CONFIG_KEY_PREFIX):
+        return f"{where}: '{key}' names no config key: {CONFIG_FIELD_RULE}"
+    size = len(CONFIG_KEY_PREFIX)
+    fixed = CONFIG_KEY_PREFIX + key[size:]  # Config.replicas -> config.replicas
+    if key[:size].lower() == CONFIG_KEY_PREFIX and _CONFIG_FIELD.match(fixed):
+        close = [fixed]
+    else:
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+    hint = (
+        f"did you mean '{close[0]}'?"
+        if close
+        else f"map one of {', '.join(RECORD_FIELDS)}, or config.KEY for one config key"
+    )
+    return f"unknown field '{key}' in {where} ({hint})"
+
+
+def _bad_field_path(path: JSONPath, value: Any) -> str:
+    """The message for a path of a target's ``fields`` that is not one."""
+    if value == "":
+        what = "an empty path"
+    elif isinstance(value, str):
+        what = f"{show(value)} is not a path"
+    elif isinstance(value, (bool, int, float)):
+        what = f"{yaml_type(value)} is not a path (quote it to make it a string)"
+    else:
+        what = f"{yaml_type(value)} is not a path"
+    return f"{describe(path[:-1])}: {path[-1]}: {what}; a path is {PATH_RULE}"
 
 
 def _call_setting(path: JSONPath) -> str | None:

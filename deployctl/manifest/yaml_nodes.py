@@ -1,11 +1,21 @@
 """YAML text to plain Python data that remembers where every key and value was written.
 
 ``yaml.safe_load`` throws positions away and silently lets a repeated key win, so this module
-composes the node tree itself and walks it once, building ``dict``/``list``/scalar data together
-with a :class:`Positions` index from JSON path to the 1-based line and column of each key and
-value. Everything that YAML accepts but a manifest must not contain (repeated keys, keys that YAML
-1.1 reads as booleans or numbers, unknown tags) is reported as an issue rather than raised, so the
-caller can report it together with every other problem.
+composes the node tree itself and builds ``dict``/``list``/scalar data together with a
+:class:`Positions` index from JSON path to the 1-based line and column of each key and value.
+Everything that YAML accepts but a manifest must not contain (repeated keys, keys that YAML 1.1
+reads as booleans or numbers, unknown tags, merge keys gone wrong, aliases that expand too far or
+contain themselves, deep nesting) is reported as an issue rather than raised, so the caller can
+report it together with every other problem.
+
+Two readers share that contract. The lean one (``manifest.yaml_plain``) builds the data of a
+document that is all plain mappings, lists and scalars with string keys, and leaves the positions
+to :class:`NodePositions`, which finds them in the composed nodes only when something asks (a
+message, a deployment's location). At the first thing it does not handle (any tag, merge key,
+repeated or non-string key, value to refuse, nesting past ``MAX_DEPTH``) it gives up and the full
+walk (``_Walker``) reads the document again from the same nodes, recording every position and
+wording every issue: a manifest with a problem is read exactly as before, a clean one at close
+to the speed of ``yaml.load`` with the C loader.
 """
 
 from __future__ import annotations
@@ -19,9 +29,24 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from deployctl.errors import ManifestIssue
-
-JSONPath = tuple[str | int, ...]
-Position = tuple[int, int]
+from deployctl.manifest.positions import (
+    JSONPath,
+    NodePositions,
+    Position,
+    Positions,
+    RecordedPositions,
+    node_position,
+)
+from deployctl.manifest.yaml_plain import (
+    MAP_TAG,
+    MAX_DEPTH,
+    SEQ_TAG,
+    STR_TAG,
+    TAG,
+    TIMESTAMP_TAG,
+    NotPlain,
+    plain_data,
+)
 
 _Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
 try:
@@ -29,20 +54,15 @@ try:
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _Loader = yaml.SafeLoader
 
-_TAG = "tag:yaml.org,2002:"
-STR_TAG = _TAG + "str"
-MERGE_TAG = _TAG + "merge"
-_TIMESTAMP_TAG = _TAG + "timestamp"
-_MAP_TAG = _TAG + "map"
-_SEQ_TAG = _TAG + "seq"
+MERGE_TAG = TAG + "merge"
 
 # What a plain key that YAML 1.1 resolved to something else was read as, for the error message.
 _KEY_TYPE_WORDS = {
-    _TAG + "bool": "a boolean",
-    _TAG + "int": "a number",
-    _TAG + "float": "a number",
-    _TAG + "null": "null",
-    _TIMESTAMP_TAG: "a date",
+    TAG + "bool": "a boolean",
+    TAG + "int": "a number",
+    TAG + "float": "a number",
+    TAG + "null": "null",
+    TIMESTAMP_TAG: "a date",
 }
 
 # Aliases can make a small file expand exponentially ("billion laughs"). The expanded size is
@@ -51,34 +71,6 @@ _KEY_TYPE_WORDS = {
 # is never refused for its size (the 10 MiB file limit bounds it), a bomb is refused at once.
 MAX_VALUES = 200_000
 MAX_EXPANSION = 10
-# Deeper nesting than this is no manifest (a deployment's config is a few levels deep).
-MAX_DEPTH = 64
-
-
-class Positions:
-    """Where each key and value of the document was written, by JSON path.
-
-    Lookups fall back to the nearest recorded ancestor so that a path the YAML never spelled out
-    (a missing field, a value produced by interpolation) still points somewhere useful.
-    """
-
-    def __init__(self) -> None:
-        self.keys: dict[JSONPath, Position] = {}
-        self.values: dict[JSONPath, Position] = {}
-
-    def value(self, path: JSONPath) -> Position:
-        """Where the value at ``path`` (or its nearest recorded ancestor) starts."""
-        while path:
-            found = self.values.get(path)
-            if found is not None:
-                return found
-            path = path[:-1]
-        return self.values.get((), (1, 1))
-
-    def key(self, path: JSONPath) -> Position:
-        """Where the key naming ``path`` was written (the value's position for the root)."""
-        found = self.keys.get(path)
-        return found if found is not None else self.value(path)
 
 
 @dataclass
@@ -99,50 +91,78 @@ class _TooManyValues(Exception):
     pass
 
 
-def _position(node: Node) -> Position:
-    return (node.start_mark.line + 1, node.start_mark.column + 1)
-
-
 def parse_yaml(
-    raw: bytes, source: str, describe_container: Callable[[JSONPath], str]
+    raw: bytes,
+    source: str,
+    describe_container: Callable[[JSONPath], str],
+    *,
+    full: bool = False,
 ) -> ParsedYAML:
     """Compose ``raw`` as a single YAML document and build its data with positions.
 
     ``describe_container`` names the mapping at a path in words (``deployments of target 'x'``)
-    for messages about repeated and non-string keys; ``source`` prefixes every issue.
+    for messages about repeated and non-string keys; ``source`` prefixes every issue. ``full``
+    skips the lean reader (to compare the two).
     """
-    positions = Positions()
     loader = _Loader(raw)
     try:
         try:
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as error:
-            return ParsedYAML(None, positions, [_syntax_issue(error, raw, source)], False)
+            issue = _syntax_issue(error, raw, source)
+            return ParsedYAML(None, RecordedPositions(), [issue], False)
         except yaml.reader.ReaderError as error:
             line, col = _offset_position(raw, error.position)
             message = f"invalid YAML: {error.reason} (character {error.character!r})"
-            return ParsedYAML(None, positions, [ManifestIssue(source, line, col, message)], False)
+            issue = ManifestIssue(source, line, col, message)
+            return ParsedYAML(None, RecordedPositions(), [issue], False)
         if node is None:
-            return ParsedYAML(None, positions, [], False)
-        too_big = _measure(node, source)
-        if too_big is not None:
-            return ParsedYAML(None, positions, [too_big], False)
-        walker = _Walker(loader, source, positions, describe_container)
-        try:
-            data = walker.walk(node, ())
-        except _TooManyValues:
-            message = f"the manifest expands to more than {walker.budget:,} values through aliases"
-            return ParsedYAML(None, positions, [ManifestIssue(source, 1, 1, message)], False)
-        except RecursionError:
-            message = "the manifest is nested too deeply to read"
-            return ParsedYAML(None, positions, [ManifestIssue(source, 1, 1, message)], False)
-        return ParsedYAML(data, positions, walker.issues)
+            return ParsedYAML(None, RecordedPositions(), [], False)
+        if not full and (not _may_alias(raw) or _measure(node, source)[0] is None):
+            # Only aliases make the data bigger than the text: a bomb is never built.
+            try:
+                return ParsedYAML(plain_data(node), NodePositions(node))
+            except NotPlain:
+                pass
+        return _walk(loader, node, source, describe_container)
     finally:
         loader.dispose()
 
 
-def _measure(root: Node, source: str) -> ManifestIssue | None:
-    """Refuse a document nested deeper than ``MAX_DEPTH`` or that aliases expand too far.
+def _may_alias(raw: bytes) -> bool:
+    """Whether ``raw`` may hold an alias (``*name`` needs an ``&name`` anchor). Bytes are
+    searched as UTF-8: a UTF-16 document (PyYAML reads those too) is assumed to have some."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    return b"*" in raw and b"&" in raw
+
+
+def _walk(
+    loader: yaml.SafeLoader | yaml.CSafeLoader,
+    node: Node,
+    source: str,
+    describe_container: Callable[[JSONPath], str],
+) -> ParsedYAML:
+    """The full read: every check made, every issue worded, every position recorded."""
+    positions = RecordedPositions()
+    too_big, budget = _measure(node, source)
+    if too_big is not None:
+        return ParsedYAML(None, positions, [too_big], False)
+    walker = _Walker(loader, source, positions, describe_container, budget)
+    try:
+        data = walker.walk(node, ())
+    except _TooManyValues:
+        message = f"the manifest expands to more than {walker.budget:,} values through aliases"
+        return ParsedYAML(None, positions, [ManifestIssue(source, 1, 1, message)], False)
+    except RecursionError:
+        message = "the manifest is nested too deeply to read"
+        return ParsedYAML(None, positions, [ManifestIssue(source, 1, 1, message)], False)
+    return ParsedYAML(data, positions, walker.issues)
+
+
+def _measure(root: Node, source: str) -> tuple[ManifestIssue | None, int]:
+    """Refuse a document nested deeper than ``MAX_DEPTH`` or that aliases expand too far;
+    otherwise return how many values building it may take (its expanded size is within that).
 
     One iterative pass over the composed graph (each node once, however many aliases point at
     it), so a billion-laughs document is refused in microseconds and deep nesting cannot
@@ -156,9 +176,9 @@ def _measure(root: Node, source: str) -> ManifestIssue | None:
     while stack:
         node, depth, expanded = stack.pop()
         if depth > MAX_DEPTH:
-            line, col = _position(node)
+            line, col = node_position(node)
             message = f"the manifest is nested deeper than {MAX_DEPTH} levels"
-            return ManifestIssue(source, line, col, message)
+            return ManifestIssue(source, line, col, message), 0
         if isinstance(node, ScalarNode):
             if id(node) not in sizes:
                 sizes[id(node)] = 1
@@ -180,13 +200,14 @@ def _measure(root: Node, source: str) -> ManifestIssue | None:
         active.discard(id(node))
         sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
     expanded_size = sizes.get(id(root), 1)
-    if expanded_size > max(MAX_VALUES, MAX_EXPANSION * nodes):
+    limit = max(MAX_VALUES, MAX_EXPANSION * nodes)
+    if expanded_size > limit:
         message = (
             f"the manifest expands to {expanded_size:,} values through aliases, from "
             f"{nodes:,} written: refusing an alias bomb"
         )
-        return ManifestIssue(source, 1, 1, message)
-    return None
+        return ManifestIssue(source, 1, 1, message), 0
+    return None, limit
 
 
 def _syntax_issue(error: yaml.MarkedYAMLError, raw: bytes, source: str) -> ManifestIssue:
@@ -216,8 +237,9 @@ class _Walker:
         self,
         loader: yaml.SafeLoader | yaml.CSafeLoader,
         source: str,
-        positions: Positions,
+        positions: RecordedPositions,
         describe_container: Callable[[JSONPath], str],
+        budget: int,
     ) -> None:
         self.loader = loader
         self.source = source
@@ -233,20 +255,21 @@ class _Walker:
         self._seen: set[int] = set()
         self._quiet = 0
         self._cycles: set[int] = set()
-        self.budget = MAX_VALUES
-        self._left = MAX_VALUES
+        # Never reached when _measure has passed the document: a second guard, not the check.
+        self.budget = budget
+        self._left = budget
 
     def report(self, node: Node, message: str) -> None:
         if self._quiet:
             return
-        line, col = _position(node)
+        line, col = node_position(node)
         self.issues.append(ManifestIssue(self.source, line, col, message))
 
     def walk(self, node: Node, path: JSONPath) -> Any:
         self._left -= 1
         if self._left < 0:
             raise _TooManyValues
-        self.positions.values[path] = _position(node)
+        self.positions.values[path] = node_position(node)
         repeat = id(node) in self._seen
         if repeat:
             self._quiet += 1
@@ -265,17 +288,17 @@ class _Walker:
             # Always met through an alias (so quietly), yet never reported before: say it once.
             if id(node) not in self._cycles:
                 self._cycles.add(id(node))
-                line, col = _position(node)
+                line, col = node_position(node)
                 message = f"{self.describe_container(path)} contains itself through an alias"
                 self.issues.append(ManifestIssue(self.source, line, col, message))
             return None
         self._active.add(id(node))
         try:
             if isinstance(node, MappingNode):
-                if node.tag != _MAP_TAG:
+                if node.tag != MAP_TAG:
                     self.report(node, f"unsupported YAML tag '{node.tag}' on a mapping")
                 return self._mapping(node, path)
-            if node.tag != _SEQ_TAG:
+            if node.tag != SEQ_TAG:
                 self.report(node, f"unsupported YAML tag '{node.tag}' on a list")
             return [self.walk(item, (*path, i)) for i, item in enumerate(node.value)]
         finally:
@@ -284,7 +307,7 @@ class _Walker:
     def _scalar(self, node: ScalarNode, path: JSONPath) -> Any:
         if node.tag == STR_TAG:
             return node.value
-        if node.tag == _TIMESTAMP_TAG:
+        if node.tag == TIMESTAMP_TAG:
             # JSON (and so state and plan files) has no dates: keep the text as written.
             return node.value
         # After reporting a value that cannot be used, carry on with its text so that the schema
@@ -294,7 +317,7 @@ class _Walker:
         except yaml.constructor.ConstructorError:
             self.report(node, f"unsupported YAML tag '{node.tag}'")
             return node.value
-        except ValueError:
+        except (ValueError, LookupError):  # "!!int 1x", "!!bool maybe", "!!int ''"
             self.report(node, f"cannot read '{node.value}' as YAML tag '{node.tag}'")
             return node.value
         if isinstance(value, float) and not math.isfinite(value):
@@ -336,7 +359,7 @@ class _Walker:
         keys = self.positions.keys
         for key, (key_node, value_node, _) in chosen.items():
             child = (*path, key)
-            keys[child] = _position(key_node)
+            keys[child] = node_position(key_node)
             result[key] = self.walk(value_node, child)
         return result
 
@@ -385,7 +408,8 @@ class _Walker:
             self.loader.flatten_mapping(node)
         except yaml.constructor.ConstructorError as error:
             mark = error.problem_mark
-            line, col = (mark.line + 1, mark.column + 1) if mark is not None else _position(node)
+            where = node_position(node)
+            line, col = (mark.line + 1, mark.column + 1) if mark is not None else where
             problem = error.problem or "invalid merge"
             self.issues.append(
                 ManifestIssue(self.source, line, col, f"invalid YAML merge key (<<): {problem}")

@@ -1,8 +1,10 @@
-"""How long a plugin call may take and how often a failed one is tried: a target's call policy.
+"""How a target's plugin is called: its call policy (time limits, retries, which client).
 
 A manifest target may set ``timeout`` (one duration for the calls that change deployments, or
-``{read: 5m, write: 30m}``) and ``retry: {attempts: 3, backoff: 2s}``. The manifest loader builds
-a ``CallPolicy`` from them, the target adapter enforces it, and a saved plan keeps it
+``{read: 5m, write: 30m}``), ``retry: {attempts: 3, backoff: 2s}`` and ``client: shared |
+per_action`` (one plugin client for the whole run, or a fresh one for each create, update and
+delete, for plugins that keep per-call state on their client). The manifest loader builds a
+``CallPolicy`` from them, the target adapter enforces it, and a saved plan keeps it
 (``to_json``) so that applying the plan calls the targets as planning did. Durations are written
 with a unit (``500ms``, ``30s``, ``5m``, ``1h``) and held as seconds.
 """
@@ -11,9 +13,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal, get_args
 
 from deployctl.model.values import JSONObject, JSONValue
+
+ClientMode = Literal["shared", "per_action"]
+"""``shared``: one plugin client serves every call of a run; ``per_action``: each create, update
+and delete gets a client of its own (reads share one)."""
+CLIENT_SHARED: Final[ClientMode] = "shared"
+CLIENT_PER_ACTION: Final[ClientMode] = "per_action"
+CLIENT_MODES: Final[tuple[ClientMode, ...]] = get_args(ClientMode)
 
 # A duration as the manifest writes it: a positive number and a unit (no bare numbers: is 30
 # seconds or minutes?). The look-ahead refuses 0 and 0.0 in the schema already.
@@ -64,13 +73,16 @@ class CallPolicy:
     ``write_timeout`` each create, update and delete (``None``: no limit); other calls
     (``predict``, ``run_local``) have none. A failed call is tried up to ``attempts`` times in
     all, when its failure is transient; the n-th retry waits about ``backoff * 2**(n-1)``
-    seconds (with jitter).
+    seconds (with jitter). ``client`` is ``per_action`` when each create, update and delete
+    must be made on a freshly built plugin client (``mlflow-torchserve`` keeps each create's
+    config on its client, and it leaks into the next create made on the same one).
     """
 
     read_timeout: float | None = DEFAULT_READ_TIMEOUT
     write_timeout: float | None = None
     attempts: int = DEFAULT_ATTEMPTS
     backoff: float = DEFAULT_BACKOFF
+    client: ClientMode = CLIENT_SHARED
 
     def __post_init__(self) -> None:
         for name in ("read_timeout", "write_timeout"):
@@ -81,6 +93,13 @@ class CallPolicy:
             raise ValueError(f"attempts must be from 1 to {MAX_ATTEMPTS}")
         if not 0 <= self.backoff <= MAX_BACKOFF:
             raise ValueError(f"backoff must be from 0 to {MAX_BACKOFF:g} s")
+        if self.client not in CLIENT_MODES:
+            raise ValueError(f"client must be {' or '.join(CLIENT_MODES)}, not {self.client!r}")
+
+    @property
+    def client_per_action(self) -> bool:
+        """Whether each create, update and delete gets a plugin client of its own."""
+        return self.client == CLIENT_PER_ACTION
 
     def timeout(self, call: str) -> float | None:
         """The time limit of one ``call`` (a plugin method name), or ``None``."""
@@ -92,15 +111,21 @@ class CallPolicy:
 
     def to_json(self) -> JSONObject:
         """``{"timeout": {"read": s, "write": s}, "retry": {"attempts": n, "backoff": s}}``
-        (seconds; ``null`` for no limit), as saved plans hold it."""
-        return {
+        (seconds; ``null`` for no limit), as saved plans hold it, with ``"client":
+        "per_action"`` when set (left out when shared, so plans read before it existed and plans
+        made since without it are the same document)."""
+        data: JSONObject = {
             "timeout": {"read": self.read_timeout, "write": self.write_timeout},
             "retry": {"attempts": self.attempts, "backoff": self.backoff},
         }
+        if self.client != CLIENT_SHARED:
+            data["client"] = self.client
+        return data
 
     @classmethod
     def from_json(cls, data: JSONValue) -> CallPolicy:
-        """The policy ``to_json`` wrote; ``ValueError``/``TypeError`` for anything else."""
+        """The policy ``to_json`` wrote (without ``client``: shared, as in plans saved before
+        it existed); ``ValueError``/``TypeError`` for anything else."""
         if not isinstance(data, dict):
             raise TypeError(f"a call policy is a JSON object, not {data!r}")
         timeout = data.get("timeout") or {}
@@ -112,6 +137,7 @@ class CallPolicy:
             write_timeout=_seconds(timeout.get("write")),
             attempts=_whole(retry.get("attempts", DEFAULT_ATTEMPTS)),
             backoff=_seconds(retry.get("backoff", DEFAULT_BACKOFF)) or 0.0,
+            client=_client_mode(data.get("client", CLIENT_SHARED)),
         )
 
 
@@ -123,6 +149,13 @@ def _seconds(value: JSONValue) -> float | None:
     return float(value)
 
 
+def _client_mode(value: JSONValue) -> ClientMode:
+    for mode in CLIENT_MODES:
+        if value == mode:
+            return mode
+    raise ValueError(f"client must be {' or '.join(CLIENT_MODES)}, not {value!r}")
+
+
 def _whole(value: JSONValue) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"attempts must be a whole number, not {value!r}")
@@ -130,6 +163,9 @@ def _whole(value: JSONValue) -> int:
 
 
 __all__ = [
+    "CLIENT_MODES",
+    "CLIENT_PER_ACTION",
+    "CLIENT_SHARED",
     "DEFAULT_ATTEMPTS",
     "DEFAULT_BACKOFF",
     "DEFAULT_READ_TIMEOUT",
@@ -141,6 +177,7 @@ __all__ = [
     "READ_CALLS",
     "WRITE_CALLS",
     "CallPolicy",
+    "ClientMode",
     "format_duration",
     "parse_duration",
 ]

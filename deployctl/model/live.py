@@ -45,6 +45,11 @@ class LiveRecord:
     which case the planner compares with the last applied record only. Sensitive values are
     markers (``model.sensitive``), ``model_uri`` and ``flavor`` included.
 
+    ``config_keys`` is ``None`` when ``config`` is the whole config as the target reports it;
+    a tuple (sorted) when the target reports only those config keys (per-key ``fields:``
+    mappings such as ``config.temperature: temperature``): the other keys are compared with the
+    last applied record only (``merged_config``).
+
     ``unreported`` tells "not reported" from "reported as null": the managed fields the plugin's
     record has no entry for at all, as read by a ``RecordShape``. It is not stored (state keeps
     the values only): ``None`` means unknown, and then every ``None`` value counts as unreported.
@@ -57,6 +62,14 @@ class LiveRecord:
     config: JSONObject | None = None
     status: str | None = None
     unreported: frozenset[str] | None = field(default=None, compare=False)
+    config_keys: tuple[str, ...] | None = None
+
+    def merged_config(self, base: JSONObject) -> JSONObject | None:
+        """The config this record reports, completed from ``base`` where the target reports only
+        some keys (``config_keys``); ``None`` when it reports no config."""
+        if self.config is None or self.config_keys is None:
+            return self.config
+        return {**base, **self.config}
 
     def unreported_fields(self) -> tuple[str, ...]:
         """The managed fields (of ``model_uri``, ``flavor``, ``config``) the target did not report,
@@ -87,10 +100,12 @@ class LiveRecord:
             "status": self.status,
             "raw": without_per_request(self.raw),
         }
+        if self.config_keys is not None:
+            view["config_keys"] = list(self.config_keys)
         return view
 
     def to_json(self) -> JSONObject:
-        return {
+        out: JSONObject = {
             "name": self.name,
             "model_uri": self.model_uri,
             "flavor": self.flavor,
@@ -98,6 +113,9 @@ class LiveRecord:
             "status": self.status,
             "raw": self.raw,
         }
+        if self.config_keys is not None:
+            out["config_keys"] = list(self.config_keys)
+        return out
 
     @classmethod
     def from_json(cls, data: JSONObject) -> LiveRecord:
@@ -106,6 +124,7 @@ class LiveRecord:
         model_uri = data.get("model_uri")
         flavor = data.get("flavor")
         status = data.get("status")
+        keys = data.get("config_keys")
         return cls(
             name=str(data["name"]),
             raw=without_per_request(raw) if isinstance(raw, dict) else {},
@@ -113,6 +132,11 @@ class LiveRecord:
             flavor=flavor if isinstance(flavor, str) or is_masked(flavor) else None,
             config=config if isinstance(config, dict) else None,
             status=status if isinstance(status, str) else None,
+            config_keys=(
+                tuple(sorted(str(k) for k in keys))
+                if isinstance(keys, list) and isinstance(config, dict)
+                else None
+            ),
         )
 
 

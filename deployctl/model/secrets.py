@@ -23,6 +23,7 @@ from deployctl.model.sensitive import (
     SecretKey,
     SensitiveField,
     dotted,
+    has_marker,
     is_masked,
     marker_paths,
     merge_fields,
@@ -90,6 +91,10 @@ class Secrets:
     def addresses(self) -> list[str]:
         return sorted(self._fields)
 
+    def has_fields(self) -> bool:
+        """Whether any address has a sensitive field (else masking changes nothing)."""
+        return bool(self._fields)
+
     def with_fields(self, extra: Mapping[str, Iterable[SensitiveField]]) -> Secrets:
         """These secrets with more sensitive fields (e.g. the markers a state holds). The two
         share what they know: a value either learns, both can resolve."""
@@ -102,12 +107,18 @@ class Secrets:
         return other
 
     def with_state(self, state: StateDocument) -> Secrets:
-        """These secrets plus the fields that ``state``'s records hold markers at."""
+        """These secrets plus the fields that ``state``'s records hold markers at (a record
+        without any, the usual case, is only checked, not walked: ``has_marker``)."""
         extra: dict[str, list[SensitiveField]] = {}
         for address, record in state.records.items():
-            paths = list(marker_paths(record.applied.to_json()))
-            if record.live is not None:
-                paths += marker_paths(record.live.reported_fields())
+            applied, live = record.applied, record.live
+            if not _holds_marker(applied.model_uri, applied.flavor, applied.config) and (
+                live is None or not _holds_marker(live.model_uri, live.flavor, live.config)
+            ):
+                continue
+            paths = list(marker_paths(applied.to_json()))
+            if live is not None:
+                paths += marker_paths(live.reported_fields())
             if paths:
                 extra[address] = [SensitiveField(path) for path in paths]
         return self.with_fields(extra) if extra else self
@@ -233,6 +244,12 @@ class Secrets:
     def _values(self, address: str) -> list[JSONValue]:
         with self._lock:
             return list(self._known.get(address, {}).values())
+
+
+def _holds_marker(*fields: JSONValue) -> bool:
+    """Whether any of a record's fields holds a marker (``has_marker``, without writing the
+    record out as JSON first)."""
+    return any(has_marker(value) for value in fields)
 
 
 def _text(value: JSONValue) -> str | JSONObject | None:

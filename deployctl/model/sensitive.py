@@ -14,12 +14,14 @@ cannot be read back (guessed, at most, when it is short and the key is the defau
 path keep their shape; each scalar in them is masked on its own, and ``null`` stays ``null``.
 
 Everything here is pure: the key is derived from what the caller passes in.
+
+Most deployments hold no secret, so every walk that looks for markers (``marker_paths``,
+``fields_of``) first asks ``has_marker``, which only looks inside mappings and lists: a record
+without one costs a few dictionary lookups, not a walk that builds a path per value.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -78,6 +80,9 @@ class SecretKey:
     def for_environment(cls, environment: str, environ: Mapping[str, str]) -> SecretKey:
         """``DEPLOYCTL_SECRET_KEY`` (else the application key), mixed with ``environment``, so
         that one secret used in two environments has unrelated markers."""
+        import hashlib  # here, not at the top: ``deployctl --help`` needs neither
+        import hmac
+
         given = environ.get(KEY_VARIABLE)
         base = given.encode("utf-8") if given else APPLICATION_KEY
         label = f"deployctl environment {environment}".encode()
@@ -85,6 +90,9 @@ class SecretKey:
 
     def digest(self, value: JSONValue) -> str:
         """``hmac-sha256:<hex>`` of ``value``'s canonical JSON."""
+        import hashlib
+        import hmac
+
         mac = hmac.new(self.secret, canonical_json(value).encode("utf-8"), hashlib.sha256)
         return DIGEST_PREFIX + mac.hexdigest()
 
@@ -153,6 +161,8 @@ def merge_fields(*groups: Iterable[SensitiveField]) -> tuple[SensitiveField, ...
     for group in groups:
         for item in group:
             by_path.setdefault(item.path, set()).update(item.env)
+    if not by_path:
+        return ()
     ordered = sorted(by_path.items(), key=lambda entry: _sort_key(entry[0]))
     return tuple(SensitiveField(path, tuple(sorted(env))) for path, env in ordered)
 
@@ -161,21 +171,49 @@ def _sort_key(path: Path) -> tuple[tuple[int, str], ...]:
     return tuple((1, str(p)) if isinstance(p, int) else (0, p) for p in path)
 
 
+def has_marker(value: object) -> bool:
+    """Whether ``value`` holds a marker anywhere: a cheap test that looks only inside mappings
+    and lists (and, in a mapping, for the ``$sensitive`` key first)."""
+    if isinstance(value, dict):
+        if MARKER in value and is_masked(value):
+            return True
+        items: Iterable[object] = value.values()
+    elif isinstance(value, list):
+        items = value
+    else:
+        return False
+    # A loop, not any(...): no generator per mapping, for every record a plan reads.
+    for item in items:  # noqa: SIM110
+        if isinstance(item, (dict, list)) and has_marker(item):
+            return True
+    return False
+
+
 def marker_paths(value: JSONValue, prefix: Path = ()) -> Iterator[Path]:
-    """The path of every marker in ``value``."""
+    """The path of every marker in ``value`` (none, without a walk, when ``has_marker`` says
+    there is none)."""
+    if has_marker(value):
+        yield from _marker_paths(value, prefix)
+
+
+def _marker_paths(value: JSONValue, prefix: Path) -> Iterator[Path]:
     if is_masked(value):
         yield prefix
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from marker_paths(item, (*prefix, key))
+            if isinstance(item, (dict, list)):
+                yield from _marker_paths(item, (*prefix, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from marker_paths(item, (*prefix, index))
+            if isinstance(item, (dict, list)):
+                yield from _marker_paths(item, (*prefix, index))
 
 
 def fields_of(spec: JSONValue) -> tuple[SensitiveField, ...]:
     """A field for each marker in a recorded spec (whatever made it sensitive then)."""
-    return merge_fields(SensitiveField(path) for path in marker_paths(spec))
+    if not has_marker(spec):
+        return ()
+    return merge_fields(SensitiveField(path) for path in _marker_paths(spec, ()))
 
 
 def values_at(data: JSONValue, paths: Iterable[Path]) -> Iterator[JSONValue]:
@@ -303,6 +341,7 @@ __all__ = [
     "SensitiveField",
     "dotted",
     "fields_of",
+    "has_marker",
     "is_masked",
     "marker_paths",
     "merge_fields",

@@ -28,6 +28,7 @@ from typing import Any
 from deployctl.errors import StateError, printable
 from deployctl.model.intent import Intent
 from deployctl.model.live import LiveRecord
+from deployctl.model.pins import ModelPin
 from deployctl.model.values import NAME_RE, Address, DeploymentSpec, JSONObject, JSONValue
 
 # Format 1 is the only one there has been. A format 2 would come with an upgrade step from 1,
@@ -53,6 +54,8 @@ class StateRecord:
     # Recorded so that removing a protected deployment's block from the manifest does not drop
     # its protection: only an applied manifest that turns it off does.
     prevent_destroy: bool = False
+    # The registry alias (or latest, or stage) the applied model_uri was pinned from, if any.
+    model_pin: ModelPin | None = None
 
     @property
     def address(self) -> str:
@@ -67,7 +70,7 @@ class StateRecord:
         }
 
     def to_json(self) -> JSONObject:
-        return {
+        data: JSONObject = {
             "address": self.address,
             "target": self.target,
             "target_uri": self.target_uri,
@@ -78,6 +81,9 @@ class StateRecord:
             "previous": self.previous,
             "prevent_destroy": self.prevent_destroy,
         }
+        if self.model_pin is not None:  # absent without a pin: older readers see no change
+            data["model_pin"] = self.model_pin.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StateRecord:
@@ -93,6 +99,7 @@ class StateRecord:
                 applied_at=str(data["applied_at"]),
                 previous=previous if isinstance(previous, dict) else None,
                 prevent_destroy=data.get("prevent_destroy") is True,
+                model_pin=ModelPin.from_json(data.get("model_pin")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StateError(
@@ -111,9 +118,11 @@ class StateRecord:
         applied: DeploymentSpec,
         live: LiveRecord | None,
         prevent_destroy: bool,
+        model_pin: ModelPin | None = None,
     ) -> StateRecord:
         """The record saying ``applied`` was applied just now: a new one, or ``previous``
-        superseded (kept as ``previous``)."""
+        superseded (kept as ``previous``). ``model_pin`` is the registry reference the applied
+        model_uri was pinned from (``None``: it was deployed as written)."""
         if previous is None:
             return cls(
                 target=target,
@@ -123,9 +132,13 @@ class StateRecord:
                 live=live,
                 applied_at=utc_now(),
                 prevent_destroy=prevent_destroy,
+                model_pin=model_pin,
             )
-        return previous.superseded_by(
-            applied, live, utc_now(), target_uri, prevent_destroy=prevent_destroy
+        return replace(
+            previous.superseded_by(
+                applied, live, utc_now(), target_uri, prevent_destroy=prevent_destroy
+            ),
+            model_pin=model_pin,
         )
 
     def superseded_by(

@@ -106,16 +106,52 @@ def json_equal(a: JSONValue, b: JSONValue) -> bool:
     return _same(a, b) or canonical_json(a) == canonical_json(b)
 
 
+def json_identical(a: JSONValue, b: JSONValue) -> bool:
+    """Equal value for value and type for type all the way down (``1``, ``1.0`` and ``True``
+    differ; key order does not matter): a sufficient test for ``json_equal`` that writes
+    nothing out."""
+    return _same(a, b)
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
 def _same(a: Any, b: Any) -> bool:
-    """Equal with the same types all the way down: a sufficient test for equal canonical JSON."""
-    if type(a) is not type(b):
+    """Equal with the same types all the way down: a sufficient test for equal canonical JSON.
+
+    It runs for every field of every deployment a plan compares, so it loops rather than
+    builds generators, compares scalars in place rather than by a call each, and takes one
+    object for the same as itself.
+    """
+    kind = type(a)
+    if kind is not type(b):
         return False
+    if kind is str or a is None:  # the usual field: a model URI, a flavor
+        return bool(a == b)
     if isinstance(a, dict):
-        return len(a) == len(b) and all(
-            type(k) is str and k in b and _same(v, b[k]) for k, v in a.items()
-        )
+        if len(a) != len(b):
+            return False
+        for key, value in a.items():
+            if type(key) is not str or key not in b:
+                return False
+            other = b[key]
+            if value is other:
+                continue
+            if type(value) is not type(other):
+                return False
+            if isinstance(value, _CONTAINERS):
+                if not _same(value, other):
+                    return False
+            elif value != other:
+                return False
+        return True
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        if len(a) != len(b):
+            return False
+        for value, other in zip(a, b, strict=True):
+            if value is not other and not _same(value, other):
+                return False
+        return True
     return bool(a == b)
 
 
@@ -147,6 +183,15 @@ class DeploymentSpec:
 
     def same_as(self, other: DeploymentSpec) -> bool:
         return json_equal(self.to_json(), other.to_json())
+
+    def identical(self, other: DeploymentSpec) -> bool:
+        """``json_identical`` field by field: a sufficient test for ``same_as`` that writes
+        nothing out."""
+        return (
+            _same(self.model_uri, other.model_uri)
+            and _same(self.flavor, other.flavor)
+            and _same(self.config, other.config)
+        )
 
 
 LIFECYCLE_PATH_PATTERN = r"^(model_uri|flavor|config(\.[A-Za-z0-9_-]+)*)(?!\n)$"

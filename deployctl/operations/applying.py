@@ -30,8 +30,11 @@ def apply(
     debug: bool = False,
     stop: StopRequests | None = None,
     secrets: Secrets | None = None,
+    strict: bool = False,
+    skip_smoke_tests: bool = False,
 ) -> ApplyReport:
-    """Execute a reviewed plan under a held state lock (``debug``, ``stop``: see ``Executor``).
+    """Execute a reviewed plan under a held state lock (``debug``, ``stop``, ``strict``,
+    ``skip_smoke_tests``: see ``Executor``).
 
     ``secrets`` (``operations.secrets``: the manifest's, or those read again for a saved plan)
     give each plugin call the real values behind the plan's markers, and mask what the targets
@@ -57,6 +60,8 @@ def apply(
             debug=debug,
             stop=stop,
             secrets=NO_SECRETS if secrets is None else secrets,
+            strict=strict,
+            skip_smoke_tests=skip_smoke_tests,
         )
         return executor.execute(plan)
     finally:

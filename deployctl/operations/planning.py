@@ -22,6 +22,7 @@ from deployctl.manifest.model import Manifest
 from deployctl.model.live import LiveView
 from deployctl.model.secrets import Secrets
 from deployctl.model.state import StateDocument, utc_now
+from deployctl.operations.pinning import pin_models
 from deployctl.operations.refresh import refresh, refresh_intents
 from deployctl.operations.secrets import (
     RedactingConsole,
@@ -50,12 +51,15 @@ def check_environment(manifest: Manifest, state: StateDocument, where: str) -> N
 
 
 def desired_targets(manifest: Manifest, secrets: Secrets | None = None) -> list[DesiredTarget]:
-    """Every deployment of the manifest, with the URI of its target (and its secrets masked
-    with ``secrets``, as the planner must see them)."""
+    """Every deployment of the manifest, with the URI and the ``update:`` mode of its target
+    (and its secrets masked with ``secrets``, as the planner must see them)."""
+    if secrets is not None and not secrets.has_fields():
+        secrets = None  # nothing to mask: no lookup per deployment
     return [
         DesiredTarget(
             masked_deployment(deployment, secrets) if secrets is not None else deployment,
             target.resolved_uri,
+            update=target.update,
         )
         for target in manifest.targets
         for deployment in target.deployments
@@ -76,6 +80,7 @@ def plan(
     session: StateSession | None = None,
     stop: StopRequests | None = None,
     secrets: Secrets | None = None,
+    fingerprints: bool = False,
 ) -> Plan:
     """Refresh, then plan the manifest (or, with ``destroy``, the deletion of all it manages).
 
@@ -86,6 +91,10 @@ def plan(
     refuses a plan that would delete more deployments than that. The manifest's secrets
     (``secrets``, by default read from it) are masked in everything the planner sees: the
     desired specs, what refresh found and the state's records.
+
+    ``fingerprints``: record each live record's fingerprint in the plan
+    (``PlanContext.fingerprints``): for a plan that is saved or printed as JSON. Nothing else
+    reads them (``apply -f`` applies the plan it just made), so by default they are not made.
     """
     secrets = (secrets or for_manifest(manifest)).with_state(state)
     with redacting(secrets):
@@ -102,6 +111,7 @@ def plan(
             session=session,
             stop=stop,
             secrets=secrets,
+            fingerprints=fingerprints,
         )
 
 
@@ -119,14 +129,22 @@ def _plan(
     session: StateSession | None,
     stop: StopRequests | None,
     secrets: Secrets,
+    fingerprints: bool,
 ) -> Plan:
     selection = selection or Selection()
     check_environment(manifest, state, state_path)
-    # Before any target is read: an option that matches nothing is a typo, not an empty plan.
-    selection.check_matches(
-        [d.address for d in manifest.deployments()] + list(state.records),
-        [t.key for t in manifest.targets] + [r.target for r in state.records.values()],
-    )
+    if selection.partial:
+        # Before any target is read: an option that matches nothing is a typo, not an empty
+        # plan.
+        selection.check_matches(
+            [d.address for d in manifest.deployments()] + list(state.records),
+            [t.key for t in manifest.targets] + [r.target for r in state.records.values()],
+        )
+    desired = [] if destroy else desired_targets(manifest, secrets)
+    if selection.partial:
+        desired = [d for d in desired if selection.matches(d.deployment.address)]
+    # Before the targets are read: an alias that cannot be resolved fails the plan at once.
+    desired = pin_models(desired, tracking_uri=manifest.registry_uri, parallelism=parallelism)
     live = refresh(manifest, state, pool, console, parallelism=parallelism, selection=selection)
     live = secrets.mask_view(live)
     state = secrets.mask_state(resolve_intents(state, live, console, session=session, stop=stop))
@@ -138,8 +156,8 @@ def _plan(
         manifest_sha256=manifest.sha256,
         state_path=state_path,
         created_at=utc_now(),
+        fingerprints=fingerprints,
     )
-    desired = [] if destroy else desired_targets(manifest, secrets)
     made = make_plan(manifest.environment, desired, state, live, destroy=destroy, context=context)
     check_max_deletes(made, max_deletes)
     return made

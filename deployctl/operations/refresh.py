@@ -70,13 +70,17 @@ def refresh(
     selection = selection or Selection()
     uris = {k: u for k, u in target_uris(manifest, state).items() if selection.may_touch_target(k)}
     wanted: dict[str, set[str]] = {key: set() for key in uris}
-    addresses = [Address(r.target, r.name) for r in state.records.values()]
-    addresses += [Address(i.target, i.name) for i in state.intents.values()]
+    named = [(r.target, r.name) for r in state.records.values()]
+    named += [(i.target, i.name) for i in state.intents.values()]
     if manifest is not None:
-        addresses += [Address(d.target, d.name) for d in manifest.deployments()]
-    for address in addresses:
-        if address.target in wanted and selection.matches(str(address)):
-            wanted[address.target].add(address.name)
+        named += [(d.target, d.name) for d in manifest.deployments()]
+    for target, name in named:
+        names = wanted.get(target)
+        # An address is built only to test it against --target/--exclude.
+        if names is not None and (
+            not selection.partial or selection.matches(str(Address(target, name)))
+        ):
+            names.add(name)
     console.refresh_started(sorted(uris))
     adapters = {key: pool.get(key, uri) for key, uri in sorted(uris.items())}
     live = refresh_targets(adapters, wanted, max_workers=parallelism)

@@ -200,7 +200,8 @@ class RedactingConsole:
         redact = self._secrets.redact
         error = redact(result.error) if result.error else result.error
         note = redact(result.note) if result.note else result.note
-        return replace(result, error=error, note=note)
+        warnings = tuple(redact(w) for w in result.warnings)
+        return replace(result, error=error, note=note, warnings=warnings)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,12 @@ def adopted_spec(
         assumed = ("model_uri", *assumed)  # a spec needs a model URI: reported as null is none
     model_uri = desired.model_uri if "model_uri" in assumed or live is None else live.model_uri
     flavor = desired.flavor if "flavor" in assumed or live is None else live.flavor
-    config = desired.config if "config" in assumed or live is None else live.config
+    # A target reporting only some config keys: the manifest's values stand in for the others.
+    config = (
+        desired.config
+        if "config" in assumed or live is None
+        else live.merged_config(desired.config)
+    )
     return (
         DeploymentSpec(
             model_uri=model_uri if isinstance(model_uri, dict) else str(model_uri),

@@ -18,8 +18,11 @@ from deployctl.errors import PlanFileError
 from deployctl.model import Address, DeploymentSpec, JSONObject, JSONValue, canonical_json
 from deployctl.model.calls import CallPolicy
 from deployctl.model.live import LiveStatus
+from deployctl.model.pins import ModelPin
 from deployctl.model.sensitive import SensitiveField
+from deployctl.model.smoke_spec import SmokeSpec
 from deployctl.planner.selection import Selection
+from deployctl.planner.unverified import UnverifiedFields
 
 PLAN_FORMAT_VERSION = "1.0"
 
@@ -90,7 +93,8 @@ class ResourceChange:
     ``state_only`` marks a delete of something already gone from its target: the apply only
     drops it from state and calls nothing. ``live_fingerprint`` identifies the live record as
     refresh read it (``live_fingerprint()``), so that applying a saved plan can refuse when the
-    target changed behind deployctl's back since the plan was made. ``sensitive`` are the
+    target changed behind deployctl's back since the plan was made (``None`` in a plan made
+    without them, ``PlanContext.fingerprints``: one that is never saved). ``sensitive`` are the
     fields whose values are secrets (``model.sensitive``): masked in ``before``, ``after`` and
     ``diff``, and recorded with the environment variables they come from (never the values), so
     that applying a saved plan can read them again.
@@ -108,6 +112,10 @@ class ResourceChange:
     live_fingerprint: str | None = None
     prevent_destroy: bool = False
     sensitive: tuple[SensitiveField, ...] = ()
+    # The registry alias (or latest, or stage) ``after.model_uri`` was pinned from, if any.
+    model_pin: ModelPin | None = None
+    # The smoke test apply runs after this change's create or update (and what a failure does).
+    smoke: SmokeSpec | None = None
 
     @property
     def address(self) -> str:
@@ -140,6 +148,10 @@ class ResourceChange:
         }
         if self.sensitive:  # absent without secrets: the usual document is unchanged
             data["sensitive"] = [f.to_json() for f in self.sensitive]
+        if self.model_pin is not None:  # absent without a registry alias, likewise
+            data["model_pin"] = self.model_pin.to_json()
+        if self.smoke is not None:  # and without a smoke test
+            data["smoke_test"] = self.smoke.to_json()
         return data
 
     @classmethod
@@ -160,6 +172,8 @@ class ResourceChange:
             live_fingerprint=data.get("live_fingerprint"),
             prevent_destroy=data.get("prevent_destroy") is True,
             sensitive=tuple(SensitiveField.from_json(f) for f in data.get("sensitive", [])),
+            model_pin=ModelPin.from_json(data.get("model_pin")),
+            smoke=SmokeSpec.from_json(data.get("smoke_test")),
         )
 
 
@@ -209,7 +223,11 @@ class PlanContext:
     as planning did; ``target_calls`` each target's ``timeout:`` and ``retry:`` (targets that
     set them), so applying it calls the targets as the manifest said; the manifest's path and
     SHA-256 and the state's path let apply refuse a plan whose inputs changed; ``created_at``
-    is given by the caller (the planner reads no clock).
+    is given by the caller (the planner reads no clock). ``fingerprints``: whether each change
+    records the ``live_fingerprint`` of its live record; only a plan that leaves the process
+    (saved, or printed as JSON) needs them, for ``apply PLANFILE`` to check, and they cost a
+    canonical JSON and a SHA-256 per deployment, so without them every ``live_fingerprint`` is
+    ``None``.
     """
 
     selection: Selection = field(default_factory=Selection)
@@ -219,11 +237,16 @@ class PlanContext:
     manifest_sha256: str | None = None
     state_path: str | None = None
     created_at: str | None = None
+    fingerprints: bool = True
 
 
 @dataclass(frozen=True)
 class Plan:
-    """A whole plan. Changes are sorted by address and include no-ops."""
+    """A whole plan. Changes are sorted by address and include no-ops.
+
+    ``unverified`` says, per target, which fields could only be compared with the last apply
+    because the target does not report them (``planner.unverified``).
+    """
 
     environment: str
     changes: tuple[ResourceChange, ...]
@@ -241,6 +264,7 @@ class Plan:
     state_lineage: str | None = None
     state_serial: int = 0
     created_at: str | None = None
+    unverified: tuple[UnverifiedFields, ...] = ()
     deployctl_version: str = __version__
     format_version: str = PLAN_FORMAT_VERSION
 
@@ -265,6 +289,7 @@ class Plan:
     def to_json(self) -> JSONObject:
         resource_changes: list[JSONValue] = [c.to_json() for c in self.changes]
         unmanaged: list[JSONValue] = [u.to_json() for u in self.unmanaged]
+        unverified: list[JSONValue] = [u.to_json() for u in self.unverified]
         summary: JSONObject = dict(self.summary())
         return {
             "format_version": self.format_version,
@@ -279,6 +304,7 @@ class Plan:
             "summary": summary,
             "resource_changes": resource_changes,
             "unmanaged": unmanaged,
+            "unverified_fields": unverified,
             "manifest": {"path": self.manifest_path, "sha256": self.manifest_sha256},
             "state": {
                 "path": self.state_path,
@@ -319,6 +345,9 @@ class Plan:
                 state_lineage=state.get("lineage"),
                 state_serial=int(state.get("serial", 0)),
                 created_at=data.get("created_at"),
+                unverified=tuple(
+                    UnverifiedFields.from_json(u) for u in data.get("unverified_fields", [])
+                ),
                 deployctl_version=str(data.get("deployctl_version", "")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

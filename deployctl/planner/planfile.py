@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,6 +107,8 @@ def read_plan(path: str) -> Plan:
 
 @functools.cache
 def _validator() -> Draft202012Validator:
+    from importlib import resources  # only plan files read back need it (and its imports)
+
     from jsonschema import Draft202012Validator  # heavy: only for reading plan files
 
     resource = resources.files("deployctl") / "schemas" / "plan.schema.json"

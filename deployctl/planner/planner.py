@@ -20,9 +20,11 @@ no       no        yes    untouched; reported as unmanaged
 
 Lifecycle guards refine it: ``ignore_changes`` paths take no part in comparing, diffing or
 drift (and keep their current values in updates); a change under a ``replace_on`` path turns
-an update into a replace (delete, then create); ``prevent_destroy`` (desired, or recorded in
-state when the deployment left the manifest) makes any plan that would delete or replace it an
-error. A change of ``prevent_destroy`` alone is a state-only update.
+an update into a replace (delete, then create), as does any update on a target with ``update:
+replace`` (an import there that would need an update imports as it is; the next plan replaces
+it); ``prevent_destroy`` (desired, or recorded in state when the deployment left the manifest)
+makes any plan that would delete or replace it an error. A change of ``prevent_destroy`` alone
+is a state-only update.
 
 Secrets (``model.sensitive``) arrive masked in all three inputs, so they are compared by their
 keyed hashes: an unchanged secret is no change, a changed one is an update like any other.
@@ -30,30 +32,33 @@ Each change lists its sensitive fields: the desired deployment's, and those its 
 
 A ``PlanContext`` makes a partial plan (only the addresses its selection matches are planned)
 and carries what the plan records of its origin (manifest, state path, creation time); every
-change records the fingerprint of the live record it was planned from.
+change records the fingerprint of the live record it was planned from (for a plan that is
+saved or printed: ``PlanContext.fingerprints``).
 
-One deployment has one address. Two addresses (desired or recorded) at the same target URI and
-name would be planned as two deployments, e.g. a target key renamed in the manifest: the new
-address would be "exists but not managed" and the old one deleted, deleting the live
-deployment. So that is an error before anything is planned; for a renamed key it says to run
-``deployctl state mv OLD NEW``.
+One deployment has one address (``planner.one_address``): two addresses at the same target URI
+and name are an error before anything is planned.
+
+Most deployments of most plans are unchanged; ``planner.unchanged`` tells those apart with one
+comparison per field, and only the others go through the rules above.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from deployctl.errors import PlanError
-from deployctl.manifest.model import DesiredDeployment
+from deployctl.manifest.model import UPDATE_IN_PLACE, UPDATE_REPLACE, DesiredDeployment, UpdateMode
 from deployctl.model import SPEC_FIELDS, DeploymentSpec, JSONObject, JSONValue, json_equal
-from deployctl.model.live import LiveStatus, LiveView
+from deployctl.model.live import LiveRecord, LiveStatus, LiveView
+from deployctl.model.pins import ModelPin
 from deployctl.model.sensitive import fields_of, merge_fields
 from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner.adopt import adopted_spec
 from deployctl.planner.diff import creation_diff, deletion_diff, field_diff
 from deployctl.planner.lifecycle import keep_current, triggers, without
+from deployctl.planner.one_address import shared_deployments
 from deployctl.planner.plan import (
     Action,
     Plan,
@@ -62,14 +67,34 @@ from deployctl.planner.plan import (
     UnmanagedDeployment,
     live_fingerprint,
 )
+from deployctl.planner.unchanged import unchanged
+from deployctl.planner.unverified import unverified_fields
 
 
 @dataclass(frozen=True)
 class DesiredTarget:
-    """What the planner needs of a desired deployment: where it goes and what it should be."""
+    """What the planner needs of a desired deployment: where it goes and what it should be.
+
+    ``update`` is its target's ``update:``; with ``replace`` every update is planned as a
+    replace (the target cannot update in place).
+    """
 
     deployment: DesiredDeployment
     target_uri: str
+    update: UpdateMode = UPDATE_IN_PLACE
+    # The registry reference the deployment's model_uri was pinned from (its spec holds the
+    # pinned URI), if it names one.
+    pin: ModelPin | None = None
+
+    @property
+    def replaces_updates(self) -> bool:
+        """Whether an update of this deployment must be a replace (``update: replace``)."""
+        return self.update == UPDATE_REPLACE
+
+    @property
+    def no_update_in_place(self) -> str:
+        """Why an update of it is a replace, as plans say it."""
+        return f"target '{self.deployment.target}' cannot update in place (update: replace)"
 
 
 class _Where(NamedTuple):
@@ -80,10 +105,24 @@ class _Where(NamedTuple):
     target_uri: str
 
 
+def reported_over(live: LiveRecord | None, base: JSONObject) -> JSONObject:
+    """The managed fields ``live`` reports, by name; a config the target reports only some keys
+    of (``LiveRecord.config_keys``) is completed from ``base``'s config."""
+    if live is None:
+        return {}
+    reported = live.reported_fields()
+    if live.config_keys is not None and "config" in reported:
+        base_config = base.get("config")
+        reported["config"] = live.merged_config(
+            base_config if isinstance(base_config, dict) else {}
+        )
+    return reported
+
+
 def drift_baseline(record: StateRecord) -> JSONObject:
     """Each managed field right after the last apply: as the target reported it, else applied."""
-    then = record.live.reported_fields() if record.live else {}
-    return {**record.applied.to_json(), **then}
+    applied = record.applied.to_json()
+    return {**applied, **reported_over(record.live, applied)}
 
 
 def drifted_fields(
@@ -99,8 +138,8 @@ def drifted_fields(
     """
     if live.record is None:
         return {}
-    now = live.record.reported_fields()
     baseline = drift_baseline(record)
+    now = reported_over(live.record, baseline)
     drifted: dict[str, JSONValue] = {}
     for name in SPEC_FIELDS:
         if name not in now:
@@ -160,6 +199,19 @@ def _plan_import(item: DesiredTarget, live: LiveStatus) -> ResourceChange:
     )
 
 
+def _why_different(pin: ModelPin | None, record: StateRecord, after: JSONObject) -> str:
+    """Why the desired spec differs from the last applied one: the registry alias moved (when
+    that is the only difference), else the manifest changed."""
+    moved = pin.moved_from(record.model_pin) if pin is not None else None
+    if moved is None:
+        return "the manifest differs from the last applied version"
+    applied = record.applied.to_json()
+    others = [f for f in SPEC_FIELDS if f != "model_uri" and not json_equal(applied[f], after[f])]
+    if others:
+        return f"the manifest differs from the last applied version ({moved})"
+    return moved
+
+
 def _plan_desired(
     item: DesiredTarget, record: StateRecord | None, live: LiveStatus | None
 ) -> ResourceChange | str:
@@ -186,9 +238,19 @@ def _plan_desired(
             prevent_destroy=protect,
         )
     assert live is not None
+    if record is not None and unchanged(desired, record, live):
+        unreported = _unreported(live)
+        return ResourceChange(
+            *base,
+            action=Action.NOOP,
+            reason=f"up to date ({unreported})" if unreported else "up to date",
+            before=record.applied,
+            after=desired.spec,
+            prevent_destroy=protect,
+        )
     if record is None:
         if desired.adopt:
-            return _plan_import(item, live)
+            return _import_as_is(item, _plan_import(item, live))
         return (
             f"{desired.address} already exists on target '{desired.target}' but is not managed "
             "by deployctl; adopt it with 'deployctl import "
@@ -207,7 +269,7 @@ def _plan_desired(
     after_spec = DeploymentSpec.from_json(after)
     reasons = []
     if not json_equal(without(record.applied.to_json(), ignore), without(after, ignore)):
-        reasons.append("the manifest differs from the last applied version")
+        reasons.append(_why_different(item.pin, record, after))
     if drifted:
         reasons.append(
             "changed on the target outside deployctl (" + ", ".join(sorted(drifted)) + ")"
@@ -244,6 +306,15 @@ def _plan_desired(
             return _protected(desired.address, "replace", f"a change to {', '.join(replaced_by)}")
         action = Action.REPLACE
         reasons.append(f"lifecycle.replace_on: {', '.join(replaced_by)} changed")
+    elif item.replaces_updates:
+        # Every update is a replace here, even one whose diff is empty (the target already
+        # shows the manifest's values): update_deployment is the call this target lacks.
+        if protect or record.prevent_destroy:
+            changed = ", ".join(d.path for d in diff) or "the deployment"
+            where = f"update: replace on target '{desired.target}', and a change to {changed}"
+            return _protected(desired.address, "replace", where)
+        action = Action.REPLACE
+        reasons.append(item.no_update_in_place)
     return ResourceChange(
         *base,
         action=action,
@@ -253,6 +324,25 @@ def _plan_desired(
         diff=diff,
         prevent_destroy=protect,
     )
+
+
+def _import_as_is(item: DesiredTarget, imported: ResourceChange) -> ResourceChange:
+    """On a target that cannot update in place, an import that would then update: imported
+    as it is, with no change made; the next plan shows the replace that makes it match the
+    manifest (and ``prevent_destroy`` can still refuse it there)."""
+    if not item.replaces_updates or not imported.diff:
+        return imported
+    changed = ", ".join(d.path for d in imported.diff)
+    instead = (
+        f" as it is ({item.no_update_in_place}: the next plan replaces it to match the "
+        f"manifest: {changed})"
+    )
+    updated = ", then updated to match the manifest"
+    if updated in imported.reason:
+        reason = imported.reason.replace(updated, instead, 1)
+    else:
+        reason = imported.reason + instead
+    return replace(imported, reason=reason, after=imported.before, diff=())
 
 
 def _plan_orphan(
@@ -284,45 +374,6 @@ def _plan_orphan(
     )
 
 
-def _shared_deployments(
-    desired: list[DesiredTarget], state: StateDocument, selected: Callable[[str], bool]
-) -> list[str]:
-    """One message per deployment (target URI and name) that two addresses point at, among the
-    desired and recorded addresses; only deployments with a selected address count."""
-    found: dict[tuple[str, str], dict[str, set[str]]] = {}
-    for item in desired:
-        where = found.setdefault((item.target_uri, item.deployment.name), {})
-        where.setdefault(item.deployment.address, set()).add("manifest")
-    for address, record in state.records.items():
-        where = found.setdefault((record.target_uri, record.name), {})
-        where.setdefault(address, set()).add("state")
-    messages = []
-    for (uri, name), addresses in sorted(found.items()):
-        if len(addresses) < 2 or not any(selected(a) for a in addresses):
-            continue
-        in_state = [a for a, seen in sorted(addresses.items()) if seen == {"state"}]
-        in_manifest = [a for a, seen in sorted(addresses.items()) if seen == {"manifest"}]
-        if len(addresses) == 2 and len(in_state) == 1 and len(in_manifest) == 1:
-            old, new = in_state[0], in_manifest[0]
-            messages.append(
-                f"{new} (in the manifest) and {old} (in the state) are the same deployment "
-                f"'{name}' at {uri}: the target key was renamed; run 'deployctl state mv {old} "
-                f"{new}', then plan again (planned as it is, {old} would be deleted on the "
-                "target)"
-            )
-            continue
-        roles = ", ".join(
-            f"{a} (in the {' and the '.join(sorted(seen))})"
-            for a, seen in sorted(addresses.items())
-        )
-        messages.append(
-            f"{roles} are the same deployment '{name}' at {uri}: a deployment may have one "
-            "address only; declare it under one target of the manifest, and move or remove the "
-            "other records with 'deployctl state mv' or 'deployctl state rm'"
-        )
-    return messages
-
-
 def make_plan(
     environment: str,
     desired: Iterable[DesiredTarget],
@@ -336,54 +387,72 @@ def make_plan(
 
     With ``destroy``, ``desired`` should be empty: every recorded deployment is deleted. Only
     the addresses ``context.selection`` matches are planned; the rest of ``context`` is recorded
-    in the plan as it is. Each change keeps the ``live_fingerprint`` of its address in ``live``.
-    Raises ``PlanError`` listing every address that cannot be planned.
+    in the plan as it is. Each change keeps the ``live_fingerprint`` of its address in ``live``
+    (unless ``context.fingerprints`` is false: then it is ``None``);
+    the plan lists, per target, the fields its planned deployments' live records do not report
+    (``unverified``). Raises ``PlanError`` listing every address that cannot be planned.
     """
     context = context or PlanContext()
-    selected = context.selection.matches
-    desired = list(desired)
-    shared = _shared_deployments(desired, state, selected)
+    selection = context.selection
+    # Without --target/--exclude every address is selected: no test per address.
+    selected = selection.matches if selection.partial else _everything
+    items = [(d.deployment.address, d) for d in desired]  # each address worked out once
+    shared = shared_deployments(
+        [(a, d.target_uri, d.deployment.name) for a, d in items], state.records, selected
+    )
     if shared:
         raise PlanError("\n".join(shared))
-    desired_by_address = {
-        d.deployment.address: d for d in desired if selected(d.deployment.address)
-    }
-    records = {a: r for a, r in state.records.items() if selected(a)}
+    if selection.partial:
+        desired_by_address = {a: d for a, d in items if selected(a)}
+        records = {a: r for a, r in state.records.items() if selected(a)}
+    else:
+        desired_by_address = dict(items)
+        records = dict(state.records)
     changes: list[ResourceChange] = []
+    planned_live: list[LiveStatus] = []
     errors: list[str] = []
-    for address in sorted(set(desired_by_address) | set(records)):
+    for address in sorted(desired_by_address.keys() | records.keys()):
         record = records.get(address)
         status = live.get(address)
         item = desired_by_address.get(address)
         if item is not None:
             outcome = _plan_desired(item, record, status)
+            smoke = item.deployment.smoke
+            if (item.pin is not None or smoke is not None) and not isinstance(outcome, str):
+                outcome = replace(outcome, model_pin=item.pin, smoke=smoke)
         else:
             assert record is not None  # every address is desired or recorded
             outcome = _plan_orphan(record, status, destroy)
         if isinstance(outcome, str):
             errors.append(outcome)
-        else:
-            sensitive = merge_fields(
-                item.deployment.sensitive if item is not None else (),
-                fields_of(record.applied.to_json()) if record is not None else (),
-            )
-            changes.append(
-                replace(outcome, live_fingerprint=live_fingerprint(status), sensitive=sensitive)
-            )
+            continue
+        sensitive = merge_fields(
+            item.deployment.sensitive if item is not None else (),
+            fields_of(record.applied.to_json()) if record is not None else (),
+        )
+        fingerprint = live_fingerprint(status) if context.fingerprints else None
+        if sensitive or fingerprint is not None:
+            outcome = replace(outcome, live_fingerprint=fingerprint, sensitive=sensitive)
+        changes.append(outcome)
+        if status is not None:
+            planned_live.append(status)
     if errors:
         raise PlanError("\n".join(errors))
     unmanaged = tuple(
         UnmanagedDeployment(s.target, s.name)
-        for s in live.existing()
-        if selected(s.address) and s.address not in desired_by_address and s.address not in records
+        for address, s in sorted(live.statuses.items())
+        if s.exists
+        and address not in desired_by_address
+        and address not in records
+        and selected(address)
     )
     return Plan(
         environment=environment,
         changes=tuple(changes),
         unmanaged=unmanaged,
         destroy=destroy,
-        targets=context.selection.targets,
-        excludes=context.selection.excludes,
+        targets=selection.targets,
+        excludes=selection.excludes,
         target_fields={k: dict(v) for k, v in context.target_fields.items()},
         target_calls=dict(context.target_calls),
         manifest_path=context.manifest_path,
@@ -392,4 +461,10 @@ def make_plan(
         state_lineage=state.lineage,
         state_serial=state.serial,
         created_at=context.created_at,
+        unverified=unverified_fields(planned_live),
     )
+
+
+def _everything(address: str) -> bool:
+    """The selection of a plan without ``--target`` or ``--exclude``."""
+    return True

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deployctl.atomic import fsync_dir, temp_path, write_new_file
+from deployctl.atomic import Arrivals, fsync_dir, temp_path, write_new_file
 from deployctl.errors import StateError
 from deployctl.model.intent import Intent
 from deployctl.model.state import StateRecord
@@ -242,27 +242,41 @@ class JournalWriter:
     """The append side of a journal, shared by a session's threads.
 
     Appends are serialised by the caller (the session orders its in-memory changes the same
-    way); fsyncs are grouped: a thread whose line was covered by another thread's fsync does not
-    fsync again, so parallel workers pay for far fewer than one fsync each.
+    way); fsyncs are a group commit: a thread whose line was covered by another thread's fsync
+    does not fsync again, a thread that finds an fsync running waits for it and then one fsync
+    covers every line appended meanwhile, and an fsync about to start first waits briefly for
+    the lines on their way (``arrivals``: threads that are encoding or appending one, see
+    ``atomic.Arrivals``), so parallel workers pay for far fewer than one fsync each. No
+    ``sync`` returns before an fsync that started after its line was written has finished.
     """
 
-    def __init__(self, path: Path, fd: int, size: int) -> None:
+    def __init__(self, path: Path, fd: int, size: int, arrivals: Arrivals | None = None) -> None:
         self.path = path
         self._fd = fd
         self._size = size
+        self._arrivals = arrivals
         self._appended = 0  # lines written to the file (not necessarily synced)
         self._synced = 0  # lines known to be on disk
-        self._sync_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._syncing = False  # an fsync is running (outside the condition's lock)
         self._closed = False
         self._failed: str | None = None
+        self.syncs = 0  # fsyncs made: fewer than lines when they were grouped
 
     @classmethod
     def create(
-        cls, path: Path, *, lineage: str, base_serial: int, mode: int | None = None
+        cls,
+        path: Path,
+        *,
+        lineage: str,
+        base_serial: int,
+        mode: int | None = None,
+        arrivals: Arrivals | None = None,
     ) -> JournalWriter:
         """Start a journal; atomically replaces a stale one (never a live one: see the session).
 
         ``mode`` is the state file's: the journal holds the same (possibly private) data.
+        ``arrivals`` are the threads on their way to append (the session's).
         """
         header = header_line(lineage, base_serial)
         staged = temp_path(path)
@@ -275,11 +289,11 @@ class JournalWriter:
             raise
         fsync_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-        return cls(path, fd, len(header))
+        return cls(path, fd, len(header), arrivals)
 
     def is_at(self, path: Path) -> bool:
         """Whether ``path`` is still this journal's file (not folded away or replaced since)."""
-        with self._sync_lock:
+        with self._cond:
             if self._closed:
                 return False
             try:
@@ -319,26 +333,42 @@ class JournalWriter:
 
     def sync(self, seq: int) -> None:
         """Return once line ``seq`` (and every line before it) is on disk."""
-        with self._sync_lock:
-            if self._closed or self._synced >= seq:
-                return
-            if self._failed is not None:
-                raise StateError(
-                    f"the state journal {self.path} cannot be written any more: {self._failed}"
-                )
+        with self._cond:
+            while True:
+                if self._closed or self._synced >= seq:
+                    return
+                if self._failed is not None:
+                    raise StateError(
+                        f"the state journal {self.path} cannot be written any more: {self._failed}"
+                    )
+                if not self._syncing:
+                    break
+                self._cond.wait()  # the running fsync may cover ``seq``: see when it ends
+            self._syncing = True
+        target = 0
+        try:
+            if self._arrivals is not None:
+                self._arrivals.settle()  # a short wait for company
             target = self._appended  # everything written so far is covered by this fsync
-            try:
-                _datasync(self._fd)
-            except OSError as exc:
-                # After a failed fsync the kernel may have dropped the dirty pages: nothing
-                # written since the last good fsync can be trusted, so stop appending.
-                self._failed = f"fsync failed ({exc.strerror})"
-                raise
-            self._synced = max(self._synced, target)
+            _datasync(self._fd)
+        except OSError as exc:
+            # After a failed fsync the kernel may have dropped the dirty pages: nothing
+            # written since the last good fsync can be trusted, so stop appending.
+            self._failed = f"fsync failed ({exc.strerror})"
+            target = 0
+            raise
+        finally:
+            with self._cond:
+                self._syncing = False
+                self._synced = max(self._synced, target)
+                self.syncs += 1
+                self._cond.notify_all()
 
     def close(self, *, remove: bool) -> None:
         """Close the file, first syncing it, or removing it once its lines are folded."""
-        with self._sync_lock:
+        with self._cond:
+            while self._syncing:
+                self._cond.wait()
             if self._closed:
                 return
             try:

@@ -43,6 +43,9 @@ class LocalStateSession(JournaledSession):
         self._backend = backend
         self._held = held
         self._journal: JournalWriter | None = None
+        # The threads encoding or appending a journal line: the journal's next fsync waits for
+        # them briefly, so that it covers their lines too (``JournalWriter``).
+        self._arrivals = atomic.Arrivals()
         self._broken: tuple[str, str] | None = None  # why the session stopped writing, and hint
 
     @property
@@ -123,25 +126,30 @@ class LocalStateSession(JournaledSession):
 
     def _append(self, entry: JournalEntry) -> None:
         """One journal line and at most one fsync (grouped with other threads' lines)."""
-        try:
-            line = entry.to_line()
-        except (TypeError, ValueError) as exc:
-            raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
-        with self._mutex:
-            self._check_usable()
-            if not self._view.changes(entry):
-                return
-            journal = self._journal
-            if journal is None:
-                journal = self._open_journal()
+        with self._arrivals.coming():
             try:
-                seq = journal.append(line)
-            except OSError as exc:
-                raise StateError(
-                    f"cannot record {entry.address} in the state journal "
-                    f"{self._backend.journal_path}: {exc.strerror}"
-                ) from exc
-            self._view.apply(entry)
+                line = entry.to_line()
+            except (TypeError, ValueError) as exc:
+                raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
+            # The lock check reads the lock file: done before taking the mutex, which the
+            # other threads need to append (it is as good there: the lock can be lost at
+            # any moment, and an append after that is caught by the next check or the commit).
+            self._check_usable()
+            with self._mutex:
+                self._check_usable(lock=False)
+                if not self._view.changes(entry):
+                    return
+                journal = self._journal
+                if journal is None:
+                    journal = self._open_journal()
+                try:
+                    seq = journal.append(line)
+                except OSError as exc:
+                    raise StateError(
+                        f"cannot record {entry.address} in the state journal "
+                        f"{self._backend.journal_path}: {exc.strerror}"
+                    ) from exc
+                self._view.apply(entry)
         try:
             # Outside the mutex so other threads can append while this one waits for the disk.
             journal.sync(seq)
@@ -160,6 +168,7 @@ class LocalStateSession(JournaledSession):
                 lineage=self._view.new_lineage(),
                 base_serial=self._view.base.serial,
                 mode=atomic.existing_mode(self._backend.path),
+                arrivals=self._arrivals,
             )
         except OSError as exc:
             raise StateError(

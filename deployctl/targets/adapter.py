@@ -6,7 +6,9 @@ pieces together for one connected client: call shapes decided from its signature
 (``signatures``), records read through the target's ``RecordShape`` (``records``), and every
 plugin exception turned into one ``TargetError`` naming the target, the call and the address
 (``plugin_errors``). Each plugin call is logged at DEBUG, time-limited and retried when it fails
-transiently as the target's ``CallPolicy`` says (``calls``).
+transiently as the target's ``CallPolicy`` says (``calls``); with ``client: per_action`` each
+create, update and delete is made on a freshly built client, so what a plugin keeps on its
+client from one call cannot leak into the next.
 
 The plugin module's own functions (``run_local``, ``target_help``) need no client: see
 ``plugin_module.PluginModule``.
@@ -17,14 +19,16 @@ from __future__ import annotations
 import builtins
 import copy
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from deployctl.errors import TargetError
 from deployctl.model import Address, DeploymentSpec, JSONObject, target_scheme
-from deployctl.model.calls import CallPolicy
+from deployctl.model.calls import WRITE_CALLS, CallPolicy
 from deployctl.model.live import LiveRecord
 from deployctl.targets.calls import RetryListener, call_plugin
+from deployctl.targets.plugin_errors import describe_exception
 from deployctl.targets.records import (
     DEFAULT_RECORD_SHAPE,
     RecordShape,
@@ -45,6 +49,17 @@ from deployctl.targets.signatures import (
 logger = logging.getLogger(__name__)
 
 _MAX_PAGES: Final = 10_000
+# How plugins that cannot update say so (mlflow-triton-control: "Updating deployments is not
+# supported"); a NotImplementedError says it whatever its text.
+_NO_UPDATE: Final = re.compile(
+    r"\bupdat\w*\b.*\b(?:not supported|unsupported|not implemented|not allowed)\b"
+    r"|\b(?:cannot|can't|does not support|doesn't support)\b.*\bupdat",
+    re.IGNORECASE,
+)
+
+
+LIST_RETURNS_FULL_RECORDS: Final = "LIST_RETURNS_FULL_RECORDS"
+LIST_IS_COMPLETE: Final = "LIST_IS_COMPLETE"
 
 
 class TargetAdapter:
@@ -56,7 +71,9 @@ class TargetAdapter:
     keep each field (``RecordShape.with_fields`` for a manifest's ``fields:`` mapping).
     ``policy`` limits and retries the list, get, create, update and delete calls (the
     manifest's ``timeout:`` and ``retry:``); ``on_retry``, if set, hears of each retry (it may
-    be set later: a console reporting retries of the calls it shows).
+    be set later: a console reporting retries of the calls it shows). When the policy's
+    ``client`` is ``per_action``, ``connect`` builds the client each create, update and delete
+    is made on (by default ``type(client)(uri)``, as loading builds ``client``).
     """
 
     def __init__(
@@ -69,11 +86,13 @@ class TargetAdapter:
         record_shape: RecordShape = DEFAULT_RECORD_SHAPE,
         policy: CallPolicy | None = None,
         on_retry: RetryListener | None = None,
+        connect: Callable[[], Any] | None = None,
     ) -> None:
         self.key = key
         self.uri = uri
         self.scheme = target_scheme(uri)
         self.client = client
+        self._connect = connect if connect is not None else lambda: type(client)(uri)
         self.plugin = plugin or TargetPlugin(self.scheme, "unregistered", type(client).__module__)
         self.record_shape = record_shape
         self.policy = policy if policy is not None else CallPolicy()
@@ -102,6 +121,22 @@ class TargetAdapter:
         )
 
     # -- reading --
+
+    @property
+    def lists_full_records(self) -> bool:
+        """Whether the plugin's ``list_deployments`` returns each deployment's full record (what
+        ``get_deployment`` would): its client class says so with
+        ``LIST_RETURNS_FULL_RECORDS = True``. Refresh then calls ``get`` only for names the
+        list did not report."""
+        return getattr(type(self.client), LIST_RETURNS_FULL_RECORDS, False) is True
+
+    @property
+    def lists_every_deployment(self) -> bool:
+        """Whether the plugin's ``list_deployments`` always reports every deployment (never a
+        page, never behind on a create): its client class says so with
+        ``LIST_IS_COMPLETE = True``. Refresh then takes a name the list did not report as
+        absent without asking ``get``."""
+        return getattr(type(self.client), LIST_IS_COMPLETE, False) is True
 
     def list(self) -> builtins.list[LiveRecord]:
         """Every deployment the target lists (following pages when the plugin can be asked)."""
@@ -159,12 +194,18 @@ class TargetAdapter:
                 target=self.key,
                 call=call,
                 address=self._address(name),
-                hint="this target cannot change a deployment in place; replace it instead",
+                hint=self._no_update_hint(),
             )
         self.shape.calls[call].check_accepts(
             spec, target=self.key, address=str(Address(self.key, name))
         )
-        result = self._invoke(call, name, spec_values(self.uri, name, spec))
+        try:
+            result = self._invoke(call, name, spec_values(self.uri, name, spec))
+        except TargetError as exc:
+            if _cannot_update(exc):
+                hint = self._no_update_hint()
+                exc.hint = f"{exc.hint}; {hint}" if exc.hint else hint
+            raise
         return None if result is None else json_object(result, name)
 
     def delete(self, name: str, config: JSONObject | None = None) -> None:
@@ -209,9 +250,10 @@ class TargetAdapter:
 
     def _invoke(self, call: str, name: str | None, values: Mapping[str, Any]) -> Any:
         args, kwargs = self.shape.calls[call].arguments(values)
+        client = self._fresh_client(call, name) if self._per_action(call) else self.client
         return call_plugin(
             logger,
-            getattr(self.client, call),
+            getattr(client, call),
             args,
             kwargs,
             target=self.key,
@@ -224,6 +266,38 @@ class TargetAdapter:
 
     def _address(self, name: str | None) -> str | None:
         return str(Address(self.key, name)) if name else None
+
+    def _per_action(self, call: str) -> bool:
+        return call in WRITE_CALLS and self.policy.client_per_action
+
+    def _fresh_client(self, call: str, name: str | None) -> Any:
+        """A client built for this one ``call`` (``client: per_action``); its retries reuse it."""
+        try:
+            client = self._connect()
+        except Exception as exc:
+            raise TargetError(
+                f"building a fresh client for it failed (client: per_action): "
+                f"{describe_exception(exc)}",
+                target=self.key,
+                call=call,
+                address=self._address(name),
+                cause=exc,
+            ) from exc
+        logger.debug("target '%s': a fresh client for %s (client: per_action)", self.key, call)
+        return client
+
+    def _no_update_hint(self) -> str:
+        return (
+            f"target '{self.key}' cannot update deployments in place: set 'update: replace' on "
+            "it in the manifest to have deployctl delete and create them again instead"
+        )
+
+
+def _cannot_update(exc: TargetError) -> bool:
+    """Whether a failed update_deployment says that the plugin cannot update at all."""
+    if isinstance(exc.cause, NotImplementedError):
+        return True
+    return exc.cause is not None and bool(_NO_UPDATE.search(str(exc.cause)))
 
 
 __all__ = ["TargetAdapter"]

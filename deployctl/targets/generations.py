@@ -15,7 +15,7 @@ from typing import Any, Final
 from deployctl.errors import TargetError
 from deployctl.targets.loading import client_class_of, import_plugin
 from deployctl.targets.plugin_errors import describe_exception
-from deployctl.targets.registry import TargetPlugin
+from deployctl.targets.registry import EntryPointError, TargetPlugin
 from deployctl.targets.signatures import (
     CLIENT_METHODS,
     ENDPOINT,
@@ -99,6 +99,8 @@ def plugin_interface(plugin: TargetPlugin) -> str:
     """
     try:
         module = import_plugin(plugin, key=plugin.scheme)
+    except EntryPointError as exc:
+        return f"{UNAVAILABLE}: {exc.reason}"
     except TargetError as exc:
         why = describe_exception(exc.cause) if exc.cause is not None else exc.message
         return f"{UNAVAILABLE}: cannot import {plugin.module_name}: {why}"

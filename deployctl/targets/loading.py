@@ -24,7 +24,7 @@ from deployctl.targets.adapter import TargetAdapter
 from deployctl.targets.plugin_errors import describe_exception
 from deployctl.targets.plugin_module import PluginModule
 from deployctl.targets.records import DEFAULT_RECORD_SHAPE
-from deployctl.targets.registry import TargetPlugin, require_target
+from deployctl.targets.registry import TargetPlugin, check_names_a_module, require_target
 
 # The methods a class must have to count as a client when it does not derive from MLflow's
 # BaseDeploymentClient (duck-typed plugins, or no MLflow installed).
@@ -50,11 +50,12 @@ def load_target(
 
     ``key`` is the manifest's name for the target; every error names it. ``fields`` is the
     target's field mapping (record field -> key or dotted path, the manifest's ``fields:``),
-    read before deployctl's defaults; ``policy`` its ``timeout:`` and ``retry:`` (the
-    defaults when ``None``). Raises ``TargetNotFoundError`` when no installed plugin
-    handles the scheme, and ``TargetError`` when the plugin cannot be imported, has no usable
-    client class, has a method deployctl cannot call, or its constructor fails
-    (``call="connect"``).
+    read before deployctl's defaults; ``policy`` its ``timeout:``, ``retry:`` and ``client:``
+    (the defaults when ``None``; with ``client: per_action`` the adapter builds a client of the
+    same class for each create, update and delete). Raises ``TargetNotFoundError`` when no
+    installed plugin handles the scheme, and ``TargetError`` when the plugin cannot be
+    imported, has no usable client class, has a method deployctl cannot call, or its
+    constructor fails (``call="connect"``).
     """
     plugin = require_target(target_scheme(uri), key=key, uri=uri)
     shape = DEFAULT_RECORD_SHAPE.with_fields(fields) if fields else DEFAULT_RECORD_SHAPE
@@ -69,7 +70,15 @@ def load_target(
             call="connect",
             cause=exc,
         ) from exc
-    return TargetAdapter(key, uri, client, plugin=plugin, record_shape=shape, policy=policy)
+    return TargetAdapter(
+        key,
+        uri,
+        client,
+        plugin=plugin,
+        record_shape=shape,
+        policy=policy,
+        connect=lambda: client_class(uri),
+    )
 
 
 def load_module(uri: str, *, key: str) -> PluginModule:
@@ -109,6 +118,7 @@ def import_plugin(plugin: TargetPlugin, *, key: str) -> ModuleType:
                 cause=exc,
                 hint=f"reinstall {plugin.package or 'the plugin'} and its dependencies",
             ) from exc
+        check_names_a_module(plugin, loaded, key=key)
         _modules[plugin.module_name] = loaded
         return loaded  # type: ignore[no-any-return]
 

@@ -3,8 +3,15 @@
 ``local:PATH`` stores each deployment as ``PATH/deployments/<name>.json``. It is a real target
 (not a mock): several processes and threads can use one directory at once. Every change takes
 an exclusive ``flock`` on ``PATH/.lock`` and writes atomically (temp file in the same directory,
-fsync, ``os.replace``, fsync of the directory), so readers never see a partial record and
-concurrent creates of one name let exactly one through.
+fsync, rename), so readers never see a partial record and concurrent creates of one name let
+exactly one through.
+
+A change returns only once it is durable, but what is slow about that is kept out of the lock,
+so that an apply's workers, which often write to one target at once, do not queue behind each
+other's fsyncs: a create writes and fsyncs its record as a temp file *before* taking the lock,
+and under it only checks that the name is free and renames; every change syncs the directory
+(which makes its rename or unlink durable) *after* releasing the lock, one fsync shared by the
+threads that need it at the same time (``atomic.directory_sync``).
 
 This module does not import MLflow: ``predict`` and ``run_local`` import it when called, and
 errors are ``MlflowException`` when MLflow is already loaded (as under MLflow's CLI, see
@@ -85,8 +92,13 @@ class LocalDeploymentClient:
     """Deployments as JSON records under ``PATH/deployments`` (MLflow 3 method signatures).
 
     A plain class on purpose: deployctl drives it without MLflow; ``mlflow_local`` mixes it into
-    MLflow's ``BaseDeploymentClient`` for MLflow's own CLI.
+    MLflow's ``BaseDeploymentClient`` for MLflow's own CLI. Its list returns full records, so a
+    refresh reads each record once (``LIST_RETURNS_FULL_RECORDS``).
     """
+
+    LIST_RETURNS_FULL_RECORDS = True
+    # It reads the records directory: a name it does not list does not exist.
+    LIST_IS_COMPLETE = True
 
     def __init__(self, target_uri: str) -> None:
         self.target_uri = target_uri
@@ -110,24 +122,40 @@ class LocalDeploymentClient:
         path = self._record_path(name)
         _check_model_uri(model_uri)
         record_config = _checked_config(config)
-        with self._locked():
-            if path.exists():
-                raise local_error(
-                    f"deployment '{name}' already exists in {self.records_dir}",
-                    RESOURCE_ALREADY_EXISTS,
-                )
-            now = _now()
-            record = {
-                "name": name,
-                "model_uri": model_uri,
-                "flavor": flavor,
-                "config": record_config,
-                "status": DEFAULT_STATUS,
-                "created_at": now,
-                "updated_at": now,
-                "revision": 1,
-            }
-            _write_atomic(path, record)
+        now = _now()
+        record = {
+            "name": name,
+            "model_uri": model_uri,
+            "flavor": flavor,
+            "config": record_config,
+            "status": DEFAULT_STATUS,
+            "created_at": now,
+            "updated_at": now,
+            "revision": 1,
+        }
+        # Written and fsynced before the lock is taken: the lock is held only to check that
+        # the name is free and to rename (the one-winner rule needs no more).
+        staged = atomic.temp_path(path)
+        sync = atomic.directory_sync(self.records_dir)
+        try:
+            try:
+                atomic.write_new_file(staged, _encoded(record))
+            except FileNotFoundError:  # the first record: make the directories
+                self.records_dir.mkdir(parents=True, exist_ok=True)
+                atomic.write_new_file(staged, _encoded(record))
+            with sync.arrivals.coming(), self._locked():
+                if path.exists():
+                    raise local_error(
+                        f"deployment '{name}' already exists in {self.records_dir}",
+                        RESOURCE_ALREADY_EXISTS,
+                    )
+                os.rename(staged, path)
+                ticket = sync.ask()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(staged)
+            raise
+        _sync_dir(sync, ticket)
         return record
 
     def update_deployment(
@@ -144,7 +172,8 @@ class LocalDeploymentClient:
         if model_uri is not None:
             _check_model_uri(model_uri)
         new_config = _checked_config(config) if config is not None else None
-        with self._locked():
+        sync = atomic.directory_sync(self.records_dir)
+        with sync.arrivals.coming(), self._locked():
             record = self._read(name, path)
             if model_uri is not None:
                 record["model_uri"] = model_uri
@@ -154,7 +183,9 @@ class LocalDeploymentClient:
                 record["config"] = new_config
             record["updated_at"] = _now()
             record["revision"] = int(record.get("revision") or 0) + 1
-            _write_atomic(path, record)
+            _replace(path, record)
+            ticket = sync.ask()
+        _sync_dir(sync, ticket)
         return record
 
     def delete_deployment(
@@ -163,12 +194,14 @@ class LocalDeploymentClient:
         """Remove ``name``; deleting a name that does not exist is not an error."""
         _no_endpoint(endpoint)
         path = self._record_path(name)
-        with self._locked():
+        sync = atomic.directory_sync(self.records_dir)
+        with sync.arrivals.coming(), self._locked():
             try:
                 path.unlink()
             except FileNotFoundError:
                 return
-            _fsync_dir(path.parent)
+            ticket = sync.ask()
+        _sync_dir(sync, ticket)
 
     def get_deployment(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
         """The full record of ``name``; raises ``RESOURCE_DOES_NOT_EXIST`` if there is none."""
@@ -179,16 +212,17 @@ class LocalDeploymentClient:
         """The full records of every deployment, sorted by name."""
         _no_endpoint(endpoint)
         try:
-            entries = sorted(self.records_dir.iterdir())
+            with os.scandir(self.records_dir) as scan:
+                # Dot files are temp files of writes in progress (or of a crashed writer).
+                names = sorted(
+                    e.name for e in scan if e.name.endswith(".json") and e.name[0] != "."
+                )
         except FileNotFoundError:
             return []
         records = []
-        for entry in entries:
-            # Dot files are temp files of writes in progress (or of a crashed writer).
-            if entry.name.startswith(".") or entry.suffix != ".json":
-                continue
+        for file_name in names:
             try:
-                records.append(self._read(entry.stem, entry))
+                records.append(self._read(file_name[:-5], self.records_dir / file_name))
             except Exception as exc:
                 # Deleted between listing the directory and reading it.
                 if getattr(exc, "error_code", None) != RESOURCE_DOES_NOT_EXIST:
@@ -200,7 +234,7 @@ class LocalDeploymentClient:
         _no_endpoint(endpoint)
         record = self.get_deployment(deployment_name)
         try:
-            import mlflow.pyfunc
+            import mlflow.pyfunc  # noqa: F401  (is MLflow installed? load_pyfunc uses it)
         except ImportError as exc:
             raise local_error(
                 f"predict on the local target needs MLflow: {MLFLOW_HINT} ({exc})",
@@ -210,7 +244,9 @@ class LocalDeploymentClient:
         with self._models_lock:
             model = self._models.get(key)
         if model is None:
-            model = mlflow.pyfunc.load_model(key[2])
+            from deployctl.targets.model_loading import load_pyfunc
+
+            model = load_pyfunc(key[2])  # a failure is one line naming the model and the fix
             with self._models_lock:
                 self._models = {k: v for k, v in self._models.items() if k[0] != key[0]}
                 self._models[key] = model
@@ -228,7 +264,8 @@ class LocalDeploymentClient:
 
     def _read(self, name: str, path: Path) -> dict[str, Any]:
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, "rb") as file:
+                text = file.read()
         except FileNotFoundError:
             raise local_error(
                 f"deployment '{name}' does not exist in {self.records_dir}",
@@ -236,7 +273,7 @@ class LocalDeploymentClient:
             ) from None
         try:
             record = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
             raise local_error(f"{path} is not valid JSON: {exc}", INTERNAL_ERROR) from exc
         if not isinstance(record, dict):
             raise local_error(f"{path} does not hold a deployment record", INTERNAL_ERROR)
@@ -248,13 +285,22 @@ class LocalDeploymentClient:
         # threads as well as processes.
         import fcntl
 
-        self.records_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.path / LOCK_FILE, "a+b") as lock:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        # A bare descriptor (not inherited by child processes, as os.open makes them): a file
+        # object would cost a tty check and seeks on every change.
+        flags = os.O_RDWR | os.O_CREAT
+        try:
+            fd = os.open(self.path / LOCK_FILE, flags, 0o666)
+        except FileNotFoundError:  # the first change: make the directories
+            self.records_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / LOCK_FILE, flags, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
 
 def _no_endpoint(endpoint: str | None) -> None:
@@ -284,17 +330,29 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def _write_atomic(path: Path, record: Mapping[str, Any]) -> None:
-    data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    # A failed directory fsync after the rename leaves the record in place: the call succeeded.
-    with contextlib.suppress(atomic.ReplacedButNotSynced):
-        atomic.write_atomic(path, data)
+def _encoded(record: Mapping[str, Any]) -> bytes:
+    return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def _fsync_dir(path: Path) -> None:
-    # Makes an unlink durable; not possible on every platform.
+def _replace(path: Path, record: Mapping[str, Any]) -> None:
+    """Replace ``path`` by ``record`` (temp file, fsync, rename); the caller syncs the
+    directory. On failure ``path`` is untouched and no temp file is left."""
+    staged = atomic.temp_path(path)
+    try:
+        atomic.write_new_file(staged, _encoded(record), mode=atomic.existing_mode(path))
+        os.replace(staged, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(staged)
+        raise
+
+
+def _sync_dir(sync: atomic.GroupCommit, ticket: int) -> None:
+    """Wait until the records directory's renames and unlinks up to ``ticket`` are durable
+    (one fsync shared with concurrent writers). A failure leaves the change in place (the call
+    did it) and is not an error: not every platform can sync a directory."""
     with contextlib.suppress(OSError):
-        atomic.fsync_dir(path)
+        sync.wait(ticket)
 
 
 # -- module functions of a deployment plugin --
@@ -383,7 +441,8 @@ Concurrency
   Several processes and threads may use one directory at once: every change holds an
   exclusive lock on PATH/{LOCK_FILE} (POSIX flock) and replaces the record atomically (temp
   file, fsync, rename), so readers never see a partial record and of several concurrent
-  creates of one name exactly one succeeds.
+  creates of one name exactly one succeeds. A change returns once it is on disk; concurrent
+  changes share the fsync of the directory.
 
 predict and run_local
   predict loads the model with mlflow.pyfunc.load_model; run_local serves it with MLflow's

@@ -283,11 +283,14 @@ def plugin_error(
 ) -> TargetError:
     """``exc``, raised by a plugin of ``scheme`` in ``call`` (the last of ``attempts`` tries), as
     the ``TargetError`` (subclass, by MLflow error code) to raise; a rejected request points at
-    ``deployctl target-help``."""
+    ``deployctl target-help`` (a rejected ``predict``, at its input)."""
     code = error_code_of(exc)
     cls = error_class(code)
     hint = None
-    if cls is TargetRejectedError:
+    if cls is TargetRejectedError and call == "predict":
+        # predict sends the input, never the flavor or config.
+        hint = "check the input's columns and types against what the deployed model expects"
+    elif cls is TargetRejectedError:
         hint = (
             "check the deployment's flavor and config against what the target accepts: "
             f"deployctl target-help {scheme}"

@@ -2,8 +2,9 @@
 
 Constructing a plugin client may connect to a cluster, so a command loads only the targets it
 touches, and each of them once however often it is asked for (refresh, then apply). Each adapter
-gets its target's field mapping and call policy (timeouts and retries) from the manifest, or
-from the saved plan that recorded them.
+gets its target's field mapping and call policy (timeouts, retries, and whether each change gets
+a client of its own: ``client: per_action``) from the manifest, or from the saved plan that
+recorded them.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ class TargetPool:
     ``fields`` maps target keys to their field mapping (the manifest's ``fields:``; record
     field -> key or dotted path), so each adapter reads its target's records the way the
     manifest says; ``calls`` maps target keys to their ``CallPolicy`` (the manifest's
-    ``timeout:`` and ``retry:``). A key without one uses deployctl's defaults, as does every
-    target when the pool is made without a manifest or plan. ``on_retry`` is given to every
-    adapter the pool makes (see ``TargetAdapter``).
+    ``timeout:``, ``retry:`` and ``client:``). A key without one uses deployctl's defaults (one
+    shared client), as does every target when the pool is made without a manifest or plan.
+    ``on_retry`` is given to every adapter the pool makes (see ``TargetAdapter``).
     """
 
     def __init__(
@@ -67,7 +68,7 @@ class TargetPool:
         cls, manifest: _TargetsOf, *, on_retry: RetryListener | None = None
     ) -> TargetPool:
         """A pool reading each of the manifest's targets with its ``fields:`` mapping and
-        calling it with its ``timeout:`` and ``retry:``."""
+        calling it with its ``timeout:``, ``retry:`` and ``client:``."""
         return cls(
             {t.key: t.field_mapping() for t in manifest.targets if t.fields},
             {t.key: t.calls for t in manifest.targets if t.calls is not None},

@@ -7,17 +7,32 @@ order); ``RecordShape.with_fields`` puts a target's field mapping (the manifest'
 front of the defaults (``DEFAULT_RECORD_SHAPE``). Per-request metadata (boto3's
 ``ResponseMetadata`` and the like, ``model.live.PER_REQUEST_KEYS``) is dropped from the raw
 record kept, so state and saved plans do not see a change on every read.
+
+Paths are ``record_paths.RecordPath``s (dotted, with list indexes and ``|json``). Besides the
+whole ``config``, a mapping may name single config keys (``config.temperature: temperature``,
+for plugins that keep config keys flat at the top of the record or spread over it): the record's
+config is then the whole config found (if any) with those keys laid over it; when no whole
+config is found, only the mapped keys are reported (``LiveRecord.config_keys``).
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from deployctl.model import SPEC_FIELDS, JSONObject, json_safe
+from deployctl.model.field_paths import (
+    CONFIG_FIELD_PATTERN,
+    CONFIG_FIELD_RULE,
+    CONFIG_KEY_PREFIX,
+    RECORD_FIELDS,
+)
 from deployctl.model.live import LiveRecord, without_per_request
+from deployctl.targets.record_paths import MISSING, RecordPath
 
 NAME_KEYS: Final = (
     "name",
@@ -27,8 +42,8 @@ NAME_KEYS: Final = (
     "modelName",
     "model_name",
 )
-RECORD_FIELDS: Final = ("name", "model_uri", "flavor", "config", "status")
-_MISSING: Final = object()
+_MISSING: Final = MISSING
+_CONFIG_FIELD: Final = re.compile(CONFIG_FIELD_PATTERN)
 
 
 class RecordShapeError(ValueError):
@@ -40,8 +55,9 @@ class RecordShape:
     """Where a target's records keep the fields deployctl reads.
 
     Each field is a tuple of paths tried in order; a path is a key or a dotted path into nested
-    dicts (``Tags.model_uri``). ``with_fields`` puts a per-target mapping in front of the
-    defaults.
+    dicts (``Tags.model_uri``, see ``record_paths``). ``config_keys`` maps single config keys to
+    the path holding each (``("temperature", "temperature")``). ``with_fields`` puts a
+    per-target mapping in front of the defaults.
     """
 
     name: tuple[str, ...] = NAME_KEYS
@@ -49,17 +65,29 @@ class RecordShape:
     flavor: tuple[str, ...] = ("flavor",)
     config: tuple[str, ...] = ("config",)
     status: tuple[str, ...] = ("status", "state", "EndpointStatus")
+    config_keys: tuple[tuple[str, str], ...] = ()
 
     def with_fields(self, fields: Mapping[str, str]) -> RecordShape:
-        """This shape with ``fields`` (field -> path, e.g. ``{"name": "EndpointName"}``) first."""
-        changes: dict[str, tuple[str, ...]] = {}
+        """This shape with ``fields`` (field -> path, e.g. ``{"name": "EndpointName"}``,
+        ``{"config.temperature": "temperature"}``) first. Raises ``ValueError`` for a field
+        deployctl does not read or a path that is not one (``record_paths.PATH_RULE``)."""
+        changes: dict[str, Any] = {}
+        keys = dict(self.config_keys)
         for fld, path in fields.items():
+            _parse(path)
+            if fld.startswith(CONFIG_KEY_PREFIX):
+                if not _CONFIG_FIELD.match(fld):
+                    raise ValueError(f"'{fld}' names no config key: {CONFIG_FIELD_RULE}")
+                keys[fld[len(CONFIG_KEY_PREFIX) :]] = path
+                continue
             if fld not in RECORD_FIELDS:
                 raise ValueError(
-                    f"'{fld}' is not a record field (expected one of {', '.join(RECORD_FIELDS)})"
+                    f"'{fld}' is not a record field (expected one of {', '.join(RECORD_FIELDS)}, "
+                    "or config.KEY for one config key)"
                 )
             current: tuple[str, ...] = getattr(self, fld)
             changes[fld] = (path, *(p for p in current if p != path))
+        changes["config_keys"] = tuple(sorted(keys.items()))
         return replace(self, **changes)
 
     def name_in(self, item: Mapping[str, Any]) -> str | None:
@@ -87,7 +115,7 @@ class RecordShape:
             )
         model_uri = self._text(body, self.model_uri)
         flavor = self._text(body, self.flavor)
-        config = self._config(body)
+        config, config_keys = self._config(body)
         found = {"model_uri": model_uri, "flavor": flavor, "config": config}
         return LiveRecord(
             name=name,
@@ -95,6 +123,7 @@ class RecordShape:
             model_uri=model_uri,
             flavor=flavor,
             config=config,
+            config_keys=config_keys,
             status=self._status(body),
             unreported=frozenset(
                 fld
@@ -163,12 +192,26 @@ class RecordShape:
                 return value
         return None
 
-    def _config(self, body: Mapping[str, Any]) -> JSONObject | None:
+    def _config(self, body: Mapping[str, Any]) -> tuple[JSONObject | None, tuple[str, ...] | None]:
+        """The config the record reports, and which keys (``None``: the whole config)."""
+        whole: JSONObject | None = None
         for path in self.config:
             value = _lookup(body, path)
             if isinstance(value, Mapping):
-                return json_object(value, None)
-        return None
+                whole = json_object(value, None)
+                break
+        if not self.config_keys:
+            return whole, None
+        mapped: JSONObject = {}
+        for key, path in self.config_keys:
+            value = _find(body, path)
+            if value is not _MISSING:
+                mapped[key] = json_safe(value)
+        if whole is not None:
+            return {**whole, **mapped}, None
+        if not mapped:
+            return None, None
+        return mapped, tuple(sorted(mapped))
 
     def _status(self, body: Mapping[str, Any]) -> str | None:
         for path in self.status:
@@ -187,16 +230,16 @@ class RecordShape:
 DEFAULT_RECORD_SHAPE: Final = RecordShape()
 
 
+@functools.lru_cache(maxsize=1024)
+def _parse(path: str) -> RecordPath:
+    return RecordPath.parse(path)
+
+
 def _find(item: Mapping[str, Any], path: str) -> Any:
-    """The value at ``path`` (a key, else a dotted path), or ``_MISSING`` when there is none."""
+    """The value at ``path`` (a key, else a ``RecordPath``), or ``_MISSING`` when there is none."""
     if path in item:
         return item[path]
-    current: Any = item
-    for part in path.split("."):
-        if not isinstance(current, Mapping) or part not in current:
-            return _MISSING
-        current = current[part]
-    return current
+    return _parse(path).find(item)
 
 
 def _lookup(item: Mapping[str, Any], path: str) -> Any:

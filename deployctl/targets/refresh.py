@@ -3,7 +3,10 @@
 Existence cannot be read from one call (``shared/plugins.md``): lists may be paginated behind the
 plugin's back or leave names out, and ``get_deployment`` of a missing name raises whatever the
 plugin likes. So each target is listed once, every wanted or listed name is fetched with
-``get``, and the rules below decide:
+``get`` (a target whose list returns full records, ``TargetAdapter.lists_full_records`` as the
+built-in ``local`` target, is asked with ``get`` only for wanted names its list left out, and
+not even those when its list is complete, ``lists_every_deployment``: the local target's list
+reads its directory), and the rules below decide:
 
 - a listed name exists (a failing ``get`` then keeps the list's record);
 - a wanted name the list did not report exists if ``get`` finds it; it is absent (with the
@@ -37,6 +40,7 @@ from deployctl.targets.adapter import TargetAdapter
 from deployctl.targets.plugin_errors import not_found_evidence
 
 FOUND_BY_GET = "not reported by list_deployments; get_deployment found it"
+NOT_LISTED_BY_COMPLETE_LIST = "not reported by list_deployments, which reports every deployment"
 ABSENT_PREFIX = "not reported by list_deployments, and get_deployment raised: "
 
 UNKNOWN_ADVICE = (
@@ -93,6 +97,8 @@ def refresh(
         for key in sorted(adapters):
             submit(adapters[key].list, None, key)
         for key in sorted(wanted):
+            if adapters[key].lists_full_records:
+                continue  # asked for after the list, for the names it does not report
             for name in sorted(set(wanted[key])):
                 request_get(key, name)
 
@@ -114,6 +120,13 @@ def refresh(
                     got[(key, maybe_name)] = result
                     continue
                 listed[key] = {r.name: r for r in result}
+                if adapters[key].lists_full_records:
+                    # The list's records are what get would return: get only what it left out
+                    # (nothing, when the list is complete: what it left out does not exist).
+                    if not adapters[key].lists_every_deployment:
+                        for name in sorted(set(wanted.get(key, ())) - set(listed[key])):
+                            request_get(key, name)
+                    continue
                 for name in sorted(listed[key]):
                     request_get(key, name)
         finally:
@@ -124,7 +137,8 @@ def refresh(
 
     if list_errors:
         raise list_errors[sorted(list_errors)[0]]
-    statuses, unknown = _statuses(wanted, listed, got, get_errors)
+    complete = {key for key, adapter in adapters.items() if adapter.lists_every_deployment}
+    statuses, unknown = _statuses(wanted, listed, got, get_errors, complete)
     if unknown:
         raise RefreshError(unknown, advice=UNKNOWN_ADVICE)
     return LiveView(statuses=statuses)
@@ -135,6 +149,7 @@ def _statuses(
     listed: Mapping[str, Mapping[str, LiveRecord]],
     got: Mapping[_Key, LiveRecord],
     get_errors: Mapping[_Key, TargetError],
+    complete: Collection[str] = (),
 ) -> tuple[dict[str, LiveStatus], list[TargetError]]:
     """The status of each address, and the ``get`` errors of those whose existence is unknown
     (in address order)."""
@@ -150,6 +165,8 @@ def _statuses(
             status = LiveStatus(key, name, exists=True, record=record)
         elif from_get is not None:
             status = LiveStatus(key, name, exists=True, record=from_get, reason=FOUND_BY_GET)
+        elif key in complete and (key, name) not in get_errors:
+            status = LiveStatus(key, name, exists=False, reason=NOT_LISTED_BY_COMPLETE_LIST)
         else:
             error = get_errors.get((key, name))
             if error is not None and not says_absent(error):
@@ -177,6 +194,7 @@ def _merge(listed: LiveRecord, got: LiveRecord) -> LiveRecord:
         model_uri=got.model_uri if got.model_uri is not None else listed.model_uri,
         flavor=got.flavor if got.flavor is not None else listed.flavor,
         config=got.config if got.config is not None else listed.config,
+        config_keys=got.config_keys if got.config is not None else listed.config_keys,
         status=got.status if got.status is not None else listed.status,
         # A field either of them reports is reported.
         unreported=(

@@ -10,14 +10,21 @@ A target URI's scheme (``deployctl.model.target_scheme``) names a plugin. Lookup
 Nothing here imports a plugin (nor MLflow): only entry-point metadata is read, once per process
 (the scan opens every installed distribution's metadata), and not at all to find a built-in.
 Importing a plugin and connecting its client is ``deployctl.targets.loading``.
+
+An entry point must name a module (``acme = acme_deploy``): MLflow's loader and deployctl look
+for ``run_local``, ``target_help`` and the client class inside what it names. Some plugins
+(``mlflow-tcdeploy-plugin``) name their client class instead (``acme = acme_deploy:Client``),
+which MLflow refuses; ``check_names_a_module`` refuses it too, once the loader has imported what
+the entry point names, with a message stating the fix.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
-from deployctl.errors import TargetNotFoundError
+from deployctl.errors import TargetError, TargetNotFoundError
 
 BUILT_IN = "built-in"
 DEPLOYCTL_PLUGIN = "deployctl plugin"
@@ -25,6 +32,7 @@ MLFLOW_PLUGIN = "MLflow plugin"
 
 DEPLOYCTL_GROUP = "deployctl.targets"
 MLFLOW_GROUP = "mlflow.deployments"
+_GROUPS = {DEPLOYCTL_PLUGIN: DEPLOYCTL_GROUP, MLFLOW_PLUGIN: MLFLOW_GROUP}
 
 _BUILT_INS: dict[str, str] = {"local": "deployctl.targets.local"}
 
@@ -52,6 +60,50 @@ class TargetPlugin:
             if self.version:
                 origin += f" {self.version}"
         return f"{self.scheme} ({origin})"
+
+    @property
+    def group(self) -> str | None:
+        """The entry-point group the plugin was found in; ``None`` for a built-in."""
+        return _GROUPS.get(self.source)
+
+    def entry_point(self) -> str:
+        """The entry point as its package declares it: ``scheme = module[:attr]``."""
+        return f"{self.scheme} = {self.module_name}"
+
+
+class EntryPointError(TargetError):
+    """A plugin's entry point names a class instead of a module; ``reason`` says so without
+    the target and call (for ``deployctl targets``)."""
+
+    def __init__(self, reason: str, *, target: str) -> None:
+        super().__init__(
+            reason, target=target, call="load", hint="report this to the plugin's authors"
+        )
+        self.reason = reason
+
+
+def check_names_a_module(plugin: TargetPlugin, loaded: object, *, key: str) -> None:
+    """Raise ``EntryPointError`` when ``loaded``, what ``plugin``'s entry point names (imported
+    by the loader), is a class rather than a module (``module:Class``, as
+    mlflow-tcdeploy-plugin declares it). MLflow's loader refuses such a plugin as well: it looks
+    for ``run_local``, ``target_help`` and the client class inside what the entry point names.
+    ``key`` is the target the error is for."""
+    if not inspect.isclass(loaded):
+        return
+    module_path = plugin.module_name.partition(":")[0].strip()
+    refused = (
+        "MLflow's own loader refuses it too"
+        if plugin.source == MLFLOW_PLUGIN
+        else "deployctl refuses it, as MLflow's own loader would"
+    )
+    group = f" (group {plugin.group})" if plugin.group else ""
+    raise EntryPointError(
+        f"entry point '{plugin.entry_point()}'{group} names the class "
+        f"{loaded.__name__}, not a module, and {refused} (it looks for run_local, target_help "
+        f"and the client class in what the entry point names): the entry point must name the "
+        f"module, '{plugin.scheme} = {module_path}'",
+        target=key,
+    )
 
 
 def installed_targets() -> list[TargetPlugin]:

@@ -1,11 +1,12 @@
 """The mechanics of the conformance kit: a target loaded and called exactly as deployctl does.
 
-``ConformanceTarget`` loads the target with ``load_target`` (so a plugin deployctl cannot load
-fails here the way it fails in ``deployctl plan``) and calls the plugin's own client with the
-argument binding of deployctl's adapter (``TargetAdapter.shape``): the seed's
-``update_deployment(target, name, ...)`` and MLflow's ``update_deployment(name, ...)`` are both
-called correctly. The raw calls keep what the plugin returned or raised, unwrapped, so a check can
-say exactly what the plugin did.
+``ConformanceTarget`` loads the target with ``load_target`` and the run's field mapping
+(``--deployctl-fields``, what a manifest target's ``fields:`` holds), so a plugin deployctl
+cannot load fails here the way it fails in ``deployctl plan`` and records are read as deployctl
+reads them. It calls the plugin's own client with the argument binding of deployctl's adapter
+(``TargetAdapter.shape``): the seed's ``update_deployment(target, name, ...)`` and MLflow's
+``update_deployment(name, ...)`` are both called correctly. The raw calls keep what the plugin
+returned or raised, unwrapped, so a check can say exactly what the plugin did.
 
 Every deployment the kit creates has a throw-away name, ``dctl-conf-<8 hex>-<purpose>``, unique
 per run; ``cleanup`` deletes those that still exist and nothing else.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +37,11 @@ TARGET_KEY: Final = "conformance"
 # Short, lower-case, digits and hyphens: valid for SageMaker endpoints and Kubernetes names.
 NAME_PREFIX: Final = "dctl-conf"
 RESOURCE_DOES_NOT_EXIST: Final = "RESOURCE_DOES_NOT_EXIST"
+UPDATE: Final = "update_deployment"
+# How plugins say that they cannot update in place ("Updating deployments is not supported").
+_NO_UPDATE = re.compile(
+    r"\bnot\s+(?:yet\s+)?(?:be\s+)?(?:supported|implemented)\b|\bunsupported\b", re.I
+)
 _TEXT_LIMIT: Final = 300
 
 
@@ -72,8 +79,10 @@ class ConformanceTarget:
 
     @classmethod
     def load(cls, options: KitOptions) -> ConformanceTarget:
-        """Load ``options.target_uri`` as deployctl does (raises its ``DeployctlError``)."""
-        return cls(load_target(options.target_uri, key=TARGET_KEY), options)
+        """Load ``options.target_uri`` with ``options.fields`` as deployctl does (raises its
+        ``DeployctlError``)."""
+        adapter = load_target(options.target_uri, key=TARGET_KEY, fields=options.fields or None)
+        return cls(adapter, options)
 
     @property
     def uri(self) -> str:
@@ -125,10 +134,16 @@ class ConformanceTarget:
 
     # -- deployctl's own calls (normalised, pages followed) --
 
-    def update(self, name: str, model_uri: str) -> None:
-        """Update ``name`` to ``model_uri`` through deployctl's adapter (raises ``TargetError``)."""
-        config: JSONObject = copy.deepcopy(self.options.config)
-        self.adapter.update(name, DeploymentSpec(model_uri=model_uri, config=config))
+    def update(self, name: str) -> None:
+        """Update ``name`` to the run's update model and config through deployctl's adapter
+        (raises ``TargetError``)."""
+        config: JSONObject = copy.deepcopy(self.options.config_after_update)
+        spec = DeploymentSpec(model_uri=self.options.update_model_uri, config=config)
+        self.adapter.update(name, spec)
+
+    def has_no_update(self) -> bool:
+        """Whether the plugin's client has no ``update_deployment`` at all."""
+        return UPDATE in self.adapter.shape.missing
 
     def list_deployments(self) -> list[LiveRecord]:
         """What deployctl's refresh lists (raises ``TargetError``)."""
@@ -137,6 +152,26 @@ class ConformanceTarget:
     def record(self, name: str, value: Any) -> LiveRecord:
         """``value`` (what get returned) as deployctl reads it."""
         return self.adapter.record_shape.record(name, value)
+
+    def unmapped(self, record: LiveRecord) -> list[str]:
+        """The fields of the run's mapping that ``record`` does not report, each as ``field
+        (path)``; the ``name`` mapping is for list items, checked by the list check."""
+        missing = []
+        for fld, path in self.options.fields.items():
+            if fld == "config":
+                # Mapped keys found without the whole config are reported as config_keys.
+                absent = record.config is None or record.config_keys is not None
+            elif fld in ("model_uri", "flavor", "status"):
+                absent = getattr(record, fld) is None
+            else:
+                continue
+            if absent:
+                missing.append(f"{fld} ({path})")
+        # Per-key mappings (config.KEY): the only config keys a shape has come from a mapping.
+        for key, path in self.adapter.record_shape.config_keys:
+            if key not in (record.config or {}):
+                missing.append(f"config.{key} ({path})")
+        return missing
 
     # -- the shared deployment --
 
@@ -179,10 +214,14 @@ class ConformanceTarget:
 
 def describe_failure(method: str, exc: BaseException) -> str:
     """What went wrong in ``method``: ``METHOD raised ...`` or ``METHOD returned ...``."""
-    inner = exc.__cause__ if isinstance(exc, TargetError) else None
-    if isinstance(inner, RecordShapeError):
-        return f"{method} returned {_one_line(str(inner))}"
+    if is_record_shape_error(exc):
+        return f"{method} returned {_one_line(str(exc.__cause__))}"
     return f"{method} raised {describe_raised(exc)}"
+
+
+def is_record_shape_error(exc: BaseException) -> bool:
+    """Whether deployctl failed on what the plugin returned (not on something it raised)."""
+    return isinstance(exc, TargetError) and isinstance(exc.__cause__, RecordShapeError)
 
 
 def describe_raised(exc: BaseException) -> str:
@@ -197,6 +236,15 @@ def describe_raised(exc: BaseException) -> str:
     # A message's own final period would clash with the "; deployctl needs" that follows.
     text = _one_line(str(exc)).rstrip(".")
     return f"{type(exc).__name__} ({code_text})" + (f": {text}" if text else "")
+
+
+def refuses_updates(exc: BaseException) -> bool:
+    """Whether an update failed because the plugin cannot update in place: it raised
+    ``NotImplementedError`` or said "not supported" (mlflow-triton-control: "Updating
+    deployments is not supported")."""
+    if isinstance(exc, TargetError) and exc.cause is not None:
+        exc = exc.cause
+    return isinstance(exc, NotImplementedError) or bool(_NO_UPDATE.search(str(exc)))
 
 
 def describe_value(value: Any) -> str:

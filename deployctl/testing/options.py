@@ -1,7 +1,12 @@
 """The conformance kit's command-line options and what a run resolves them to.
 
 pytest imports this in every run where deployctl is installed (through the plugin), so it
-imports nothing but the standard library and pytest.
+imports nothing but the standard library and pytest at import time; ``kit_options``, called
+only in runs that collect the checks, has ``deployctl.targets.records`` check a field mapping.
+
+The JSON options (``--deployctl-config``, ``--deployctl-update-config``, ``--deployctl-fields``)
+each take a JSON object; text that is not JSON, or JSON that is not an object, is a one-line
+usage error naming the option.
 """
 
 from __future__ import annotations
@@ -19,12 +24,17 @@ TARGET_OPTION: Final = "--deployctl-target"
 MODEL_URI_OPTION: Final = "--deployctl-model-uri"
 UPDATE_MODEL_URI_OPTION: Final = "--deployctl-update-model-uri"
 CONFIG_OPTION: Final = "--deployctl-config"
+UPDATE_CONFIG_OPTION: Final = "--deployctl-update-config"
+FIELDS_OPTION: Final = "--deployctl-fields"
 
 # The target to check when --deployctl-target is not given (for CI jobs with a fixed command).
 TARGET_ENV: Final = "DEPLOYCTL_TARGET"
 
 DEFAULT_MODEL_URI: Final = "models:/deployctl-conformance/1"
 DEFAULT_UPDATE_MODEL_URI: Final = "models:/deployctl-conformance/2"
+
+CONFIG_EXAMPLE: Final = '\'{"instance_type": "small"}\''
+FIELDS_EXAMPLE: Final = '\'{"name": "EndpointName", "model_uri": "Tags.model_uri"}\''
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -61,16 +71,45 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="the config passed to every create and update, a JSON object (default: {})",
     )
+    group.addoption(
+        UPDATE_CONFIG_OPTION,
+        dest="deployctl_update_config",
+        metavar="JSON",
+        default=None,
+        help="the config the update check switches a deployment to, a JSON object (default: "
+        f"the {CONFIG_OPTION} value); give a different value for a key the target reports to "
+        "check that updates change config",
+    )
+    group.addoption(
+        FIELDS_OPTION,
+        dest="deployctl_fields",
+        metavar="JSON",
+        default=None,
+        help="where the target's records keep each field, a JSON object of record field -> "
+        "path: what a manifest target's `fields:` holds, e.g. "
+        f"{FIELDS_EXAMPLE} (default: deployctl's default paths)",
+    )
 
 
 @dataclass(frozen=True)
 class KitOptions:
-    """What one conformance run checks, and with which model and config."""
+    """What one conformance run checks, and with which model, config and field mapping.
+
+    ``update_config`` is the config the update check sends (``None``: ``config`` again);
+    ``fields`` the target's field mapping (record field -> path), as a manifest's ``fields:``.
+    """
 
     target_uri: str
     model_uri: str = DEFAULT_MODEL_URI
     update_model_uri: str = DEFAULT_UPDATE_MODEL_URI
     config: dict[str, Any] = field(default_factory=dict)
+    update_config: dict[str, Any] | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config_after_update(self) -> dict[str, Any]:
+        """The config the update check sends."""
+        return self.config if self.update_config is None else self.update_config
 
 
 def target_given(config: pytest.Config) -> str | None:
@@ -102,23 +141,76 @@ def kit_options(config: pytest.Config) -> KitOptions:
             "update check switches a deployment from one to the other (use two versions of "
             "one model, e.g. models:/NAME/1 and models:/NAME/2)"
         )
-    return KitOptions(target, model_uri, update_model_uri, _config(config))
+    config_value = _json_object(config, "deployctl_config", CONFIG_OPTION, CONFIG_EXAMPLE)
+    update_config = _json_object(
+        config, "deployctl_update_config", UPDATE_CONFIG_OPTION, CONFIG_EXAMPLE
+    )
+    return KitOptions(
+        target,
+        model_uri,
+        update_model_uri,
+        config=config_value if config_value is not None else {},
+        update_config=update_config,
+        fields=_fields(config),
+    )
 
 
-def _config(config: pytest.Config) -> dict[str, Any]:
-    text = config.getoption("deployctl_config")
+def _json_object(
+    config: pytest.Config, dest: str, option: str, example: str
+) -> dict[str, Any] | None:
+    """The JSON object given as ``option``; ``None`` when it was not given (or is blank)."""
+    text = config.getoption(dest)
     if text is None or not str(text).strip():
-        return {}
-    example = '\'{"instance_type": "small"}\''
+        return None
     try:
         value = json.loads(str(text))
     except json.JSONDecodeError as exc:
         raise pytest.UsageError(
-            f"{CONFIG_OPTION} is not JSON ({exc}): pass a JSON object, e.g. {example}"
+            f"{option} is not JSON ({exc}): pass a JSON object, e.g. {example}"
         ) from None
     if not isinstance(value, dict):
         raise pytest.UsageError(
-            f"{CONFIG_OPTION} is a JSON {type(value).__name__}, not an object: pass a JSON "
-            f"object, e.g. {example}"
+            f"{option} is a JSON {_json_type(value)}, not an object: pass a JSON object, "
+            f"e.g. {example}"
         )
     return value
+
+
+def _fields(config: pytest.Config) -> dict[str, str]:
+    """``--deployctl-fields``, checked as deployctl checks a manifest's ``fields:``."""
+    fields = _json_object(config, "deployctl_fields", FIELDS_OPTION, FIELDS_EXAMPLE)
+    if not fields:
+        return {}
+    for key, path in fields.items():
+        if not isinstance(path, str):
+            raise pytest.UsageError(
+                f"{FIELDS_OPTION} maps {key!r} to a JSON {_json_type(path)}: each value is a "
+                f"path, a string, e.g. {FIELDS_EXAMPLE}"
+            )
+    # Paths are deployctl's to judge (the manifest's ``fields:`` are read the same way), and
+    # only runs that collect the checks get here: deployctl is imported now, not at start-up.
+    from deployctl.targets.records import DEFAULT_RECORD_SHAPE
+
+    try:
+        DEFAULT_RECORD_SHAPE.with_fields(fields)
+    except ValueError as exc:
+        raise pytest.UsageError(
+            f"{FIELDS_OPTION}: {exc} (the option holds what a manifest target's `fields:` "
+            f"holds, e.g. {FIELDS_EXAMPLE})"
+        ) from None
+    return fields
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type: object, array, string, number, boolean, null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else type(value).__name__

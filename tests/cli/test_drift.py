@@ -47,7 +47,8 @@ def test_drift_reports_drifted_vanished_and_unmanaged_field_by_field(tmp_path: P
     assert "  ~ drifted local/churn  (changed on the target outside deployctl (config))" in lines
     assert "      config.workers: 2 → 9" in lines
     vanished = next(line for line in lines if "- vanished local/fraud" in line)
-    assert "deployment 'fraud' does not exist" in vanished  # the refresh's reason
+    # The refresh's reason: the local target's list reads its directory, so it is complete.
+    assert "not reported by list_deployments, which reports every deployment" in vanished
     assert "Not managed by deployctl: local/stray" in lines
     assert lines[-1] == "Drift: 1 drifted, 1 vanished, 1 unmanaged, 1 in sync."
     assert "local/api" not in result.out  # in sync: only counted

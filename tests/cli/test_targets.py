@@ -86,6 +86,49 @@ def test_targets_json_is_a_list_of_objects_sorted_by_scheme(
         assert set(entry) == {"scheme", "source", "package", "version", "module", "interface"}
 
 
+CLASS_ENTRY_POINT = (
+    "entry point 'classtest = dtp_mlflow:MlflowTestDeploymentClient' (group mlflow.deployments) "
+    "names the class MlflowTestDeploymentClient, not a module, and MLflow's own loader refuses "
+    "it too (it looks for run_local, target_help and the client class in what the entry point "
+    "names): the entry point must name the module, 'classtest = dtp_mlflow'"
+)
+
+
+def test_targets_explains_an_entry_point_that_names_a_class(
+    tmp_path: Path, test_plugins: object
+) -> None:
+    require_mlflow()
+    listed = run_cli("targets", cwd=tmp_path)
+    as_json = run_cli("targets", "--json", cwd=tmp_path)
+
+    assert listed.code == as_json.code == 0, listed.err + as_json.err
+    (row,) = [line for line in listed.out.splitlines() if line.startswith("classtest ")]
+    assert row.endswith(
+        f"  dtp_mlflow:MlflowTestDeploymentClient  unavailable: {CLASS_ENTRY_POINT}"
+    )
+    (entry,) = [e for e in json.loads(as_json.out) if e["scheme"] == "classtest"]
+    assert entry["interface"] == f"unavailable: {CLASS_ENTRY_POINT}"
+
+
+def test_a_plan_against_a_plugin_whose_entry_point_names_a_class_is_one_line_with_the_fix(
+    tmp_path: Path, test_plugins: object
+) -> None:
+    require_mlflow()
+    write_manifest(
+        tmp_path / "dev.yaml",
+        manifest(targets={"tc": {"uri": "classtest:/x", "deployments": {"churn": "models:/c/1"}}}),
+    )
+
+    result = run_cli("plan", "-f", "dev.yaml", cwd=tmp_path)
+
+    assert result.code == 1
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert errors == [
+        f"Error: target 'tc', load: {CLASS_ENTRY_POINT} (report this to the plugin's authors)"
+    ]
+    assert "Traceback" not in result.err
+
+
 # -- target-help --
 
 
@@ -122,6 +165,7 @@ def test_target_help_of_an_mlflow_3_plugin(tmp_path: Path, test_plugins: object)
         ("nosuchplugin", "no installed plugin handles 'nosuchplugin' targets"),
         ("importfail", "cannot import plugin module 'dtp_broken.import_error'"),
         ("twoclasses", "the plugin has no target_help() function"),
+        ("classtest", "names the class MlflowTestDeploymentClient, not a module"),
     ],
 )
 def test_target_help_errors_are_one_line(
@@ -404,3 +448,25 @@ def test_a_saved_plan_reads_back_with_the_target_field_mapping(
     assert run_cli("apply", "plan.json", cwd=tmp_path).code == 0
     state = json.loads(run_cli("state", "pull", "-f", "prod.yaml", cwd=tmp_path).out)
     assert state["deployments"][0]["live"]["model_uri"] == "models:/churn/3"
+
+
+def test_target_help_fields_explains_the_paths_and_every_example_is_a_valid_mapping(
+    tmp_path: Path, test_plugins: object
+) -> None:
+    from deployctl.targets.records import DEFAULT_RECORD_SHAPE
+
+    alone = run_cli("target-help", "--fields", cwd=tmp_path)
+    assert alone.code == 0, alone.err
+    assert alone.out.startswith("Field mappings (a target's `fields:` in the manifest)")
+    examples = {}
+    for line in alone.out.splitlines():
+        key, sep, rest = line.strip().partition(": ")
+        if sep and line.startswith("    ") and "#" in rest:
+            examples[key] = rest.split("#")[0].strip().strip('"')
+    assert set(examples) >= {"name", "model_uri", "config.instance_count", "config.temperature"}
+    DEFAULT_RECORD_SHAPE.with_fields(examples)  # raises for a key or path deployctl refuses
+    both = run_cli("target-help", "pagedtest", "--fields", cwd=tmp_path)
+    assert both.out.startswith("pagedtest:/abs/dir - a SageMaker-like test target")
+    assert "\nField mappings" in both.out
+    neither = run_cli("target-help", cwd=tmp_path)
+    assert neither.code != 0 and "needs a SCHEME" in neither.err

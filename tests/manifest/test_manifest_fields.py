@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from deployctl.manifest import load_manifest
+from deployctl.model.field_paths import PATH_RULE
 
 WriteManifest = Callable[..., Path]
 Issues = Callable[..., list[tuple[int, int, str]]]
@@ -82,7 +83,12 @@ def test_an_unknown_field_is_reported_at_its_key_with_a_suggestion(issues_of: Is
     )
     assert issues == [
         (8, 7, "unknown field 'stauts' in fields of target 'sm' (did you mean 'status'?)"),
-        (9, 7, "unknown field 'region' in fields of target 'sm'"),
+        (
+            9,
+            7,
+            "unknown field 'region' in fields of target 'sm' (map one of name, model_uri, "
+            "flavor, config, status, or config.KEY for one config key)",
+        ),
     ]
 
 
@@ -116,20 +122,18 @@ def test_paths_must_be_non_empty_dotted_strings(issues_of: Issues) -> None:
               config: "spec config"
         """
     )
-    dotted = "must be a key of the target's records or a dotted path into them such as " + (
-        "Tags.model_uri, not"
-    )
+    rule = f"a path is {PATH_RULE}"
     assert issues == [
-        (7, 13, "field 'fields.name' of target 'sm' must not be empty"),
+        (7, 13, f"fields of target 'sm': name: an empty path; {rule}"),
         (
             8,
             15,
-            "field 'fields.status' of target 'sm' must be a string, not a number "
-            "(quote it to make it a string)",
+            "fields of target 'sm': status: a number is not a path (quote it to make it a "
+            f"string); {rule}",
         ),
-        (9, 18, f"field 'fields.model_uri' of target 'sm' {dotted} 'Tags..model_uri'"),
-        (10, 15, f"field 'fields.flavor' of target 'sm' {dotted} '.flavor'"),
-        (11, 15, f"field 'fields.config' of target 'sm' {dotted} 'spec config'"),
+        (9, 18, f"fields of target 'sm': model_uri: 'Tags..model_uri' is not a path; {rule}"),
+        (10, 15, f"fields of target 'sm': flavor: '.flavor' is not a path; {rule}"),
+        (11, 15, f"fields of target 'sm': config: 'spec config' is not a path; {rule}"),
     ]
 
 

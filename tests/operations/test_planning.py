@@ -26,7 +26,7 @@ FIELDS = MANIFEST.replace(
 
 def test_a_plan_is_made_once_with_everything_it_records(workspace: Workspace) -> None:
     manifest = workspace.manifest(FIELDS)
-    plan = workspace.plan(manifest)
+    plan = workspace.plan(manifest, fingerprints=True)
     assert [(c.address, c.action) for c in plan.changes] == [
         ("local/churn", Action.CREATE),
         ("local/fraud", Action.CREATE),
@@ -46,7 +46,7 @@ def test_after_an_apply_the_plan_has_no_changes_and_fingerprints_the_records(
 ) -> None:
     manifest = workspace.manifest()
     workspace.apply(manifest)
-    plan = workspace.plan(manifest)
+    plan = workspace.plan(manifest, fingerprints=True)
     assert not plan.has_changes
     assert plan.state_serial == workspace.state().serial
     assert all(str(c.live_fingerprint).startswith("sha256:") for c in plan.changes)

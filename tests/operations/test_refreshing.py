@@ -78,7 +78,9 @@ def test_a_selection_reads_only_its_targets_and_keeps_only_its_addresses(
 def test_a_saved_plan_passes_while_its_live_records_are_unchanged(workspace: Workspace) -> None:
     manifest = workspace.manifest()
     workspace.apply(manifest)
-    plan = workspace.plan(workspace.manifest(MANIFEST.replace("churn/3", "churn/4")))
+    plan = workspace.plan(
+        workspace.manifest(MANIFEST.replace("churn/3", "churn/4")), fingerprints=True
+    )
     console = CaptureConsole()
     check_live_unchanged(plan, TargetPool(), console)
     assert console.events == [("refresh_started", ["local"])]
@@ -88,7 +90,9 @@ def test_a_saved_plan_is_refused_when_a_target_changed_behind_deployctl(
     workspace: Workspace,
 ) -> None:
     workspace.apply(workspace.manifest())
-    plan = workspace.plan(workspace.manifest(MANIFEST.replace("churn/3", "churn/4")))
+    plan = workspace.plan(
+        workspace.manifest(MANIFEST.replace("churn/3", "churn/4")), fingerprints=True
+    )
     workspace.client().update_deployment("churn", config={"workers": 9})
     with pytest.raises(StalePlanError, match=r"changed on their targets since .*: local/churn \("):
         check_live_unchanged(plan, TargetPool(), CaptureConsole())
@@ -97,7 +101,7 @@ def test_a_saved_plan_is_refused_when_a_target_changed_behind_deployctl(
 def test_a_planned_create_is_refused_when_the_name_appeared_meanwhile(
     workspace: Workspace,
 ) -> None:
-    plan = workspace.plan(workspace.manifest())
+    plan = workspace.plan(workspace.manifest(), fingerprints=True)
     workspace.client().create_deployment("fraud", "models:/other/1")
     with pytest.raises(StalePlanError, match="local/fraud"):
         check_live_unchanged(plan, TargetPool(), CaptureConsole())
@@ -107,5 +111,5 @@ def test_a_plan_without_changes_reads_no_target(workspace: Workspace) -> None:
     manifest = workspace.manifest()
     workspace.apply(manifest)
     console = CaptureConsole()
-    check_live_unchanged(workspace.plan(manifest), TargetPool(), console)
+    check_live_unchanged(workspace.plan(manifest, fingerprints=True), TargetPool(), console)
     assert console.events == []

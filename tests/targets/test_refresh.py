@@ -16,7 +16,12 @@ from deployctl.model import DeploymentSpec
 from deployctl.model.calls import CallPolicy
 from deployctl.targets.adapter import TargetAdapter
 from deployctl.targets.loading import load_target
-from deployctl.targets.refresh import ABSENT_PREFIX, FOUND_BY_GET, refresh
+from deployctl.targets.refresh import (
+    ABSENT_PREFIX,
+    FOUND_BY_GET,
+    NOT_LISTED_BY_COMPLETE_LIST,
+    refresh,
+)
 
 Load = Callable[..., TargetAdapter]
 SPEC = DeploymentSpec("models:/m/1")
@@ -320,3 +325,69 @@ def test_a_listed_name_whose_get_times_out_still_exists() -> None:
     policy = CallPolicy(read_timeout=0.2, attempts=1)
     adapter = TargetAdapter("t", "fake:/x", SlowGet(["a"]), policy=policy)
     assert refresh({"t": adapter}, {"t": ["a"]}).statuses["t/a"].exists
+
+
+def test_a_target_whose_list_returns_full_records_is_read_once_per_deployment(
+    tmp_path: Path,
+) -> None:
+    local = load_target(f"local:{tmp_path}", key="dev")
+    assert local.lists_full_records
+    local.create("a", SPEC)
+    local.create("b", DeploymentSpec("models:/b/2", config={"k": "v"}))
+    asked: list[tuple[str, str | None]] = []
+    client = local.client
+    for method in ("list_deployments", "get_deployment"):
+        real = getattr(client, method)
+
+        def logged(*args: Any, _real: Any = real, _method: str = method, **kwargs: Any) -> Any:
+            asked.append((_method, args[0] if args else None))
+            return _real(*args, **kwargs)
+
+        setattr(client, method, logged)
+    view = refresh({"dev": local}, {"dev": ["a", "b", "new"]})
+    # One list and no get: its records are whole, and its list is complete (a directory).
+    assert asked == [("list_deployments", None)]
+    assert view.statuses["dev/b"].record is not None
+    assert view.statuses["dev/b"].record.config == {"k": "v"}
+    assert not view.statuses["dev/new"].exists
+    assert view.statuses["dev/new"].reason == NOT_LISTED_BY_COMPLETE_LIST
+
+
+class FullButPaged:
+    """Whole records in its list, but the list may leave deployments out (a page)."""
+
+    LIST_RETURNS_FULL_RECORDS = True
+
+    def __init__(self) -> None:
+        self.records = {n: {"name": n, "model_uri": f"models:/{n}/1"} for n in ("a", "b")}
+        self.asked: list[str] = []
+
+    def create_deployment(self, name: str, model_uri: str) -> None:
+        raise NotImplementedError
+
+    def delete_deployment(self, name: str) -> None:
+        raise NotImplementedError
+
+    def list_deployments(self) -> list[dict[str, str]]:
+        return [self.records["a"]]  # one page
+
+    def get_deployment(self, name: str) -> dict[str, str]:
+        self.asked.append(name)
+        if name not in self.records:
+            raise KeyError(name)
+        return self.records[name]
+
+
+def test_full_list_records_without_a_complete_list_get_only_what_the_list_left_out() -> None:
+    client = FullButPaged()
+    view = refresh({"t": TargetAdapter("t", "paged:/x", client)}, {"t": ["a", "b", "c"]})
+    assert sorted(client.asked) == ["b", "c"]
+    assert view.statuses["t/b"].exists and view.statuses["t/b"].reason == FOUND_BY_GET
+    assert not view.statuses["t/c"].exists
+
+
+def test_a_plugin_that_does_not_declare_full_list_records_is_still_read_with_get(
+    load: Load,
+) -> None:
+    dev = load("seedtest", key="dev")
+    assert not dev.lists_full_records

@@ -1,4 +1,4 @@
-"""The registry: lookup order, and listings that import no plugin."""
+"""The registry: lookup order, listings that import no plugin, entry points naming a class."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ import pytest
 from support import require_mlflow
 
 from deployctl.errors import TargetNotFoundError
+from deployctl.targets.loading import load_target
 from deployctl.targets.registry import (
     BUILT_IN,
     DEPLOYCTL_PLUGIN,
+    MLFLOW_GROUP,
     MLFLOW_PLUGIN,
+    EntryPointError,
+    TargetPlugin,
+    check_names_a_module,
     find_target,
     installed_targets,
     require_target,
@@ -94,3 +99,55 @@ def test_requiring_an_unknown_scheme_names_the_installed_targets_and_says_to_pip
         == "pip install the deployment plugin that provides the 'nosuchplugin' target"
     )
     assert require_target("local") == find_target("local")
+
+
+# -- entry points that name a class --
+
+CLASS_ENTRY_POINT = (
+    "entry point 'classtest = dtp_mlflow:MlflowTestDeploymentClient' (group mlflow.deployments) "
+    "names the class MlflowTestDeploymentClient, not a module, and MLflow's own loader refuses "
+    "it too (it looks for run_local, target_help and the client class in what the entry point "
+    "names): the entry point must name the module, 'classtest = dtp_mlflow'"
+)
+
+
+def test_an_mlflow_entry_point_naming_a_class_is_refused_with_the_fix(
+    test_plugins: object,
+) -> None:
+    require_mlflow()
+    plugin = find_target("classtest")
+    assert plugin is not None
+    assert plugin.entry_point() == "classtest = dtp_mlflow:MlflowTestDeploymentClient"
+    assert plugin.group == MLFLOW_GROUP
+
+    with pytest.raises(EntryPointError) as info:
+        load_target("classtest:/nowhere", key="models")
+
+    assert info.value.reason == CLASS_ENTRY_POINT
+    assert str(info.value) == (
+        f"target 'models', load: {CLASS_ENTRY_POINT} (report this to the plugin's authors)"
+    )
+
+
+def test_mlflows_own_loader_refuses_an_entry_point_naming_a_class(test_plugins: object) -> None:
+    require_mlflow()
+    from mlflow.deployments.plugin_manager import DeploymentPlugins
+    from mlflow.exceptions import MlflowException
+
+    with pytest.raises(MlflowException, match="does not have all the required interfaces"):
+        DeploymentPlugins()["classtest"]
+
+
+def test_a_deployctl_entry_point_naming_a_class_is_refused_and_one_naming_a_module_is_not() -> None:
+    plugin = TargetPlugin("acme", DEPLOYCTL_PLUGIN, "acme_deploy.plugin:AcmeClient", "acme", "1.0")
+
+    with pytest.raises(EntryPointError) as info:
+        check_names_a_module(plugin, type("AcmeClient", (), {}), key="prod")
+
+    assert info.value.reason == (
+        "entry point 'acme = acme_deploy.plugin:AcmeClient' (group deployctl.targets) names the "
+        "class AcmeClient, not a module, and deployctl refuses it, as MLflow's own loader would "
+        "(it looks for run_local, target_help and the client class in what the entry point "
+        "names): the entry point must name the module, 'acme = acme_deploy.plugin'"
+    )
+    check_names_a_module(plugin, json, key="prod")  # a module (module:attr may name one)

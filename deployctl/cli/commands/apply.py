@@ -5,6 +5,12 @@ plan as ``planned_change`` events and a ``plan_summary``, then ``apply_start`` /
 ``apply_complete`` / ``apply_errored`` per action and a final ``change_summary`` (also when
 there is nothing to do); an error that ends the command is also written there as an ``error``
 diagnostic. It cannot prompt, so it needs ``--auto-approve`` or a saved plan.
+
+After each create and update the deployment is read back; a field the target did not take is a
+warning in the action's result (``warnings`` in JSON), and with ``--strict`` the action fails.
+
+On the terminal, an apply of more than 50 changes is summarised: the plan as counts, progress
+lines, failures and warnings in full (``console.summarised``); ``--json`` reports every change.
 """
 
 from __future__ import annotations
@@ -92,7 +98,7 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
             secrets=secrets,
         )
         _check_not_stopped(stop)
-        console.show_plan(plan)
+        console.show_plan(plan, applying=True)
         if not plan.has_changes:
             return _nothing_to_apply(args, console)
         check_resolvable(plan, secrets)  # before asking: a plan that cannot be sent is refused
@@ -124,6 +130,8 @@ def _execute(
         debug=args.debug,
         stop=stop,
         secrets=secrets,
+        strict=args.strict,
+        skip_smoke_tests=getattr(args, "skip_smoke_tests", False),
     )
     _keep_the_lock_under_running_calls(session, console, report)
     return report
@@ -189,7 +197,7 @@ def _apply_saved(args: argparse.Namespace) -> int:
             session, pool, console, parallelism=args.parallelism, stop=stop, secrets=secrets
         )
         _check_not_stopped(stop)
-        console.show_plan(plan)
+        console.show_plan(plan, applying=True)
         if not plan.has_changes:
             return _nothing_to_apply(args, console)
         report = _execute(args, plan, session, pool, console, stop, secrets)
@@ -243,13 +251,31 @@ def run_destroy(args: argparse.Namespace) -> int:
     return _json_errors(args, lambda: _apply_manifest(args, destroy=True))
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, *, destroy: bool = False) -> None:
     options.state(p)
     options.lock(p)
     options.parallelism(p, 4)
     options.color(p)
     p.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
     options.selection(p)
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help=(
+            "accepted as for apply; a destroy only deletes, so there is nothing to read back"
+            if destroy
+            else "fail a create or update when reading it back shows that the target did not "
+            "take a field it was sent (default: a warning); either way the state records what "
+            "the target reports, so the next plan plans that change again"
+        ),
+    )
+    if not destroy:
+        p.add_argument(
+            "--skip-smoke-tests",
+            action="store_true",
+            help="for emergencies: deploy without running the deployments' smoke tests (each "
+            "result says it was skipped), so nothing is rolled back",
+        )
     p.add_argument(
         "--json",
         action="store_true",
@@ -267,5 +293,5 @@ def register(sub: options.Subparsers) -> None:
 
     p = sub.add_parser("destroy", help="delete every deployment the manifest's state manages")
     options.manifest(p)
-    _common(p)
+    _common(p, destroy=True)
     p.set_defaults(handler=run_destroy)

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
         parallelism=args.parallelism,
         selection=arguments.selection(args),
         max_deletes=args.max_deletes,
+        fingerprints=bool(args.out or args.json),  # only a plan that leaves the process
     )
     if args.out:
         write_plan(plan, args.out)

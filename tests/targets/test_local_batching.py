@@ -1,0 +1,221 @@
+"""The local target under an apply's parallel workers: fsyncs shared, nothing durable late.
+
+A create stages its record (written and fsynced) before taking the target's lock, renames it
+under the lock, and waits for a directory fsync shared with the other writers after releasing
+it. These tests slow the directory fsync down (so that writers really overlap) and log the
+order of the file operations, to check that no create returns before its record is durable,
+that the lock is not held while fsyncing, and that the one-winner rule still holds.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from deployctl import atomic
+from deployctl.targets.local import LOCK_FILE, LocalDeploymentClient
+
+THREADS = 8
+
+
+class Log:
+    """File operations in the order they happened: (sequence number, what, path)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.events: list[tuple[int, str, str]] = []
+
+    def add(self, what: str, path: str) -> int:
+        with self._lock:
+            seq = len(self.events)
+            self.events.append((seq, what, path))
+            return seq
+
+    def first(self, what: str, path: str) -> int:
+        return next(s for s, w, p in self.events if w == what and p == path)
+
+
+@pytest.fixture
+def log(monkeypatch: pytest.MonkeyPatch) -> Iterator[Log]:
+    """Logs file fsyncs (by path), renames and directory fsyncs (start and end, slowed down)."""
+    log = Log()
+    real_fsync, real_rename, real_fsync_dir = os.fsync, os.rename, atomic.fsync_dir
+
+    def fsync(fd: int) -> None:
+        log.add("fsync", os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    def rename(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        real_rename(src, dst)
+        log.add("renamed", os.fspath(dst))
+        log.add("renamed from", os.fspath(src))
+
+    def fsync_dir(directory: Path) -> None:
+        log.add("dir fsync started", os.fspath(directory))
+        time.sleep(0.02)
+        real_fsync_dir(directory)
+        log.add("dir fsync ended", os.fspath(directory))
+
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc to name the files fsynced")
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(atomic, "fsync_dir", fsync_dir)
+    yield log
+
+
+def in_threads(count: int, body: Callable[[int], None]) -> list[BaseException]:
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            body(index)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
+def test_parallel_creates_on_one_target_share_directory_fsyncs(tmp_path: Path, log: Log) -> None:
+    uri = f"local:{tmp_path / 'target'}"
+    client = LocalDeploymentClient(uri)
+
+    def create(index: int) -> None:
+        for n in range(5):
+            client.create_deployment(f"d{index}-{n}", f"models:/m/{index}")
+
+    assert in_threads(THREADS, create) == []
+    dir_fsyncs = [e for e in log.events if e[1] == "dir fsync started"]
+    assert 0 < len(dir_fsyncs) < THREADS * 5 / 2
+    assert len(LocalDeploymentClient(uri).list_deployments()) == THREADS * 5
+
+
+def test_a_create_returns_only_once_its_record_and_its_rename_are_on_disk(
+    tmp_path: Path, log: Log
+) -> None:
+    client = LocalDeploymentClient(f"local:{tmp_path / 'target'}")
+    returned: dict[str, int] = {}
+
+    def create(index: int) -> None:
+        for n in range(5):
+            name = f"d{index}-{n}"
+            client.create_deployment(name, "models:/m/1")
+            returned[name] = log.add("returned", name)
+
+    assert in_threads(THREADS, create) == []
+    records = os.fspath(client.records_dir)
+    for name, at in returned.items():
+        final = os.path.join(records, f"{name}.json")
+        renamed = log.first("renamed", final)
+        staged = next(p for s, w, p in log.events if s == renamed + 1 and w == "renamed from")
+        # The staged file's data was flushed before it took the record's name ...
+        assert log.first("fsync", staged) < renamed, name
+        # ... and a directory fsync that started after the rename ended before create returned.
+        assert any(renamed < st and en < at for st, en in flushes(log, records)), name
+
+
+def flushes(log: Log, directory: str) -> list[tuple[int, int]]:
+    """The directory fsyncs of ``directory``, as (start, end); one runs at a time."""
+    starts = [s for s, w, p in log.events if w == "dir fsync started" and p == directory]
+    ends = [s for s, w, p in log.events if w == "dir fsync ended" and p == directory]
+    pairs = list(zip(starts, ends, strict=True))
+    assert all(a < b for a, b in pairs)
+    assert all(b < c for (_, b), (c, _) in itertools.pairwise(pairs))
+    return pairs
+
+
+def test_the_lock_is_free_while_a_writer_waits_for_its_directory_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = LocalDeploymentClient(f"local:{tmp_path / 'target'}")
+    client.create_deployment("first", "models:/m/1")  # the directories and the lock file exist
+    syncing, release = threading.Event(), threading.Event()
+    real_fsync_dir = atomic.fsync_dir
+
+    def held_fsync_dir(directory: Path) -> None:
+        syncing.set()
+        release.wait(10)
+        real_fsync_dir(directory)
+
+    monkeypatch.setattr(atomic, "fsync_dir", held_fsync_dir)
+    writer = threading.Thread(target=client.create_deployment, args=("second", "models:/m/2"))
+    writer.start()
+    try:
+        assert syncing.wait(10)
+        # The record is in place (readers see it whole) and nobody holds the lock.
+        assert client.get_deployment("second")["model_uri"] == "models:/m/2"
+        with open(client.path / LOCK_FILE, "a+b") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        assert writer.is_alive()  # it has not returned: its rename is not durable yet
+    finally:
+        release.set()
+        writer.join(10)
+    assert not writer.is_alive()
+
+
+def test_creates_of_one_name_racing_other_creates_let_one_through_and_leave_no_temp_files(
+    tmp_path: Path, log: Log
+) -> None:
+    uri = f"local:{tmp_path / 'target'}"
+    outcomes: list[str] = []
+
+    def create(index: int) -> None:
+        client = LocalDeploymentClient(uri)
+        client.create_deployment(f"own-{index}", "models:/m/1")
+        try:
+            client.create_deployment("shared", f"models:/m/{index}")
+            outcomes.append("created")
+        except Exception as exc:
+            outcomes.append(str(getattr(exc, "error_code", exc)))
+
+    assert in_threads(THREADS, create) == []
+    assert sorted(outcomes) == ["RESOURCE_ALREADY_EXISTS"] * (THREADS - 1) + ["created"]
+    names = sorted(p.name for p in (tmp_path / "target" / "deployments").iterdir())
+    assert names == sorted(["shared.json", *(f"own-{i}.json" for i in range(THREADS))])
+
+
+def test_updates_and_deletes_in_parallel_share_directory_fsyncs_too(
+    tmp_path: Path, log: Log
+) -> None:
+    uri = f"local:{tmp_path / 'target'}"
+    client = LocalDeploymentClient(uri)
+    for index in range(THREADS):
+        client.create_deployment(f"d{index}", "models:/m/1")
+    before = sum(1 for e in log.events if e[1] == "dir fsync started")
+
+    def update_then_delete(index: int) -> None:
+        client.update_deployment(f"d{index}", model_uri="models:/m/2")
+        client.delete_deployment(f"d{index}")
+
+    assert in_threads(THREADS, update_then_delete) == []
+    after = sum(1 for e in log.events if e[1] == "dir fsync started") - before
+    assert 0 < after < THREADS * 2
+    assert client.list_deployments() == []
+
+
+def test_a_directory_that_cannot_be_synced_does_not_fail_a_create_that_is_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = LocalDeploymentClient(f"local:{tmp_path / 'target'}")
+
+    def failing(directory: Path) -> None:
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(atomic, "fsync_dir", failing)
+    record = client.create_deployment("churn", "models:/churn/1")
+    assert client.get_deployment("churn") == record
