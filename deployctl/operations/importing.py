@@ -6,6 +6,7 @@ does not report are taken from the manifest (``planner.adopt``). Nothing on the 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from deployctl.errors import PlanError, StateError, TargetError
@@ -49,6 +50,18 @@ def import_deployment(
     secrets = for_manifest(manifest)
     live = secrets.mask_live(desired.address, live)
     spec, assumed = adopted_spec(secrets.mask_spec(desired.address, desired.spec), live)
+    pin = None
+    if "model_uri" in assumed:
+        # The manifest's model_uri stands in: an alias stands for the version it names now.
+        from deployctl.operations.pinning import pin_models
+        from deployctl.planner.planner import DesiredTarget
+
+        (pinned,) = pin_models(
+            [DesiredTarget(desired, target.resolved_uri)], tracking_uri=manifest.registry_uri
+        )
+        if pinned.pin is not None:
+            pin = pinned.pin
+            spec = replace(spec, model_uri=pin.pinned_uri)
     record = StateRecord.applied_now(
         None,
         target=address.target,
@@ -57,6 +70,7 @@ def import_deployment(
         applied=spec,
         live=live,
         prevent_destroy=desired.lifecycle.prevent_destroy,
+        model_pin=pin,
     )
     session.record(record)
     return record, assumed

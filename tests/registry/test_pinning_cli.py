@@ -136,3 +136,27 @@ def test_a_uri_that_names_a_version_is_deployed_as_written_without_a_registry(
     assert result.code == 0, result.err
     (change,) = json.loads(result.out)["resource_changes"]
     assert "model_pin" not in change
+
+
+def test_import_records_the_version_an_alias_names_when_the_target_does_not_report_it(
+    tmp_path: Path, registry: Registry, test_plugins: object
+) -> None:
+    from deployctl.model import DeploymentSpec
+    from deployctl.targets.loading import load_target
+
+    name = registry.model("pin-import", versions=2, aliases={"champion": 2})
+    uri = f"pagedtest:{tmp_path / 'sm'}"  # SageMaker-like: reports no model_uri unmapped
+    load_target(uri, key="sm").create("churn", DeploymentSpec(f"models:/{name}/2"))
+    text = manifest(
+        targets={
+            "sm": {"uri": uri, "deployments": {"churn": {"model_uri": f"models:/{name}@champion"}}}
+        }
+    )
+    write_manifest(tmp_path / "dev.yaml", text)
+    result = run(tmp_path, registry, "import", "sm/churn", "-f", "dev.yaml")
+    assert result.code == 0, result.err
+    record = state_record(tmp_path)
+    assert record["model_uri"] == f"models:/{name}/2"
+    assert record["model_pin"]["source"] == f"models:/{name}@champion"
+    again = run(tmp_path, registry, "plan", "-f", "dev.yaml", "--detailed-exitcode")
+    assert again.code == 0, again.out + again.err
