@@ -26,8 +26,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -157,6 +158,16 @@ def _missing(what: str) -> None:
     if in_ci():
         pytest.fail(f"{what} (required in CI)")
     pytest.skip(what)
+
+
+def require_program(name: str, install: str) -> str:
+    """The path of the program ``name``; skips without it, except in CI where that is a failure
+    (``.ci/run`` installs it)."""
+    found = shutil.which(name)
+    if found is None:
+        _missing(f"{name} is not installed ({install})")
+        raise AssertionError("unreachable")  # skip/fail raise
+    return found
 
 
 def require_mlflow() -> ModuleType:
@@ -403,3 +414,24 @@ def _forget_plugin_caches() -> None:
 # Module-level caches a new process starts without: plugin modules by name, call shapes by class,
 # installed targets by scheme.
 _PLUGIN_CACHES = ("_modules", "_shapes", "_plugins")
+
+
+def run_threads(count: int, body: Callable[[int], None]) -> list[BaseException]:
+    """Run ``body(i)`` in ``count`` threads started together (a barrier); the exceptions they
+    raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            body(index)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors

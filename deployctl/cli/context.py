@@ -24,11 +24,11 @@ if TYPE_CHECKING:
     from deployctl.state.protocol import StateBackend
 
 
-def load(args: argparse.Namespace) -> Manifest:
-    """The manifest of ``-f``, with ``--var`` overrides."""
+def load(args: argparse.Namespace, path: str | None = None) -> Manifest:
+    """The manifest of ``-f`` (or at ``path``: one of several), with ``--var`` overrides."""
     from deployctl.manifest import load_manifest
 
-    return load_manifest(args.manifest, variables=parse_vars(args.var))
+    return load_manifest(path or args.manifest, variables=parse_vars(args.var))
 
 
 def state_location(
@@ -92,9 +92,17 @@ def read_environment(
     check_parallelism(args)
     manifest = load(args)
     location = state_location(args, manifest, manifest.environment)
+    return manifest, location, read_state(location, manifest, console)
+
+
+def read_state(
+    location: StateLocation, manifest: Manifest, console: RichConsole | None = None
+) -> StateDocument:
+    """The state of ``manifest``'s environment at ``location`` as it is (no lock). Says on
+    ``console`` where the state is read from."""
     if console is not None:
         console.print(f"State: {location.describe()} ({location.origin})", err=True)
-    return manifest, location, backend(location, manifest.environment, console).read()
+    return backend(location, manifest.environment, console).read()
 
 
 def console(args: argparse.Namespace) -> RichConsole:

@@ -5,7 +5,8 @@ Exit codes (``ExitCode``): 0 ok, 1 expected error, 2 changes present (``--detail
 
 ``--debug`` (before or after the command) sends deployctl's DEBUG log records to stderr for the
 length of the run, prints the traceback of an error that ends it, and keeps the traceback of an
-action that failed unexpectedly in its result.
+action that failed unexpectedly in its result. ``--no-color`` (before or after the command, too)
+makes the terminal output plain; ``NO_COLOR`` in the environment turns colours off as well.
 
 SIGINT and SIGTERM are handled from the first line of ``main`` (``cli.signals``), before the
 commands are imported: from then on a signal at any moment ends the run with exit code 130 and
@@ -40,17 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Declarative deployment management for machine-learning models.",
     )
     parser.add_argument("--version", action="version", version=f"deployctl {__version__}")
-    options.debug(parser)
+    options.global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for module in commands.ALL:
         module.register(sub)
-    _add_debug_to_commands(parser)
+    _add_global_flags_to_commands(parser)
     return parser
 
 
-def _add_debug_to_commands(parser: argparse.ArgumentParser) -> None:
-    """``--debug`` on every command's parser (and on theirs), so it may follow the command."""
+def _add_global_flags_to_commands(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` and ``--no-color`` on every command's parser (and on theirs), so that they
+    may follow the command."""
     import argparse
 
     from deployctl.cli import options
@@ -59,8 +61,8 @@ def _add_debug_to_commands(parser: argparse.ArgumentParser) -> None:
         if isinstance(action, argparse._SubParsersAction):
             # Aliases map several names to one parser: visit each parser once.
             for command in {id(p): p for p in action.choices.values()}.values():
-                options.debug(command, command=True)
-                _add_debug_to_commands(command)
+                options.global_flags(command, command=True)
+                _add_global_flags_to_commands(command)
 
 
 class _DebugLogging:

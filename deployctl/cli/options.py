@@ -19,15 +19,29 @@ class Parser(argparse.ArgumentParser):
 Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 
-def manifest(p: argparse.ArgumentParser, *, required: bool = True) -> None:
-    p.add_argument(
-        "-f",
-        "--file",
-        dest="manifest",
-        required=required,
-        metavar="MANIFEST",
-        help="the environment's manifest (YAML)",
-    )
+def manifest(p: argparse.ArgumentParser, *, required: bool = True, several: bool = False) -> None:
+    """``-f MANIFEST`` and ``--var``; ``several``: ``-f`` may be repeated and name folders
+    (``args.manifest`` is then a list)."""
+    if several:
+        p.add_argument(
+            "-f",
+            "--file",
+            dest="manifest",
+            action="append",
+            required=required,
+            metavar="MANIFEST|DIR",
+            help="an environment's manifest (YAML), or a folder of them; repeat it to plan "
+            "several environments",
+        )
+    else:
+        p.add_argument(
+            "-f",
+            "--file",
+            dest="manifest",
+            required=required,
+            metavar="MANIFEST",
+            help="the environment's manifest (YAML)",
+        )
     p.add_argument(
         "--var",
         action="append",
@@ -73,7 +87,30 @@ def parallelism(p: argparse.ArgumentParser, default: int) -> None:
 
 
 def color(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--no-color", action="store_true", help="plain output without colours")
+    """``--no-color`` where a command declares it, to place it in its help. Every command accepts
+    it anyway, before the command and after it (``global_flags``)."""
+    _no_color(p, command=True)
+
+
+def global_flags(p: argparse.ArgumentParser, *, command: bool = False) -> None:
+    """``--debug`` and ``--no-color``, accepted before the command and after it: ``cli.main``
+    adds them to deployctl's parser and to every command's (``command=True``), unless the
+    command declared one itself."""
+    declared = p._option_string_actions
+    if "--debug" not in declared:
+        debug(p, command=command)
+    if "--no-color" not in declared:
+        _no_color(p, command=command)
+
+
+def _no_color(p: argparse.ArgumentParser, *, command: bool) -> None:
+    # No default on a command's parser: see ``debug``.
+    p.add_argument(
+        "--no-color",
+        action="store_true",
+        default=argparse.SUPPRESS if command else False,
+        help="plain output, without colours or styles (NO_COLOR=1 turns colours off too)",
+    )
 
 
 def plan_format(p: argparse.ArgumentParser) -> None:

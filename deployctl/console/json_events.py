@@ -67,6 +67,9 @@ class JsonEventConsole:
         if targets:
             self.diagnostic("info", f"Reading {len(targets)} target(s): {', '.join(targets)}")
 
+    def refresh_finished(self) -> None:
+        pass  # nothing to stop: JSON lines have no live display
+
     def warning(self, message: str) -> None:
         self.diagnostic("warning", message)
 

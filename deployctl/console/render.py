@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from deployctl.errors import printable
-from deployctl.executor.results import ApplyReport
+from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.model import JSONValue
 from deployctl.model.sensitive import SHOWN, is_masked, marker_paths
 from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange
@@ -66,6 +66,15 @@ def value_text(value: JSONValue) -> str:
     return "[" + ", ".join(value_text(item) for item in value) + "]"
 
 
+def plan_header(plan: Plan) -> str:
+    """``deployctl will perform the following actions in environment prod:`` (a destroy plan:
+    ``deployctl will destroy the following deployments of environment prod:``)."""
+    environment = printable(plan.environment)
+    if plan.destroy:
+        return f"deployctl will destroy the following deployments of environment {environment}:"
+    return f"deployctl will perform the following actions in environment {environment}:"
+
+
 def plan_counts_text(plan: Plan) -> str:
     """``1 to create, 1 to update, 0 to delete, 3 unchanged.`` (replaces and imports are
     mentioned only when there are some)."""
@@ -77,13 +86,24 @@ def plan_counts_text(plan: Plan) -> str:
     )
 
 
-def report_summary_text(report: ApplyReport) -> str:
-    """``Apply complete! 1 created, 0 updated, 0 deleted, 0 failed.`` (or failed/interrupted)."""
+def report_summary_text(
+    report: ApplyReport, *, environment: str | None = None, destroy: bool = False
+) -> str:
+    """``Apply complete! 1 created, 0 updated, 0 deleted, 0 failed.`` (or failed/interrupted).
+
+    The terminal names the ``environment``: ``... 0 failed (environment prod).``; a ``destroy``
+    counts deletes only: ``Destroy complete! 2 deleted, 0 failed (environment prod).``
+    (``apply --json`` writes the sentence without either, as it always has).
+    """
     counts = report.counts()
+    operation = "Destroy" if destroy else "Apply"
     if report.interrupted:
-        head = "Apply interrupted"
+        head = f"{operation} interrupted"
     else:
-        head = "Apply complete" if report.ok else "Apply failed"
+        head = f"{operation} complete" if report.ok else f"{operation} failed"
+    where = f" (environment {printable(environment)})" if environment else ""
+    if destroy:
+        return f"{head}! {counts['delete']} deleted, {len(report.failed)} failed{where}."
     extra = "".join(
         f"{counts[key]} {done}, "
         for key, done in (("replace", "replaced"), ("import", "imported"))
@@ -91,7 +111,7 @@ def report_summary_text(report: ApplyReport) -> str:
     )
     return (
         f"{head}! {counts['create']} created, {counts['update']} updated, "
-        f"{counts['delete']} deleted, {extra}{len(report.failed)} failed."
+        f"{counts['delete']} deleted, {extra}{len(report.failed)} failed{where}."
     )
 
 
@@ -148,9 +168,8 @@ def plan_lines(plan: Plan) -> list[Text]:
     note = partial_text(plan)
     if note:
         lines += [Text(f"Warning: {note}", style="bold yellow"), Text("")]
-    what = "destroy" if plan.destroy else "plan"
     if plan.has_changes:
-        lines.append(Text(f"deployctl will perform the following actions ({what}):", style="bold"))
+        lines.append(Text(plan_header(plan), style="bold"))
         lines.append(Text(""))
         for change in plan.actionable():
             lines.extend(change_lines(change))
@@ -189,6 +208,27 @@ def report_table(report: ApplyReport) -> Table:
     return table
 
 
-def report_summary(report: ApplyReport) -> Text:
+def report_summary(
+    report: ApplyReport, *, environment: str | None = None, destroy: bool = False
+) -> Text:
     style = "bold green" if report.ok else "bold red"
-    return Text(report_summary_text(report), style=style)
+    return Text(report_summary_text(report, environment=environment, destroy=destroy), style=style)
+
+
+def failure_block(result: ActionResult) -> list[Text]:
+    """A failed change in full, as the end of a large apply shows it (never cut into a table
+    cell): ``Error: ADDRESS: ACTION failed after 1.2s``, then the whole error (which names the
+    target and the call) and the note, indented::
+
+        Error: sm/churn: create failed after 3.1s
+          target 'sm', create_deployment for sm/churn: ValidationException: ...
+          the deployment exists on the target now and was recorded in state
+    """
+    head = Text("Error: ", style="bold red")
+    head.append(f"{result.address}: {result.action.value} failed", style="bold")
+    head.append(f" after {result.elapsed:.1f}s", style="dim")
+    lines = [head]
+    for part in (result.error, result.note):
+        if part:
+            lines.extend(Text(f"  {printable(line)}") for line in part.splitlines())
+    return lines

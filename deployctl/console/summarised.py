@@ -8,7 +8,10 @@ terminal shows instead:
 - the plan as a count per action (``+ create  5000``) and how to list the changes;
 - a progress line at every tenth of the changes finished (``500 of 5000 changes done (10%)``);
 - every failure and every warning as it happens, exactly as a small apply shows them;
-- at the end, a results table of only the changes that failed or have a note, then the summary.
+- at the end, each failure as a full ``Error:`` block (address, action, the error naming the
+  target and the call, the note: never cut into a table cell), each warning and note of the
+  changes that succeeded on a line, then the summary. ``apply --table`` shows the results table
+  of every change instead, as a small apply does.
 
 Only the terminal summarises: ``apply --json`` reports every change (``console.json_events``),
 and ``deployctl plan`` / ``deployctl show`` list every change whatever their number.
@@ -19,10 +22,10 @@ from __future__ import annotations
 import threading
 import time
 
-from rich.table import Table
 from rich.text import Text
 
 from deployctl.console import render
+from deployctl.errors import printable
 from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.planner.plan import Action, Plan
 
@@ -47,8 +50,7 @@ def plan_lines(plan: Plan) -> list[Text]:
     note = render.partial_text(plan)
     if note:
         lines += [Text(f"Warning: {note}", style="bold yellow"), Text("")]
-    what = "destroy" if plan.destroy else "plan"
-    lines.append(Text(f"deployctl will perform the following actions ({what}):", style="bold"))
+    lines.append(Text(render.plan_header(plan), style="bold"))
     lines.append(Text(""))
     counts = plan.summary()
     total = sum(counts[action.value] for action in _ORDER)
@@ -110,22 +112,21 @@ class Progress:
         return text
 
 
-def notable(result: ActionResult) -> bool:
-    """Whether ``result`` gets a row in a large apply's results table: it failed, or has a
-    warning or a note to read."""
-    return not result.ok or bool(result.warnings) or result.note is not None
-
-
-def report_table(report: ApplyReport) -> Table | None:
-    """The results table of a large apply: only the notable results (``None``: there are
-    none); its title says how many others succeeded."""
-    shown = ApplyReport(results=tuple(r for r in report.results if notable(r)), elapsed=0.0)
-    if not shown.results:
-        return None
-    table = render.report_table(shown)
-    others = len(report.results) - len(shown.results)
-    table.title = (
-        f"Apply results: the {len(shown.results)} that failed or have notes "
-        f"({others} more succeeded)"
-    )
-    return table
+def closing_lines(report: ApplyReport) -> list[Text]:
+    """What a large apply ends with before its summary: each failure as a full ``Error:``
+    block (``render.failure_block``), then each warning and each note of the changes that
+    succeeded, one line each (``Note: local/gone (delete): removed from state only; ...``)."""
+    lines: list[Text] = [Text("")] if report.failed else []
+    for result in report.failed:
+        lines.extend(render.failure_block(result))
+        lines.extend(Text(f"  Warning: {printable(w)}", style="yellow") for w in result.warnings)
+        lines.append(Text(""))
+    for result in report.results:
+        if not result.ok:
+            continue
+        lines.extend(Text(f"Warning: {printable(w)}", style="yellow") for w in result.warnings)
+        if result.note:
+            line = Text("Note: ", style="bold")
+            line.append(f"{result.address} ({result.action.value}): {printable(result.note)}")
+            lines.append(line)
+    return lines

@@ -23,6 +23,11 @@ class Console(Protocol):
         """Targets are about to be read (list/get)."""
         ...
 
+    def refresh_finished(self) -> None:
+        """The reads ``refresh_started`` announced are over, successfully or not (a console
+        that shows progress stops showing it)."""
+        ...
+
     def warning(self, message: str) -> None:
         """Something the user should know that does not stop the operation."""
         ...
@@ -50,6 +55,9 @@ class NullConsole:
     def refresh_started(self, targets: list[str]) -> None:
         pass
 
+    def refresh_finished(self) -> None:
+        pass
+
     def warning(self, message: str) -> None:
         pass
 
@@ -74,6 +82,9 @@ class CaptureConsole(NullConsole):
 
     def refresh_started(self, targets: list[str]) -> None:
         self.events.append(("refresh_started", targets))
+
+    def refresh_finished(self) -> None:
+        self.events.append(("refresh_finished", None))
 
     def warning(self, message: str) -> None:
         self.events.append(("warning", message))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deployctl.errors import ManifestIssue
-from deployctl.manifest.positions import JSONPath, Positions
+from deployctl.manifest.positions import JSONPath, Position, Positions
 from deployctl.manifest.validate import describe, show
 
 Scalar = str | int | float | bool
@@ -63,24 +63,23 @@ def resolve_variables(
             result.unusable.add(name)
     for name, text in overrides.items():
         if name not in declared:
-            line, col = positions.written_key(("variables",)) or (1, 1)
+            where = positions.written_key(("variables",)) or Position(source, 1, 1)
             message = (
                 f"unknown variable '{name}' given with --var "
                 f"(declare it under variables: in {manifest_name})"
             )
-            result.issues.append(ManifestIssue(source, line, col, message))
+            result.issues.append(where.issue(message))
             continue
         if name in result.unusable:
             continue
         current = result.values[name]
         converted = _convert(text, current)
         if converted is None:
-            line, col = positions.key(("variables", name))
             message = (
                 f"invalid value '{text}' for variable '{name}' given with --var: "
                 f"expected {_expected(current)}, like its declared value {show(current)}"
             )
-            result.issues.append(ManifestIssue(source, line, col, message))
+            result.issues.append(positions.key(("variables", name)).issue(message))
             continue
         result.values[name] = converted
     return result
@@ -142,12 +141,10 @@ class Interpolator:
         variables: Variables,
         environ: Mapping[str, str],
         positions: Positions,
-        source: str,
     ) -> None:
         self.variables = variables
         self.environ = environ
         self.positions = positions
-        self.source = source
         self.issues: list[ManifestIssue] = []
         self.unexpanded: set[JSONPath] = set()
         self.env_paths: dict[JSONPath, set[str]] = {}
@@ -245,5 +242,4 @@ class Interpolator:
         return f"{problem} reference '{reference}' in {describe(path)}: {_FORMS}"
 
     def _report(self, path: JSONPath, message: str) -> None:
-        line, col = self.positions.value(path)
-        self.issues.append(ManifestIssue(self.source, line, col, message))
+        self.issues.append(self.positions.value(path).issue(message))

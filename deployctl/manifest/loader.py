@@ -1,21 +1,23 @@
 """Loading a manifest file into the frozen desired model.
 
-The pipeline is read -> YAML with positions -> variables and interpolation -> schema -> target
-checks -> build. Every stage collects issues instead of raising, so one ``ManifestError`` reports
-every problem of the file at once; only a file that cannot be read or parsed at all stops early.
+The pipeline is read -> YAML with positions -> bases merged in (``extends:``) -> variables and
+interpolation -> schema -> target checks -> build. Every stage collects issues instead of
+raising, so one ``ManifestError`` reports every problem of the file (and of its bases) at once;
+only a file that cannot be read or parsed at all, or a chain of bases that cannot be followed,
+stops early.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from deployctl.errors import DeployctlError, ManifestError, ManifestIssue
+from deployctl.errors import ManifestError, ManifestIssue
+from deployctl.manifest.extends import EXTENDS, chain_digest, deep_merge, read_bases
+from deployctl.manifest.files import MAX_MANIFEST_BYTES, read_manifest_file
 from deployctl.manifest.interpolate import Interpolator, Variables, resolve_variables
 from deployctl.manifest.model import (
     UPDATE_IN_PLACE,
@@ -28,8 +30,7 @@ from deployctl.manifest.model import (
 from deployctl.manifest.positions import JSONPath, Positions
 from deployctl.manifest.registry import model_uri_issues
 from deployctl.manifest.secrets import env_paths_by_owner, sensitive_fields
-from deployctl.manifest.validate import describe_container, validate_manifest, yaml_type
-from deployctl.manifest.yaml_nodes import parse_yaml
+from deployctl.manifest.validate import validate_manifest
 from deployctl.model import DeploymentSpec, JSONValue, Lifecycle, target_scheme
 from deployctl.model.calls import (
     CLIENT_SHARED,
@@ -45,7 +46,7 @@ from deployctl.model.calls import (
 from deployctl.model.smoke_spec import ROLLBACK_NEVER, SmokeSpec
 
 LOCAL_SCHEME = "local"
-MAX_MANIFEST_BYTES = 10 * 2**20
+__all__ = ["MAX_MANIFEST_BYTES", "load_manifest"]
 
 
 def load_manifest(
@@ -54,7 +55,8 @@ def load_manifest(
     variables: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Manifest:
-    """Read, validate and interpolate the manifest at ``path``.
+    """Read, validate and interpolate the manifest at ``path`` (merged over the bases it
+    ``extends:``, see ``manifest.extends``).
 
     ``variables`` are ``--var NAME=VALUE`` overrides (strings, converted to each declared
     variable's type); ``environ`` is what ``${env.NAME}`` reads (``os.environ`` by default).
@@ -63,26 +65,15 @@ def load_manifest(
     """
     source = str(path)
     manifest_path = Path(path)
-    raw = read_manifest_bytes(manifest_path, source)
-
-    parsed = parse_yaml(raw, source, describe_container)
-    if not parsed.document:
-        if parsed.issues:
-            raise ManifestError(parsed.issues)
-        raise ManifestError.single(
-            source, 1, 1, "the manifest is empty: it needs version, environment and targets"
-        )
-    data = parsed.data
-    if not isinstance(data, dict):
-        raise ManifestError.single(
-            source,
-            1,
-            1,
-            "the manifest must be a mapping with version, environment and targets, "
-            f"not {yaml_type(data)}",
-        )
-    positions = parsed.positions
-    issues = list(parsed.issues)
+    top = read_manifest_file(manifest_path, source)
+    data: dict[str, Any]
+    if EXTENDS in top.data:
+        layered = read_bases(top)
+        data, positions, issues = layered.data, layered.positions, list(layered.issues)
+        sha256 = layered.sha256
+    else:
+        data, positions, issues = top.data, top.positions, list(top.issues)
+        sha256 = chain_digest([top.raw])
     unexpanded: set[JSONPath] = set()
     env_paths: dict[JSONPath, set[str]] = {}
 
@@ -91,53 +82,33 @@ def load_manifest(
     )
     issues.extend(resolved.issues)
     if "targets" in data:
-        interpolator = Interpolator(
-            resolved, os.environ if environ is None else environ, positions, source
-        )
+        interpolator = Interpolator(resolved, os.environ if environ is None else environ, positions)
         data = {**data, "targets": interpolator.expand_tree(data["targets"], ("targets",))}
         issues.extend(interpolator.issues)
         unexpanded = interpolator.unexpanded
         env_paths = interpolator.env_paths
 
     issues.extend(validate_manifest(data, positions, source, unexpanded))
-    issues.extend(_target_issues(data, positions, source))
-    issues.extend(_state_issues(data, positions, source))
-    issues.extend(model_uri_issues(data, positions, source))
+    issues.extend(_target_issues(data, positions))
+    issues.extend(_state_issues(data, positions))
+    issues.extend(model_uri_issues(data, positions))
     if issues:
         # The same node can be reached twice (aliases, merge keys): say each thing once.
         raise ManifestError(list(dict.fromkeys(issues)))
-    return _build(data, resolved, positions, manifest_path, source, raw, env_paths)
+    folder = _folders(positions, EXTENDS in top.data, manifest_path)
+    return _build(data, resolved, positions, manifest_path, sha256, env_paths, folder)
 
 
-def read_manifest_bytes(path: Path, source: str) -> bytes:
-    """The file's bytes: a regular file of at most ``MAX_MANIFEST_BYTES`` (a FIFO, a device
-    such as /dev/zero or a directory is refused at once, before anything is read)."""
-    try:
-        with open(path, "rb", opener=_open_nonblocking) as f:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise DeployctlError(
-                    f"{source}: cannot read manifest: not a regular file",
-                    hint="pass the path of a YAML file",
-                )
-            if info.st_size > MAX_MANIFEST_BYTES:
-                raise DeployctlError(
-                    f"{source}: the manifest is {info.st_size:,} bytes, more than the "
-                    f"{MAX_MANIFEST_BYTES // 2**20} MiB a manifest may have",
-                    hint="split it into one manifest per environment",
-                )
-            raw = f.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise DeployctlError(f"{source}: cannot read manifest: {reason}") from error
-    if len(raw) > MAX_MANIFEST_BYTES:  # it grew while being read
-        raise DeployctlError(f"{source}: the manifest is more than 10 MiB")
-    return raw
+Folder = Callable[[JSONPath], Path]
+"""The folder of the file that wrote the value at a path: what a relative path written there
+is relative to (the environment's manifest, or the base that wrote it)."""
 
 
-def _open_nonblocking(path: str, flags: int) -> int:
-    # O_NONBLOCK: opening a FIFO without a writer must not hang (it is refused right after).
-    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+def _folders(positions: Positions, layered: bool, manifest_path: Path) -> Folder:
+    manifest_dir = Path(os.path.abspath(manifest_path)).parent
+    if not layered:
+        return lambda path: manifest_dir
+    return lambda path: Path(os.path.abspath(positions.value(path).source)).parent
 
 
 def _local_path(uri: str) -> str:
@@ -158,21 +129,20 @@ def resolve_local_uri(uri: str, manifest_dir: Path) -> str:
     return f"{LOCAL_SCHEME}:{os.path.normpath(where)}"
 
 
-def _target_issues(data: dict[str, Any], positions: Positions, source: str) -> list[ManifestIssue]:
+def _target_issues(data: dict[str, Any], positions: Positions) -> list[ManifestIssue]:
     """Checks the schema cannot express: a local target needs a path; durations in range."""
     issues: list[ManifestIssue] = []
     targets = data.get("targets")
     if not isinstance(targets, dict):
         return issues
     for key, target in targets.items():
-        issues.extend(_duration_issues(key, target, positions, source))
+        issues.extend(_duration_issues(key, target, positions))
         uri = target.get("uri") if isinstance(target, dict) else None
         if not isinstance(uri, str) or not uri:
             continue
         if target_scheme(uri) == LOCAL_SCHEME and not _local_path(uri):
-            line, col = positions.value(("targets", key, "uri"))
             message = f"target '{key}': the local target needs a path, e.g. local:.deployctl/dev"
-            issues.append(ManifestIssue(source, line, col, message))
+            issues.append(positions.value(("targets", key, "uri")).issue(message))
     return issues
 
 
@@ -200,19 +170,16 @@ def _durations(target: Any) -> list[tuple[JSONPath, str, float]]:
     return out
 
 
-def _duration_issues(
-    key: str, target: Any, positions: Positions, source: str
-) -> list[ManifestIssue]:
+def _duration_issues(key: str, target: Any, positions: Positions) -> list[ManifestIssue]:
     """Durations the schema accepts but that are too long (a thread wait has a ceiling)."""
     issues = []
     for path, text, limit in _durations(target):
         if parse_duration(text) > limit:
-            line, col = positions.value(("targets", key, *path))
             message = (
                 f"field '{'.'.join(str(p) for p in path)}' of target '{key}' must be at most "
                 f"{format_duration(limit)}, not '{text}'"
             )
-            issues.append(ManifestIssue(source, line, col, message))
+            issues.append(positions.value(("targets", key, *path)).issue(message))
     return issues
 
 
@@ -240,24 +207,24 @@ def _call_policy(target: Mapping[str, Any]) -> CallPolicy | None:
     )
 
 
-def _state_issues(data: dict[str, Any], positions: Positions, source: str) -> list[ManifestIssue]:
+def _state_issues(data: dict[str, Any], positions: Positions) -> list[ManifestIssue]:
     """Checks of ``state.url`` the schema cannot express: a URL, and no password in it."""
     state = data.get("state")
     url = state.get("url") if isinstance(state, dict) else None
     if not isinstance(url, str) or not url:
         return []
-    line, col = positions.value(("state", "url"))
+    where = positions.value(("state", "url"))
     if "://" not in url:
         message = (
             f"state.url '{url}' is not a URL: write postgresql://USER@HOST/DATABASE or "
             "s3://BUCKET/PREFIX/, or use state.path for a local file"
         )
-        return [ManifestIssue(source, line, col, message)]
+        return [where.issue(message)]
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError as exc:
-        return [ManifestIssue(source, line, col, f"state.url is not a valid URL: {exc}")]
+        return [where.issue(f"state.url is not a valid URL: {exc}")]
     query = {key.lower() for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
     if password is not None or "password" in query:
         message = (
@@ -265,12 +232,12 @@ def _state_issues(data: dict[str, Any], positions: Positions, source: str) -> li
             "PGPASSWORD, ~/.pgpass or DEPLOYCTL_STATE for PostgreSQL, the AWS credential chain "
             "for S3"
         )
-        return [ManifestIssue(source, line, col, message)]
+        return [where.issue(message)]
     return []
 
 
 def _state_setting(
-    data: dict[str, Any], manifest_dir: Path, location: Callable[[JSONPath], SourceLocation]
+    data: dict[str, Any], folder: Folder, location: Callable[[JSONPath], SourceLocation]
 ) -> StateSetting | None:
     state = data.get("state")
     if not isinstance(state, dict):
@@ -280,29 +247,8 @@ def _state_setting(
         return StateSetting(url=state["url"], path=None, location=where)
     path = Path(os.path.expanduser(state["path"]))
     if not path.is_absolute():
-        path = manifest_dir / path
+        path = folder(("state", "path")) / path
     return StateSetting(url=None, path=os.path.normpath(path), location=where)
-
-
-def _copy(value: Any) -> Any:
-    """A deep copy of JSON data, so no two deployments share a mutable config."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``override`` over ``base``: mappings merge recursively, anything else is replaced."""
-    merged = {key: _copy(value) for key, value in base.items()}
-    for key, value in override.items():
-        below = merged.get(key)
-        if isinstance(below, dict) and isinstance(value, dict):
-            merged[key] = deep_merge(below, value)
-        else:
-            merged[key] = _copy(value)
-    return merged
 
 
 def _paths(value: Any) -> tuple[str, ...]:
@@ -313,15 +259,24 @@ def _paths(value: Any) -> tuple[str, ...]:
 _NO_LIFECYCLE = Lifecycle()  # frozen: every deployment without guards shares it
 
 
-def _smoke(fields: Mapping[str, Any], manifest_dir: Path) -> SmokeSpec | None:
-    """``smoke_test:`` and ``rollback:`` (``auto`` unless ``never``), the input made absolute
-    relative to the manifest's folder."""
+def _smoke(
+    fields: Mapping[str, Any], own: Mapping[str, Any], path: JSONPath, folder: Folder
+) -> SmokeSpec | None:
+    """``smoke_test:`` and ``rollback:`` (``auto`` unless ``never``) of the deployment at
+    ``path`` (``fields``: with its target's defaults, ``own``: without), the input made absolute
+    relative to the folder of the manifest that wrote it."""
     test = fields.get("smoke_test")
     if not isinstance(test, dict):
         return None
     where = Path(os.path.expanduser(test["input"]))
     if not where.is_absolute():
-        where = manifest_dir / where
+        own_test = own.get("smoke_test")
+        written = (
+            (*path, "smoke_test", "input")
+            if isinstance(own_test, dict) and "input" in own_test
+            else (*path[:2], "defaults", "smoke_test", "input")
+        )
+        where = folder(written) / where
     expect = test.get("expect") or {}
     columns = expect.get("columns")
     return SmokeSpec(
@@ -348,16 +303,14 @@ def _build(
     variables: Variables,
     positions: Positions,
     manifest_path: Path,
-    source: str,
-    raw: bytes,
+    sha256: str,
     env_paths: Mapping[JSONPath, set[str]],
+    folder: Folder,
 ) -> Manifest:
-    manifest_dir = Path(os.path.abspath(manifest_path)).parent
     env_by_owner = env_paths_by_owner(env_paths)
 
     def location(path: JSONPath) -> SourceLocation:
-        line, col = positions.key(path)
-        return SourceLocation(source, line, col)
+        return SourceLocation(*positions.key(path))
 
     targets: list[TargetSpec] = []
     target_data: dict[str, Any] = data["targets"]
@@ -377,7 +330,8 @@ def _build(
                 flavor=fields.get("flavor"),
                 config=fields.get("config") or {},
             )
-            where = location(("targets", key, "deployments", name))
+            path = ("targets", key, "deployments", name)
+            where = location(path)
             deployments.append(
                 DesiredDeployment(
                     key,
@@ -389,12 +343,16 @@ def _build(
                     sensitive=sensitive_fields(
                         key, name, defaults, deployment_data[name], env_by_owner
                     ),
-                    smoke=_smoke(fields, manifest_dir),
+                    smoke=_smoke(fields, deployment_data[name], path, folder),
                 )
             )
         uri: str = target["uri"]
         scheme = target_scheme(uri)
-        resolved = resolve_local_uri(uri, manifest_dir) if scheme == LOCAL_SCHEME else uri
+        resolved = (
+            resolve_local_uri(uri, folder(("targets", key, "uri")))
+            if scheme == LOCAL_SCHEME
+            else uri
+        )
         field_paths: dict[str, str] = target.get("fields") or {}
         targets.append(
             TargetSpec(
@@ -407,6 +365,7 @@ def _build(
                 fields=tuple(sorted(field_paths.items())),
                 calls=_call_policy(target),
                 update=target.get("update", UPDATE_IN_PLACE),
+                uri_location=SourceLocation(*positions.value(("targets", key, "uri"))),
             )
         )
     effective: tuple[tuple[str, JSONValue], ...] = tuple(sorted(variables.values.items()))
@@ -415,7 +374,7 @@ def _build(
         environment=data["environment"],
         variables=effective,
         targets=tuple(targets),
-        sha256=hashlib.sha256(raw).hexdigest(),
-        state=_state_setting(data, manifest_dir, location),
+        sha256=sha256,
+        state=_state_setting(data, folder, location),
         registry_uri=(data.get("registry") or {}).get("tracking_uri"),
     )

@@ -80,6 +80,8 @@ class TargetSpec:
     fields: tuple[tuple[str, str], ...] = ()
     calls: CallPolicy | None = None
     update: UpdateMode = UPDATE_IN_PLACE
+    # Where the value of ``uri:`` was written (in the environment's file or in a base).
+    uri_location: SourceLocation | None = None
 
     def field_mapping(self) -> dict[str, str]:
         """``fields`` as a mapping (record field -> path); empty when the manifest sets none."""

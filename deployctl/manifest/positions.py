@@ -1,29 +1,46 @@
-"""Where each key and value of a manifest was written: line and column by JSON path.
+"""Where each key and value of a manifest was written: file, line and column by JSON path.
 
 Every message about a manifest names FILE:LINE:COL, so the YAML reader hands the rest of the
 loader a :class:`Positions` index along with the data. The full walk records one entry per key
 and value as it builds them (:class:`RecordedPositions`); a clean document read by the lean
 reader keeps its composed nodes instead and looks a path up in them only when a message or a
-location asks for it (:class:`NodePositions`). Both answer every lookup alike.
+location asks for it (:class:`NodePositions`). Both answer every lookup alike. A manifest that
+``extends:`` bases is read from several files: ``manifest.extends`` answers each lookup from the
+file that wrote the value, which is why a :class:`Position` carries its file.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from yaml.nodes import MappingNode, Node, SequenceNode
 
+from deployctl.errors import ManifestIssue
+
 JSONPath = tuple[str | int, ...]
-Position = tuple[int, int]
+Mark = tuple[int, int]
+"""A 1-based line and column in one file."""
 
 
-def node_position(node: Node) -> Position:
+class Position(NamedTuple):
+    """Where a key or value was written: the file (as messages name it), line and column."""
+
+    source: str
+    line: int
+    col: int
+
+    def issue(self, message: str) -> ManifestIssue:
+        """``message`` as an issue located here."""
+        return ManifestIssue(self.source, self.line, self.col, message)
+
+
+def node_position(node: Node) -> Mark:
     """The 1-based line and column where ``node`` starts."""
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
 class Positions(Protocol):
-    """Where each key and value of the document was written, by JSON path.
+    """Where each key and value of the document was written (file, line, column), by JSON path.
 
     Lookups fall back to the nearest written ancestor so that a path the YAML never spelled out
     (a missing field, a value produced by interpolation) still points somewhere useful.
@@ -44,13 +61,15 @@ class Positions(Protocol):
 
 
 class RecordedPositions:
-    """:class:`Positions` recorded by the full walk, one entry per key and value it built."""
+    """:class:`Positions` recorded by the full walk, one entry per key and value it built, in
+    the file ``source``."""
 
-    def __init__(self) -> None:
-        self.keys: dict[JSONPath, Position] = {}
-        self.values: dict[JSONPath, Position] = {}
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.keys: dict[JSONPath, Mark] = {}
+        self.values: dict[JSONPath, Mark] = {}
 
-    def value(self, path: JSONPath) -> Position:
+    def _value(self, path: JSONPath) -> Mark:
         while path:
             found = self.values.get(path)
             if found is not None:
@@ -58,12 +77,16 @@ class RecordedPositions:
             path = path[:-1]
         return self.values.get((), (1, 1))
 
+    def value(self, path: JSONPath) -> Position:
+        return Position(self.source, *self._value(path))
+
     def key(self, path: JSONPath) -> Position:
         found = self.keys.get(path)
-        return found if found is not None else self.value(path)
+        return Position(self.source, *(found if found is not None else self._value(path)))
 
     def written_key(self, path: JSONPath) -> Position | None:
-        return self.keys.get(path)
+        found = self.keys.get(path)
+        return Position(self.source, *found) if found is not None else None
 
 
 class NodePositions:
@@ -74,7 +97,8 @@ class NodePositions:
     indexed by key once. Nothing is computed for paths no one asks about.
     """
 
-    def __init__(self, root: Node) -> None:
+    def __init__(self, root: Node, source: str) -> None:
+        self.source = source
         self._root = root
         self._index: dict[int, dict[str, tuple[Node, Node]]] = {}
         # The node at each path whose children were looked up: siblings (every deployment of
@@ -113,12 +137,12 @@ class NodePositions:
         return None
 
     def value(self, path: JSONPath) -> Position:
-        return node_position(self._find(path)[0])
+        return Position(self.source, *node_position(self._find(path)[0]))
 
     def key(self, path: JSONPath) -> Position:
         node, key = self._find(path)
-        return node_position(key if key is not None else node)
+        return Position(self.source, *node_position(key if key is not None else node))
 
     def written_key(self, path: JSONPath) -> Position | None:
         key = self._find(path)[1]
-        return node_position(key) if key is not None else None
+        return Position(self.source, *node_position(key)) if key is not None else None

@@ -18,9 +18,7 @@ from deployctl.manifest.positions import JSONPath, Positions
 from deployctl.model.model_uris import parse_model_uri
 
 
-def model_uri_issues(
-    data: dict[str, Any], positions: Positions, source: str
-) -> list[ManifestIssue]:
+def model_uri_issues(data: dict[str, Any], positions: Positions) -> list[ManifestIssue]:
     """One issue per ``model_uri`` MLflow could not read, and for a password in the registry."""
     issues = []
     for path, uri in _model_uris(data):
@@ -29,21 +27,16 @@ def model_uri_issues(
         try:
             parse_model_uri(uri)
         except RegistryError as error:
-            line, col = positions.value(path)
             owner = f"deployment '{path[3]}' of target '{path[1]}'"
             hint = f" ({error.hint})" if error.hint else ""
             issues.append(
-                ManifestIssue(source, line, col, f"model_uri of {owner}: {error.message}{hint}")
+                positions.value(path).issue(f"model_uri of {owner}: {error.message}{hint}")
             )
     registry = data.get("registry")
     tracking_uri = registry.get("tracking_uri") if isinstance(registry, dict) else None
     if isinstance(tracking_uri, str) and _has_password(tracking_uri):
-        line, col = positions.value(("registry", "tracking_uri"))
         issues.append(
-            ManifestIssue(
-                source,
-                line,
-                col,
+            positions.value(("registry", "tracking_uri")).issue(
                 "registry.tracking_uri must not hold a password (the manifest is in git): "
                 "remove it and use MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD or "
                 "MLFLOW_TRACKING_TOKEN",

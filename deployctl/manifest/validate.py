@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from deployctl.errors import ManifestIssue
-from deployctl.manifest.positions import JSONPath, Positions
+from deployctl.manifest.positions import JSONPath, Position, Positions
 from deployctl.manifest.schema import fast_is_valid, jsonschema_validator
 from deployctl.manifest.schema import manifest_schema as manifest_schema  # where it used to be
 from deployctl.model import LIFECYCLE_PATH_PATTERN
@@ -218,7 +218,8 @@ def validate_manifest(
     source: str,
     unexpanded: Collection[JSONPath] = frozenset(),
 ) -> list[ManifestIssue]:
-    """Every schema problem of ``data`` as located, worded issues.
+    """Every schema problem of ``data`` as located, worded issues, each in the file where the
+    offending value was written (``positions`` knows; ``source`` names the manifest read).
 
     ``unexpanded`` are the paths of strings whose references could not be expanded (already
     reported): what they would have been is unknown, so the schema says nothing about them.
@@ -229,14 +230,14 @@ def validate_manifest(
     for error in jsonschema_validator().iter_errors(data):
         if tuple(error.absolute_path) in unexpanded:
             continue
-        for (line, col), message in _explain(error, positions, unexpanded):
-            issues.append(ManifestIssue(source, line, col, message))
+        for where, message in _explain(error, positions, unexpanded):
+            issues.append(where.issue(message))
     return issues
 
 
 def _explain(
     error: ValidationError, positions: Positions, unexpanded: Collection[JSONPath] = frozenset()
-) -> Iterator[tuple[tuple[int, int], str]]:
+) -> Iterator[tuple[Position, str]]:
     path: JSONPath = tuple(error.absolute_path)
     instance = error.instance
     expected: Any = error.validator_value
@@ -388,7 +389,7 @@ def _repeated_entries(
     items: list[Any],
     positions: Positions,
     unexpanded: Collection[JSONPath],
-) -> Iterator[tuple[tuple[int, int], str]]:
+) -> Iterator[tuple[Position, str]]:
     """Each path listed more than once, at its first repeat.
 
     Entries that are not paths are reported as such, and unexpanded ones are unknown: neither

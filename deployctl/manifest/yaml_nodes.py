@@ -31,8 +31,8 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from deployctl.errors import ManifestIssue
 from deployctl.manifest.positions import (
     JSONPath,
+    Mark,
     NodePositions,
-    Position,
     Positions,
     RecordedPositions,
     node_position,
@@ -110,18 +110,18 @@ def parse_yaml(
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as error:
             issue = _syntax_issue(error, raw, source)
-            return ParsedYAML(None, RecordedPositions(), [issue], False)
+            return ParsedYAML(None, RecordedPositions(source), [issue], False)
         except yaml.reader.ReaderError as error:
             line, col = _offset_position(raw, error.position)
             message = f"invalid YAML: {error.reason} (character {error.character!r})"
             issue = ManifestIssue(source, line, col, message)
-            return ParsedYAML(None, RecordedPositions(), [issue], False)
+            return ParsedYAML(None, RecordedPositions(source), [issue], False)
         if node is None:
-            return ParsedYAML(None, RecordedPositions(), [], False)
+            return ParsedYAML(None, RecordedPositions(source), [], False)
         if not full and (not _may_alias(raw) or _measure(node, source)[0] is None):
             # Only aliases make the data bigger than the text: a bomb is never built.
             try:
-                return ParsedYAML(plain_data(node), NodePositions(node))
+                return ParsedYAML(plain_data(node), NodePositions(node, source))
             except NotPlain:
                 pass
         return _walk(loader, node, source, describe_container)
@@ -144,7 +144,7 @@ def _walk(
     describe_container: Callable[[JSONPath], str],
 ) -> ParsedYAML:
     """The full read: every check made, every issue worded, every position recorded."""
-    positions = RecordedPositions()
+    positions = RecordedPositions(source)
     too_big, budget = _measure(node, source)
     if too_big is not None:
         return ParsedYAML(None, positions, [too_big], False)
@@ -224,7 +224,7 @@ def _syntax_issue(error: yaml.MarkedYAMLError, raw: bytes, source: str) -> Manif
     return ManifestIssue(source, line, col, f"invalid YAML: {problem}")
 
 
-def _offset_position(raw: bytes, offset: int) -> Position:
+def _offset_position(raw: bytes, offset: int) -> Mark:
     offset = max(0, min(offset, len(raw)))
     line_start = raw.rfind(b"\n", 0, offset) + 1
     return (raw.count(b"\n", 0, offset) + 1, offset - line_start + 1)

@@ -12,8 +12,6 @@ was made from changed since (``check_plan_is_current``).
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deployctl.errors import PlanError, StalePlanError, StateError
@@ -242,8 +240,10 @@ def check_plan_is_current(plan: Plan, state: StateDocument, *, manifest_path: st
     path = manifest_path or plan.manifest_path
     if path is None or plan.manifest_sha256 is None:
         return
+    from deployctl.manifest.extends import manifest_digest  # reads YAML: only when needed
+
     try:
-        current = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        current = manifest_digest(path)  # of the bases it extends too
     except OSError as exc:
         raise StalePlanError(
             f"cannot read the manifest the plan was made from ({path}): {exc.strerror}",

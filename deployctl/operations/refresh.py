@@ -5,10 +5,13 @@ records (or has an open intent for), from the state; a selection narrows both th
 and the addresses asked about.
 A saved plan is re-checked against the targets before it is applied: the live records it will
 touch must be the ones it was planned from (their fingerprints).
+Each read is announced to the console and its end too, failed or not (``refresh_started``,
+``refresh_finished``): a terminal shows the reads in flight meanwhile, a log their heartbeats.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from deployctl.errors import StalePlanError, TargetError
@@ -65,8 +68,6 @@ def refresh(
     With a ``selection``, only its targets are read and only its addresses are looked up; the
     view then holds only selected addresses.
     """
-    from deployctl.targets.refresh import refresh as refresh_targets
-
     selection = selection or Selection()
     uris = {k: u for k, u in target_uris(manifest, state).items() if selection.may_touch_target(k)}
     wanted: dict[str, set[str]] = {key: set() for key in uris}
@@ -81,9 +82,7 @@ def refresh(
             not selection.partial or selection.matches(str(Address(target, name)))
         ):
             names.add(name)
-    console.refresh_started(sorted(uris))
-    adapters = {key: pool.get(key, uri) for key, uri in sorted(uris.items())}
-    live = refresh_targets(adapters, wanted, max_workers=parallelism)
+    live = _reading(console, sorted(uris), lambda: _refresh_all(pool, uris, wanted, parallelism))
     if not selection.partial:
         return live
     return LiveView({a: s for a, s in live.statuses.items() if selection.matches(a)})
@@ -94,18 +93,33 @@ def refresh_intents(
 ) -> LiveView:
     """Ask the targets about the addresses of ``state``'s open intents only (before a saved
     plan is applied, which refreshes nothing else it does not touch)."""
-    from deployctl.targets.refresh import refresh as refresh_targets
-
     if not state.intents:
         return LiveView()
     uris = {i.target: i.target_uri for _, i in sorted(state.intents.items())}
     wanted: dict[str, set[str]] = {}
     for intent in state.intents.values():
         wanted.setdefault(intent.target, set()).add(intent.name)
-    console.refresh_started(sorted(uris))
-    adapters = {key: pool.get(key, uri) for key, uri in sorted(uris.items())}
-    live = refresh_targets(adapters, wanted, max_workers=parallelism)
+    live = _reading(console, sorted(uris), lambda: _refresh_all(pool, uris, wanted, parallelism))
     return LiveView({a: s for a, s in live.statuses.items() if a in state.intents})
+
+
+def _refresh_all(
+    pool: TargetPool, uris: dict[str, str], wanted: dict[str, set[str]], parallelism: int
+) -> LiveView:
+    from deployctl.targets.refresh import refresh as refresh_targets
+
+    adapters = {key: pool.get(key, uri) for key, uri in sorted(uris.items())}
+    return refresh_targets(adapters, wanted, max_workers=parallelism)
+
+
+def _reading(console: Console, targets: list[str], read: Callable[[], LiveView]) -> LiveView:
+    """``read()`` between ``refresh_started`` and ``refresh_finished`` (also when it fails:
+    the console stops showing the reads as in flight)."""
+    console.refresh_started(targets)
+    try:
+        return read()
+    finally:
+        console.refresh_finished()
 
 
 def check_live_unchanged(
@@ -131,12 +145,14 @@ def check_live_unchanged(
     wanted: dict[str, set[str]] = {}
     for change in touched:
         wanted.setdefault(change.target, set()).add(change.name)
-    console.refresh_started(sorted(adapters))
-    if secrets is None:
-        live = refresh_targets(adapters, wanted, max_workers=parallelism)
-    else:
+
+    def read() -> LiveView:
+        if secrets is None:
+            return refresh_targets(adapters, wanted, max_workers=parallelism)
         with redacting(secrets):
-            live = secrets.mask_view(refresh_targets(adapters, wanted, max_workers=parallelism))
+            return secrets.mask_view(refresh_targets(adapters, wanted, max_workers=parallelism))
+
+    live = _reading(console, sorted(adapters), read)
     changed = [
         c.address for c in touched if live_fingerprint(live.get(c.address)) != c.live_fingerprint
     ]

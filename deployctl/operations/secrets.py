@@ -180,6 +180,9 @@ class RedactingConsole:
     def refresh_started(self, targets: list[str]) -> None:
         self._console.refresh_started(targets)
 
+    def refresh_finished(self) -> None:
+        self._console.refresh_finished()
+
     def warning(self, message: str) -> None:
         self._console.warning(self._secrets.redact(message))
 

@@ -1,7 +1,9 @@
 """The Plan: frozen, serialisable data describing what an apply will do, address by address.
 
 Its JSON form is the user contract of ``deployctl plan --json`` and of saved plan files (one
-document serves both), shaped like Terraform's plan JSON so policy tools can read it; its schema
+document serves both), shaped like Terraform's plan JSON so policy tools can read it: each
+resource change carries what Terraform policies filter on (``type``, ``mode``, ``provider_name``
+and ``action_reason``, an ``ActionReason``; the sentence is ``action_reason_text``). Its schema
 is ``schemas/plan.schema.json``. Reading and writing plan files is ``planner.planfile``.
 """
 
@@ -15,7 +17,14 @@ from typing import Any
 
 from deployctl import __version__
 from deployctl.errors import PlanFileError
-from deployctl.model import Address, DeploymentSpec, JSONObject, JSONValue, canonical_json
+from deployctl.model import (
+    Address,
+    DeploymentSpec,
+    JSONObject,
+    JSONValue,
+    canonical_json,
+    target_scheme,
+)
 from deployctl.model.calls import CallPolicy
 from deployctl.model.live import LiveStatus
 from deployctl.model.pins import ModelPin
@@ -25,6 +34,10 @@ from deployctl.planner.selection import Selection
 from deployctl.planner.unverified import UnverifiedFields
 
 PLAN_FORMAT_VERSION = "1.0"
+
+# What every resource change is, in the fields Terraform policies filter on (``type``, ``mode``).
+RESOURCE_TYPE = "mlflow_deployment"
+RESOURCE_MODE = "managed"
 
 
 class Action(enum.StrEnum):
@@ -57,6 +70,89 @@ class Action(enum.StrEnum):
         return self in (Action.DELETE, Action.REPLACE)
 
 
+class ActionReason(enum.StrEnum):
+    """Why the planner chose a change's action: the plan JSON's ``action_reason``, for policies.
+
+    Modelled on Terraform's ``action_reason`` (``replace_because_cannot_update``,
+    ``delete_because_no_resource_config`` ...), but present on every change; each value starts
+    with its action (``no_op`` for no-op), so a policy can match either. The English sentence,
+    with the details (which fields, which alias), is ``action_reason_text``.
+
+    ======================================  ==================================================
+    value                                   when
+    ======================================  ==================================================
+    create_because_new                      in the manifest, not in state, not on the target
+    create_because_vanished                 recorded in state but gone from the target
+    update_because_manifest_changed         the manifest differs from the last applied version
+    update_because_model_pin_moved          only the registry alias (latest, stage) moved
+    update_because_drifted                  changed on the target outside deployctl
+    update_because_prevent_destroy_changed  only lifecycle.prevent_destroy: state only
+    replace_by_triggers                     a change under a lifecycle.replace_on path
+    replace_because_cannot_update           an update on a target with ``update: replace``
+    import_because_adopt                    ``adopt: true``, on the target but not in state
+    delete_because_no_resource_config       no longer in the manifest
+    delete_by_request                       ``deployctl destroy``
+    delete_because_gone                     already gone from the target: only from state
+    no_op_because_up_to_date                the manifest, the state and the target agree
+    ======================================  ==================================================
+
+    When several causes hold (the text names them all): a replace gives its own cause, an update
+    whose manifest changed and that drifted too is ``update_because_manifest_changed``, and a
+    delete of a deployment already gone is ``delete_because_gone`` (``Plan.destroy`` says
+    whether a destroy asked for it).
+    """
+
+    CREATE_BECAUSE_NEW = "create_because_new"
+    CREATE_BECAUSE_VANISHED = "create_because_vanished"
+    UPDATE_BECAUSE_MANIFEST_CHANGED = "update_because_manifest_changed"
+    UPDATE_BECAUSE_MODEL_PIN_MOVED = "update_because_model_pin_moved"
+    UPDATE_BECAUSE_DRIFTED = "update_because_drifted"
+    UPDATE_BECAUSE_PREVENT_DESTROY_CHANGED = "update_because_prevent_destroy_changed"
+    REPLACE_BY_TRIGGERS = "replace_by_triggers"
+    REPLACE_BECAUSE_CANNOT_UPDATE = "replace_because_cannot_update"
+    IMPORT_BECAUSE_ADOPT = "import_because_adopt"
+    DELETE_BECAUSE_NO_RESOURCE_CONFIG = "delete_because_no_resource_config"
+    DELETE_BY_REQUEST = "delete_by_request"
+    DELETE_BECAUSE_GONE = "delete_because_gone"
+    NO_OP_BECAUSE_UP_TO_DATE = "no_op_because_up_to_date"
+
+    @property
+    def action(self) -> Action:
+        """The only action this reason can explain."""
+        return Action.NOOP if self.value.startswith("no_op_") else Action(self.value.split("_")[0])
+
+    @classmethod
+    def from_text(cls, action: Action, text: str, state_only: bool = False) -> ActionReason:
+        """The reason that ``text``, a ``reason`` sentence of the planner's, states for
+        ``action``: how a change saved before plans had ``action_reason`` (it held the text
+        then) gets one."""
+        if action is Action.CREATE:
+            if text.startswith("recorded in state but vanished"):
+                return cls.CREATE_BECAUSE_VANISHED
+            return cls.CREATE_BECAUSE_NEW
+        if action is Action.UPDATE:
+            if state_only:
+                return cls.UPDATE_BECAUSE_PREVENT_DESTROY_CHANGED
+            if text.startswith("changed on the target outside deployctl"):
+                return cls.UPDATE_BECAUSE_DRIFTED
+            if not text.startswith("the manifest differs") and " moved " in text.split(";")[0]:
+                return cls.UPDATE_BECAUSE_MODEL_PIN_MOVED  # "alias champion moved 1 → 2"
+            return cls.UPDATE_BECAUSE_MANIFEST_CHANGED
+        if action is Action.REPLACE:
+            if "lifecycle.replace_on:" in text:
+                return cls.REPLACE_BY_TRIGGERS
+            return cls.REPLACE_BECAUSE_CANNOT_UPDATE
+        if action is Action.DELETE:
+            if state_only:
+                return cls.DELETE_BECAUSE_GONE
+            if text.startswith("destroy requested"):
+                return cls.DELETE_BY_REQUEST
+            return cls.DELETE_BECAUSE_NO_RESOURCE_CONFIG
+        if action is Action.IMPORT:
+            return cls.IMPORT_BECAUSE_ADOPT
+        return cls.NO_OP_BECAUSE_UP_TO_DATE
+
+
 @dataclass(frozen=True)
 class FieldChange:
     """One changed field, by dotted path: ``config.workers: 1 -> 2``.
@@ -85,7 +181,8 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class ResourceChange:
-    """What the plan does to one address, and why.
+    """What the plan does to one address, and why: ``action_reason`` for machines (policies),
+    ``reason`` in words for people (the plan JSON's ``action_reason_text``).
 
     ``before`` is the deployment as deployctl believes it is now (the last applied record, with
     any field the target reports as drifted replaced by the live value); ``after`` is the
@@ -105,6 +202,7 @@ class ResourceChange:
     target_uri: str
     action: Action
     reason: str
+    action_reason: ActionReason
     before: DeploymentSpec | None = None
     after: DeploymentSpec | None = None
     diff: tuple[FieldChange, ...] = ()
@@ -132,6 +230,9 @@ class ResourceChange:
         actions: list[JSONValue] = list(self.action.json_actions)
         data: JSONObject = {
             "address": self.address,
+            "type": RESOURCE_TYPE,
+            "mode": RESOURCE_MODE,
+            "provider_name": target_scheme(self.target_uri),
             "target": self.target,
             "name": self.name,
             "target_uri": self.target_uri,
@@ -140,7 +241,8 @@ class ResourceChange:
                 "before": _spec_json(self.before),
                 "after": _spec_json(self.after),
             },
-            "action_reason": self.reason,
+            "action_reason": self.action_reason.value,
+            "action_reason_text": self.reason,
             "diff": [d.to_json() for d in self.diff],
             "state_only": self.state_only,
             "live_fingerprint": self.live_fingerprint,
@@ -159,16 +261,29 @@ class ResourceChange:
         change = data["change"]
         before = change.get("before")
         after = change.get("after")
+        action = Action.from_json_actions(change["actions"])
+        state_only = bool(data.get("state_only", False))
+        if "action_reason_text" in data:
+            reason = str(data["action_reason_text"])
+            action_reason = ActionReason(data["action_reason"])
+            if action_reason.action is not action:
+                raise ValueError(
+                    f"action_reason {action_reason.value!r} is not a reason to {action}"
+                )
+        else:  # saved before plans had the enum: action_reason holds the text
+            reason = str(data.get("action_reason", ""))
+            action_reason = ActionReason.from_text(action, reason, state_only)
         return cls(
             target=str(data["target"]),
             name=str(data["name"]),
             target_uri=str(data["target_uri"]),
-            action=Action.from_json_actions(change["actions"]),
-            reason=str(data.get("action_reason", "")),
+            action=action,
+            reason=reason,
+            action_reason=action_reason,
             before=DeploymentSpec.from_json(before) if isinstance(before, dict) else None,
             after=DeploymentSpec.from_json(after) if isinstance(after, dict) else None,
             diff=tuple(FieldChange.from_json(d) for d in data.get("diff", [])),
-            state_only=bool(data.get("state_only", False)),
+            state_only=state_only,
             live_fingerprint=data.get("live_fingerprint"),
             prevent_destroy=data.get("prevent_destroy") is True,
             sensitive=tuple(SensitiveField.from_json(f) for f in data.get("sensitive", [])),

@@ -26,6 +26,9 @@ it); ``prevent_destroy`` (desired, or recorded in state when the deployment left
 makes any plan that would delete or replace it an error. A change of ``prevent_destroy`` alone
 is a state-only update.
 
+Each change says why in two ways: ``reason``, a sentence for people, and ``action_reason``, a
+value of ``plan.ActionReason`` for policies (its docstring maps the cases above to values).
+
 Secrets (``model.sensitive``) arrive masked in all three inputs, so they are compared by their
 keyed hashes: an unchanged secret is no change, a changed one is an update like any other.
 Each change lists its sensitive fields: the desired deployment's, and those its record masks.
@@ -61,6 +64,7 @@ from deployctl.planner.lifecycle import keep_current, triggers, without
 from deployctl.planner.one_address import shared_deployments
 from deployctl.planner.plan import (
     Action,
+    ActionReason,
     Plan,
     PlanContext,
     ResourceChange,
@@ -192,6 +196,7 @@ def _plan_import(item: DesiredTarget, live: LiveStatus) -> ResourceChange:
         item.target_uri,
         action=Action.IMPORT,
         reason=reason,
+        action_reason=ActionReason.IMPORT_BECAUSE_ADOPT,
         before=adopted,
         after=DeploymentSpec.from_json(after),
         diff=diff,
@@ -199,17 +204,20 @@ def _plan_import(item: DesiredTarget, live: LiveStatus) -> ResourceChange:
     )
 
 
-def _why_different(pin: ModelPin | None, record: StateRecord, after: JSONObject) -> str:
+def _why_different(
+    pin: ModelPin | None, record: StateRecord, after: JSONObject
+) -> tuple[ActionReason, str]:
     """Why the desired spec differs from the last applied one: the registry alias moved (when
     that is the only difference), else the manifest changed."""
     moved = pin.moved_from(record.model_pin) if pin is not None else None
+    manifest = ActionReason.UPDATE_BECAUSE_MANIFEST_CHANGED
     if moved is None:
-        return "the manifest differs from the last applied version"
+        return manifest, "the manifest differs from the last applied version"
     applied = record.applied.to_json()
     others = [f for f in SPEC_FIELDS if f != "model_uri" and not json_equal(applied[f], after[f])]
     if others:
-        return f"the manifest differs from the last applied version ({moved})"
-    return moved
+        return manifest, f"the manifest differs from the last applied version ({moved})"
+    return ActionReason.UPDATE_BECAUSE_MODEL_PIN_MOVED, moved
 
 
 def _plan_desired(
@@ -227,12 +235,15 @@ def _plan_desired(
         if record is not None:
             why = live.reason if live and live.reason else "not found on the target"
             reason = f"recorded in state but vanished from the target ({why})"
+            created_because = ActionReason.CREATE_BECAUSE_VANISHED
         else:
             reason = "not yet on the target"
+            created_because = ActionReason.CREATE_BECAUSE_NEW
         return ResourceChange(
             *base,
             action=Action.CREATE,
             reason=reason,
+            action_reason=created_because,
             after=desired.spec,
             diff=creation_diff(after),
             prevent_destroy=protect,
@@ -244,6 +255,7 @@ def _plan_desired(
             *base,
             action=Action.NOOP,
             reason=f"up to date ({unreported})" if unreported else "up to date",
+            action_reason=ActionReason.NO_OP_BECAUSE_UP_TO_DATE,
             before=record.applied,
             after=desired.spec,
             prevent_destroy=protect,
@@ -268,9 +280,14 @@ def _plan_desired(
     before_spec = DeploymentSpec.from_json(before)
     after_spec = DeploymentSpec.from_json(after)
     reasons = []
+    # The change's action_reason is causes[0]: a replace puts its own cause first.
+    causes: list[ActionReason] = []
     if not json_equal(without(record.applied.to_json(), ignore), without(after, ignore)):
-        reasons.append(_why_different(item.pin, record, after))
+        cause, text = _why_different(item.pin, record, after)
+        causes.append(cause)
+        reasons.append(text)
     if drifted:
+        causes.append(ActionReason.UPDATE_BECAUSE_DRIFTED)
         reasons.append(
             "changed on the target outside deployctl (" + ", ".join(sorted(drifted)) + ")"
         )
@@ -282,6 +299,7 @@ def _plan_desired(
                 action=Action.UPDATE,
                 reason=f"lifecycle.prevent_destroy becomes {str(protect).lower()} "
                 "(state only; nothing is sent to the target)",
+                action_reason=ActionReason.UPDATE_BECAUSE_PREVENT_DESTROY_CHANGED,
                 before=before_spec,
                 after=record.applied,
                 state_only=True,
@@ -292,6 +310,7 @@ def _plan_desired(
             *base,
             action=Action.NOOP,
             reason=reason,
+            action_reason=ActionReason.NO_OP_BECAUSE_UP_TO_DATE,
             before=before_spec,
             after=after_spec,
             prevent_destroy=protect,
@@ -305,6 +324,7 @@ def _plan_desired(
         if protect or record.prevent_destroy:
             return _protected(desired.address, "replace", f"a change to {', '.join(replaced_by)}")
         action = Action.REPLACE
+        causes.insert(0, ActionReason.REPLACE_BY_TRIGGERS)
         reasons.append(f"lifecycle.replace_on: {', '.join(replaced_by)} changed")
     elif item.replaces_updates:
         # Every update is a replace here, even one whose diff is empty (the target already
@@ -314,11 +334,13 @@ def _plan_desired(
             where = f"update: replace on target '{desired.target}', and a change to {changed}"
             return _protected(desired.address, "replace", where)
         action = Action.REPLACE
+        causes.insert(0, ActionReason.REPLACE_BECAUSE_CANNOT_UPDATE)
         reasons.append(item.no_update_in_place)
     return ResourceChange(
         *base,
         action=action,
         reason="; ".join(reasons),
+        action_reason=causes[0],
         before=before_spec,
         after=after_spec,
         diff=diff,
@@ -351,6 +373,10 @@ def _plan_orphan(
     """The delete of a recorded deployment the manifest no longer has (or, with ``destroy``,
     that a destroy removes)."""
     why_delete = "destroy requested" if destroy else "no longer in the manifest"
+    if destroy:
+        deleted_because = ActionReason.DELETE_BY_REQUEST
+    else:
+        deleted_because = ActionReason.DELETE_BECAUSE_NO_RESOURCE_CONFIG
     before = record.applied.to_json()
     base = _Where(record.target, record.name, record.target_uri)
     if live is not None and live.exists:
@@ -360,6 +386,7 @@ def _plan_orphan(
             *base,
             action=Action.DELETE,
             reason=why_delete,
+            action_reason=deleted_because,
             before=record.applied,
             diff=deletion_diff(before),
         )
@@ -368,6 +395,7 @@ def _plan_orphan(
         *base,
         action=Action.DELETE,
         reason=f"{why_delete} and already gone from the target ({why}); only removed from state",
+        action_reason=ActionReason.DELETE_BECAUSE_GONE,
         before=record.applied,
         diff=deletion_diff(before),
         state_only=True,

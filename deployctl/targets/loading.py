@@ -4,7 +4,8 @@
 it, then constructed with the target URI); ``load_module`` and ``load_scheme`` give a
 ``PluginModule``, the plugin's module functions only (``run_local``, ``target_help``), for which
 no client is constructed: constructors may connect to clusters. A plugin module is imported once
-per process.
+per process. A plugin that cannot import a module says which package to install
+(``deployctl.targets.missing_packages``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from deployctl.errors import TargetError
 from deployctl.model import target_scheme
 from deployctl.model.calls import CallPolicy
 from deployctl.targets.adapter import TargetAdapter
+from deployctl.targets.missing_packages import missing_module_name, missing_package, package_for
 from deployctl.targets.plugin_errors import describe_exception
 from deployctl.targets.plugin_module import PluginModule
 from deployctl.targets.records import DEFAULT_RECORD_SHAPE
@@ -64,11 +66,13 @@ def load_target(
     try:
         client = client_class(uri)
     except Exception as exc:
+        missing = missing_package(exc)
         raise TargetError(
             f"{client_class.__name__}({uri!r}) failed: {describe_exception(exc)}",
             target=key,
             call="connect",
             cause=exc,
+            hint=str(missing) if missing is not None else None,
         ) from exc
     return TargetAdapter(
         key,
@@ -110,17 +114,33 @@ def import_plugin(plugin: TargetPlugin, *, key: str) -> ModuleType:
             for part in filter(None, attr.strip().split(".")):
                 loaded = getattr(loaded, part)
         except Exception as exc:
+            why, hint = _import_failure(exc, plugin, module_path.strip())
             raise TargetError(
                 f"cannot import plugin module '{plugin.module_name}' for '{plugin.scheme}' "
-                f"targets: {describe_exception(exc)}",
+                f"targets: {why}",
                 target=key,
                 call="import",
                 cause=exc,
-                hint=f"reinstall {plugin.package or 'the plugin'} and its dependencies",
+                hint=hint,
             ) from exc
         check_names_a_module(plugin, loaded, key=key)
         _modules[plugin.module_name] = loaded
         return loaded  # type: ignore[no-any-return]
+
+
+def _import_failure(exc: Exception, plugin: TargetPlugin, module_path: str) -> tuple[str, str]:
+    """Why importing ``plugin``'s module failed, and the fix: the package to install when a
+    module is missing (``deployctl.targets.missing_packages``)."""
+    reinstall = f"reinstall {plugin.package or 'the plugin'} and its dependencies"
+    missing = missing_module_name(exc)
+    if missing is None:
+        return describe_exception(exc), reinstall
+    if module_path == missing or module_path.startswith(f"{missing}."):
+        # The entry point outlived its module: the plugin's own package is broken.
+        fix = f"pip install --force-reinstall {plugin.package}" if plugin.package else reinstall
+        return f"the plugin's module '{missing}' is not installed", fix
+    package = package_for(missing)
+    return package.explanation(), package.fix()
 
 
 def find_client_class(module: Any, plugin: TargetPlugin, *, key: str) -> type[Any]:

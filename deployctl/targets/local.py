@@ -418,7 +418,11 @@ def target_help() -> str:
 The local target keeps deployments as JSON files in a directory on this machine.
 
 Target URI
-  local:/absolute/path   or   local:relative/path (relative to the current directory)
+  local:/absolute/path   or   local:relative/path
+  A relative path in a deployctl manifest is relative to the manifest's folder (uri:
+  local:.deployctl/dev in examples/dev.yaml is examples/.deployctl/dev, wherever deployctl
+  runs); on a command line (mlflow deployments ... -t local:PATH, deployctl run-local
+  --target-uri) it is relative to the current directory.
   Deployments are stored as PATH/{RECORDS_DIR}/<name>.json; PATH is created on first use.
 
 Deployment names

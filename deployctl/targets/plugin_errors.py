@@ -27,6 +27,7 @@ from deployctl.errors import (
     TargetError,
     TargetRejectedError,
 )
+from deployctl.targets.missing_packages import missing_package
 
 MESSAGE_LIMIT: Final = 300
 
@@ -283,7 +284,8 @@ def plugin_error(
 ) -> TargetError:
     """``exc``, raised by a plugin of ``scheme`` in ``call`` (the last of ``attempts`` tries), as
     the ``TargetError`` (subclass, by MLflow error code) to raise; a rejected request points at
-    ``deployctl target-help`` (a rejected ``predict``, at its input)."""
+    ``deployctl target-help`` (a rejected ``predict``, at its input), a module the plugin could
+    not import at the package to install."""
     code = error_code_of(exc)
     cls = error_class(code)
     hint = None
@@ -295,6 +297,9 @@ def plugin_error(
             "check the deployment's flavor and config against what the target accepts: "
             f"deployctl target-help {scheme}"
         )
+    elif (missing := missing_package(exc)) is not None:
+        # A plugin that imports a dependency only when a call needs it (boto3 in a create).
+        hint = str(missing)
     return cls(
         describe_exception(exc),
         target=target,

@@ -7,6 +7,10 @@ A target URI's scheme (``deployctl.model.target_scheme``) names a plugin. Lookup
 3. entry points in the ``mlflow.deployments`` group, so every existing MLflow deployment plugin
    works unchanged (plus ``sagemaker``, which MLflow registers itself rather than by entry point).
 
+A scheme no plugin handles is an error that suggests the closest installed scheme (``locl`` ->
+"did you mean 'local'?", ``closest_scheme``); ``unknown_schemes`` reports them for a whole
+manifest at each target's ``uri:`` (``deployctl validate``).
+
 Nothing here imports a plugin (nor MLflow): only entry-point metadata is read, once per process
 (the scan opens every installed distribution's metadata), and not at all to find a built-in.
 Importing a plugin and connecting its client is ``deployctl.targets.loading``.
@@ -22,9 +26,12 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
-from deployctl.errors import TargetError, TargetNotFoundError
+from deployctl.errors import ManifestIssue, TargetError, TargetNotFoundError
+
+if TYPE_CHECKING:
+    from deployctl.manifest.model import Manifest
 
 BUILT_IN = "built-in"
 DEPLOYCTL_PLUGIN = "deployctl plugin"
@@ -40,6 +47,9 @@ _BUILT_INS: dict[str, str] = {"local": "deployctl.targets.local"}
 # wins over an entry point of the same name there as well.
 _MLFLOW_REGISTERED: dict[str, str] = {"sagemaker": "mlflow.sagemaker"}
 _MLFLOW_DISTRIBUTIONS = ("mlflow", "mlflow-skinny")
+
+# How close an unknown scheme must be to an installed one to be suggested (difflib's ratio).
+SCHEME_CUTOFF: Final = 0.6
 
 
 @dataclass(frozen=True)
@@ -127,12 +137,57 @@ def require_target(scheme: str, *, key: str | None = None, uri: str | None = Non
         return plugin
     where = f"target '{key}': " if key is not None else ""
     given = f" (uri '{uri}')" if uri is not None else ""
+    install = f"pip install the deployment plugin that provides the '{scheme}' target"
+    close = closest_scheme(scheme)
+    if close is not None:
+        # A typo, most likely: the suggestion says it all, the listing is `deployctl targets`.
+        raise TargetNotFoundError(
+            f"{where}no installed plugin handles '{scheme}' targets{given}; "
+            f"did you mean '{close}'?",
+            hint=f"correct the scheme, or {install}",
+        )
     installed = ", ".join(p.describe() for p in installed_targets()) or "none"
     raise TargetNotFoundError(
         f"{where}no installed plugin handles '{scheme}' targets{given}; "
         f"installed targets: {installed}",
-        hint=f"pip install the deployment plugin that provides the '{scheme}' target",
+        hint=install,
     )
+
+
+def closest_scheme(scheme: str) -> str | None:
+    """The installed scheme ``scheme`` is most likely a typo of, if one is close enough
+    (``locl`` -> ``local``), as manifest key typos are suggested."""
+    import difflib
+
+    schemes = [plugin.scheme for plugin in installed_targets()]
+    close = difflib.get_close_matches(scheme.lower(), schemes, n=1, cutoff=SCHEME_CUTOFF)
+    return close[0] if close else None
+
+
+def unknown_schemes(manifest: Manifest) -> list[ManifestIssue]:
+    """One issue per target of ``manifest`` whose URI's scheme no installed plugin handles, at
+    the target's ``uri:`` (for ``deployctl validate``: nothing is imported)."""
+    issues = []
+    for target in manifest.targets:
+        if find_target(target.scheme) is not None:
+            continue
+        where = target.uri_location or target.location
+        path, line, col = (where.path, where.line, where.col) if where else (manifest.path, 1, 1)
+        close = closest_scheme(target.scheme)
+        if close is not None:
+            fix = f"did you mean '{close}'?"
+        else:
+            installed = ", ".join(p.scheme for p in installed_targets()) or "none"
+            fix = (
+                f"installed: {installed}; pip install the deployment plugin that provides "
+                f"'{target.scheme}' targets"
+            )
+        message = (
+            f"no installed plugin handles '{target.scheme}' targets, in field 'uri' of target "
+            f"'{target.key}' ({fix})"
+        )
+        issues.append(ManifestIssue(str(path), line, col, message))
+    return issues
 
 
 # Every installed target by scheme, filled by the first lookup that needs the entry points; a

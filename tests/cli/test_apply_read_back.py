@@ -78,7 +78,7 @@ def test_strict_fails_the_apply_and_the_state_records_what_the_target_reports(
     out, _ = cli(tmp_path, "apply", "-f", "dev.yaml", "--auto-approve", "--strict", code=1)
     assert "FAILED" in out
     assert "the target did not take model_uri: sent models:/churn/2, it reports" in out
-    assert "Apply failed! 0 created, 0 updated, 0 deleted, 1 failed." in out
+    assert "Apply failed! 0 created, 0 updated, 0 deleted, 1 failed (environment dev)." in out
     assert recorded(tmp_path)["model_uri"] == "models:/churn/1"
 
 

@@ -4,8 +4,10 @@ runs (``run_cli``) the other CLI tests use: the same output and exit codes, noth
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import pytest
 from support import (
     CLI_ENV,
     ONE_DEPLOYMENT,
+    Result,
     deployments,
     manifest,
     run_cli,
@@ -24,6 +27,14 @@ from support import (
 )
 
 from deployctl import __version__
+
+# Event lines start with the time (no terminal here): runs a second apart differ only there.
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ", re.MULTILINE)
+
+
+def untimed(result: Result) -> Result:
+    """``result`` with the time taken out of its event lines."""
+    return dataclasses.replace(result, err=_STAMP.sub("TIME ", result.err))
 
 
 def test_the_console_script_and_python_m_deployctl_start(tmp_path: Path) -> None:
@@ -68,14 +79,15 @@ def test_in_process_runs_print_and_exit_as_the_console_script_does(
     tmp_path: Path, args: tuple[str, ...]
 ) -> None:
     write_manifest(tmp_path / "dev.yaml", ONE_DEPLOYMENT)
-    assert run_cli(*args, cwd=tmp_path) == run_process(*args, cwd=tmp_path)
+    assert untimed(run_cli(*args, cwd=tmp_path)) == untimed(run_process(*args, cwd=tmp_path))
 
 
 def test_in_process_runs_read_stdin_and_the_environment_given(tmp_path: Path) -> None:
     write_manifest(tmp_path / "dev.yaml", ONE_DEPLOYMENT.replace("churn/3", "churn/${env.V}"))
     args = ("plan", "-f", "dev.yaml")
     result = run_cli(*args, cwd=tmp_path, env={"V": "7"}, stdin="yes\n")
-    assert result == run_process(*args, cwd=tmp_path, env={"V": "7"}, stdin="yes\n")
+    process = run_process(*args, cwd=tmp_path, env={"V": "7"}, stdin="yes\n")
+    assert untimed(result) == untimed(process)
     # Read (no "not set" error), and shown masked: a value from ${env.V} is a secret.
     assert result.code == 0 and "model_uri: (sensitive)" in result.out, result.err
     assert "V" not in os.environ
@@ -87,7 +99,8 @@ def test_in_process_runs_encode_output_as_the_console_script_does(tmp_path: Path
     write_manifest(tmp_path / "dev.yaml", manifest({"churn": {"model_uri": "m:/2", "config": {}}}))
     env = {"PYTHONIOENCODING": "ascii"}  # the arrow of the change becomes "->"
     in_process = run_cli("plan", "-f", "dev.yaml", cwd=tmp_path, env=env)
-    assert in_process == run_process("plan", "-f", "dev.yaml", cwd=tmp_path, env=env)
+    process = run_process("plan", "-f", "dev.yaml", cwd=tmp_path, env=env)
+    assert untimed(in_process) == untimed(process)
     assert in_process.out.isascii() and '"m:/1" -> "m:/2"' in in_process.out
 
 

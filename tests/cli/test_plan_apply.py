@@ -43,7 +43,10 @@ def test_apply_then_replan_shows_no_changes(tmp_path: Path) -> None:
     setup(tmp_path)
     applied = run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path)
     assert applied.code == 0, applied.err
-    assert "Apply complete! 2 created, 0 updated, 0 deleted, 0 failed." in applied.out
+    assert (
+        "Apply complete! 2 created, 0 updated, 0 deleted, 0 failed (environment dev)."
+        in applied.out
+    )
     record = client(tmp_path).get_deployment("churn")
     assert record["model_uri"] == "models:/churn/3"
     assert record["config"] == {"workers": 2}
@@ -148,7 +151,7 @@ def test_destroy_deletes_every_managed_deployment_but_not_others(tmp_path: Path)
     client(tmp_path).create_deployment("stray", "models:/x/1")
     result = run_cli("destroy", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path)
     assert result.code == 0, result.err
-    assert "Apply complete! 0 created, 0 updated, 2 deleted, 0 failed." in result.out
+    assert "Destroy complete! 2 deleted, 0 failed (environment dev)." in result.out
     assert [d["name"] for d in client(tmp_path).list_deployments()] == ["stray"]
     state = json.loads((tmp_path / "state" / "dev.json").read_text())
     assert state["deployments"] == []

@@ -27,8 +27,12 @@ from support import (
 MANIFEST = ONE_DEPLOYMENT
 
 
-def run_on_terminal(args: list[str], cwd: Path, answer: str) -> tuple[int, str]:
-    """Run the console script with a pseudo-terminal as stdin/stdout and type ``answer``."""
+def run_on_terminal(
+    args: list[str], cwd: Path, answer: str, env: dict[str, str] | None = None
+) -> tuple[int, str]:
+    """Run the console script with a pseudo-terminal as stdin/stdout and type ``answer``.
+
+    Outside CI (``CI`` removed, whatever runs the tests): in CI deployctl never asks."""
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(
         [deployctl_script(), *args],
@@ -36,7 +40,7 @@ def run_on_terminal(args: list[str], cwd: Path, answer: str) -> tuple[int, str]:
         stdin=secondary,
         stdout=secondary,
         stderr=secondary,
-        env={**os.environ, **CLI_ENV},
+        env={**{k: v for k, v in os.environ.items() if k != "CI"}, **CLI_ENV, **(env or {})},
     )
     os.close(secondary)
     output = b""
@@ -58,9 +62,29 @@ def run_on_terminal(args: list[str], cwd: Path, answer: str) -> tuple[int, str]:
 def test_apply_asks_on_a_terminal_and_applies_on_yes(tmp_path: Path) -> None:
     write_manifest(tmp_path / "dev.yaml", MANIFEST)
     code, output = run_on_terminal(["apply", "-f", "dev.yaml"], tmp_path, "yes")
-    assert "Do you want to perform these actions?" in output
+    assert "Do you want to perform these actions in environment dev?" in output
     assert code == 0, output
-    assert "Apply complete! 1 created" in output
+    assert "Apply complete! 1 created, 0 updated, 0 deleted, 0 failed (environment dev)." in output
+
+
+def test_destroy_asks_about_all_deployments_of_the_environment(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", manifest(deployments(2)))
+    assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
+    code, output = run_on_terminal(["destroy", "-f", "dev.yaml"], tmp_path, "yes")
+    assert "Do you really want to destroy all 2 deployments of environment dev?" in output
+    assert code == 0, output
+    assert "Destroy complete! 2 deleted, 0 failed (environment dev)." in output
+
+
+def test_in_ci_nothing_is_asked_even_on_a_terminal(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", MANIFEST)
+    code, output = run_on_terminal(["apply", "-f", "dev.yaml"], tmp_path, "yes", {"CI": "true"})
+    assert code == 1
+    assert "Enter a value:" not in output
+    assert "Error: CI is set: deployctl asks for no confirmation in CI; pass --auto-approve" in (
+        output
+    )
+    assert not (tmp_path / ".deployctl" / "dev" / "deployments" / "churn.json").exists()
 
 
 def test_any_other_answer_cancels_without_changes(tmp_path: Path) -> None:

@@ -416,7 +416,8 @@ def test_a_paged_target_with_a_field_mapping_plans_applies_and_settles(
     assert "No changes." in settled.out
     change = _plan_json(tmp_path)
     assert change["change"]["actions"] == ["no-op"]
-    assert change["action_reason"] == (
+    assert change["action_reason"] == "no_op_because_up_to_date"
+    assert change["action_reason_text"] == (
         "up to date (live value not reported by target: config, flavor)"
     )
 
@@ -433,8 +434,8 @@ def test_the_cli_reads_a_mapped_field_from_the_live_record(
     write_manifest(tmp_path / "prod.yaml", paged_manifest(tmp_path / "sm", 3))
     assert run_cli("apply", "-f", "prod.yaml", "--auto-approve", cwd=tmp_path).code == 0
     change = _plan_json(tmp_path)
-    assert (
-        change["action_reason"] == "up to date (live value not reported by target: config, flavor)"
+    assert change["action_reason_text"] == (
+        "up to date (live value not reported by target: config, flavor)"
     )
 
 

@@ -125,7 +125,8 @@ def test_update_replace_plans_a_model_change_as_a_replace_and_applies_it(
     planned = json.loads(run_cli("plan", "-f", "dev.yaml", "--json", cwd=tmp_path).out)
     (change,) = planned["resource_changes"]
     assert change["change"]["actions"] == ["delete", "create"]
-    assert REASON in change["action_reason"]
+    assert change["action_reason"] == "replace_because_cannot_update"
+    assert REASON in change["action_reason_text"]
     before = len(methods(tmp_path / "tr"))
     apply(tmp_path)
     reads = ("list_deployments", "get_deployment")

@@ -24,7 +24,14 @@ from deployctl.console.markdown import plan_markdown
 from deployctl.console.rich_console import RichConsole
 from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.model import DeploymentSpec, JSONObject, JSONValue
-from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange, UnmanagedDeployment
+from deployctl.planner.plan import (
+    Action,
+    ActionReason,
+    FieldChange,
+    Plan,
+    ResourceChange,
+    UnmanagedDeployment,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("DEPLOYCTL_UPDATE_GOLDEN", "").strip() not in {"", "0"}
@@ -62,6 +69,7 @@ def change(
         target_uri=URI,
         action=action,
         reason=reason,
+        action_reason=ActionReason.from_text(action, reason, state_only),
         before=DeploymentSpec.from_json(before) if before is not None else None,
         after=DeploymentSpec.from_json(after) if after is not None else None,
         diff=diff,

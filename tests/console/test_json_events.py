@@ -11,7 +11,14 @@ from deployctl.console.json_events import JsonEventConsole
 from deployctl.executor.console import Console
 from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.model import DeploymentSpec
-from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange, UnmanagedDeployment
+from deployctl.planner.plan import (
+    Action,
+    ActionReason,
+    FieldChange,
+    Plan,
+    ResourceChange,
+    UnmanagedDeployment,
+)
 
 REQUIRED = {
     "diagnostic": {"severity", "message"},
@@ -69,6 +76,7 @@ def change(name: str, action: Action = Action.CREATE) -> ResourceChange:
         target_uri="local:/x",
         action=action,
         reason="not yet on the target",
+        action_reason=ActionReason.from_text(action, "not yet on the target"),
         after=DeploymentSpec("m:/1"),
         diff=(FieldChange("model_uri", None, "m:/1", "added"),),
     )
@@ -119,8 +127,24 @@ def test_plan_events_and_summary() -> None:
         environment="dev",
         changes=(
             change("a"),
-            ResourceChange("t", "b", "local:/x", Action.NOOP, "up to date"),
-            ResourceChange("t", "c", "local:/x", Action.DELETE, "gone", state_only=True, diff=()),
+            ResourceChange(
+                "t",
+                "b",
+                "local:/x",
+                Action.NOOP,
+                "up to date",
+                ActionReason.NO_OP_BECAUSE_UP_TO_DATE,
+            ),
+            ResourceChange(
+                "t",
+                "c",
+                "local:/x",
+                Action.DELETE,
+                "gone",
+                ActionReason.DELETE_BECAUSE_GONE,
+                state_only=True,
+                diff=(),
+            ),
         ),
         unmanaged=(UnmanagedDeployment("t", "stray"),),
     )

@@ -19,7 +19,7 @@ from deployctl.console.markdown import (
     plan_markdown,
     value_cell,
 )
-from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange
+from deployctl.planner.plan import Action, ActionReason, FieldChange, Plan, ResourceChange
 
 HOSTILE = [
     "plain",
@@ -114,6 +114,7 @@ def hostile_plan() -> Plan:
         target_uri="local:/x",
         action=Action.UPDATE,
         reason="because | `x` <b>",
+        action_reason=ActionReason.UPDATE_BECAUSE_MANIFEST_CHANGED,
         diff=diff,
     )
     return Plan(environment="dev", changes=(change,))

@@ -2,8 +2,10 @@
 
 Above ``summarised.LIST_LIMIT`` (50) changes, ``deployctl apply`` shows the plan as a count per
 action, a progress line per tenth of the changes finished, every failure and warning in full, and
-a results table of only the changes that failed or have notes. ``--json`` still reports every
-change, and ``deployctl plan`` still lists every change. Through the CLI, in-process.
+ends with each failure as an ``Error:`` block and the summary (``--table``: the results table of
+every change instead). ``--json`` still reports every change, and ``deployctl plan`` still lists
+every change. Through the CLI, in-process (stderr is not a terminal: event lines start with their
+time).
 """
 
 from __future__ import annotations
@@ -28,8 +30,15 @@ def local_manifest(tmp_path: Path, count: int) -> None:
     write_manifest(tmp_path / "dev.yaml", manifest(deployments(count)))
 
 
+# Without a terminal each event line starts with its UTC time.
+STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ ")
+
+
 def progress_lines(err: str) -> list[str]:
-    return [line.strip() for line in err.splitlines() if " changes done (" in line]
+    """The progress lines of ``err``, without their times (each must have one)."""
+    lines = [line for line in err.splitlines() if " changes done (" in line]
+    assert all(STAMP.match(line) for line in lines), lines
+    return [STAMP.sub("", line, count=1) for line in lines]
 
 
 def test_a_large_apply_shows_counts_progress_and_the_summary_not_a_line_per_change(
@@ -39,14 +48,14 @@ def test_a_large_apply_shows_counts_progress_and_the_summary_not_a_line_per_chan
     applied = run_cli(*APPLY, cwd=tmp_path)
     assert applied.code == 0, applied.err
     assert applied.out.splitlines() == [
-        "deployctl will perform the following actions (plan):",
+        "deployctl will perform the following actions in environment dev:",
         "",
         f"  + create  {LARGE}",
         f"  ({LARGE} changes, more than {summarised.LIST_LIMIT}: not listed one by one; "
         "'deployctl plan' lists them)",
         "",
         f"Plan: {LARGE} to create, 0 to update, 0 to delete, 0 unchanged.",
-        f"Apply complete! {LARGE} created, 0 updated, 0 deleted, 0 failed.",
+        f"Apply complete! {LARGE} created, 0 updated, 0 deleted, 0 failed (environment dev).",
     ]
     assert "local/d0" not in applied.err
     lines = progress_lines(applied.err)
@@ -69,19 +78,34 @@ def test_a_large_apply_shows_each_failure_in_full(tmp_path: Path, test_plugins: 
     test_plugins.write_faults(target, {"fail": {"create_deployment": ["d7", "d42"]}})
     applied = run_cli(*APPLY, cwd=tmp_path)
     assert applied.code == 1
-    assert "✗ t/d7: create failed" in applied.err
-    assert "✗ t/d42: create failed" in applied.err
-    assert "✓" not in applied.err and "started" not in applied.err
+    assert " t/d7: create failed (" in applied.err
+    assert " t/d42: create failed (" in applied.err
+    assert "t/d1: create" not in applied.err and "started" not in applied.err
     assert progress_lines(applied.err)[-1].startswith(
         f"{LARGE} of {LARGE} changes done (100%), 2 failed"
     )
-    assert f"Apply results: the 2 that failed or have notes ({LARGE - 2} more succeeded)" in (
-        applied.out
+    # No table: each failure in full, then the summary.
+    assert "│" not in applied.out
+    lines = applied.out.splitlines()
+    blocks = [i for i, line in enumerate(lines) if line.startswith("Error: ")]
+    assert [lines[i].split(" failed")[0] for i in blocks] == [
+        "Error: t/d42: create",
+        "Error: t/d7: create",
+    ]
+    assert lines[blocks[1] + 1].startswith("  target 't', create_deployment for t/d7: ")
+    assert lines[blocks[1] + 1].endswith("injected failure: create_deployment d7")
+    assert lines[-1] == (
+        f"Apply failed! {LARGE - 2} created, 0 updated, 0 deleted, 2 failed (environment dev)."
     )
-    table_rows = [line for line in applied.out.splitlines() if "│ t/" in line]
-    assert [row.split("│")[1].strip() for row in table_rows] == ["t/d42", "t/d7"]
-    assert "injected failure: create_deployment d7" in applied.out
-    assert f"Apply failed! {LARGE - 2} created, 0 updated, 0 deleted, 2 failed." in applied.out
+
+
+def test_table_shows_every_result_of_a_large_apply(tmp_path: Path) -> None:
+    local_manifest(tmp_path, LARGE)
+    applied = run_cli(*APPLY, "--table", cwd=tmp_path)
+    assert applied.code == 0, applied.err
+    rows = [line for line in applied.out.splitlines() if line.startswith("│ local/d")]
+    assert len(rows) == LARGE
+    assert "Error:" not in applied.out
 
 
 def test_json_events_of_a_large_apply_report_every_change(tmp_path: Path) -> None:
@@ -107,7 +131,7 @@ def test_up_to_the_limit_each_change_is_listed_and_above_it_they_are_counted(
     applied = run_cli(*APPLY, cwd=tmp_path)
     assert applied.code == 0, applied.err
     assert ("+ create local/d0" in applied.out) is listed
-    assert ("✓ local/d0: create done" in applied.err) is listed
+    assert (" local/d0: create done (" in applied.err) is listed
     assert ("│ local/d0" in applied.out) is listed
     assert bool(progress_lines(applied.err)) is not listed
 

@@ -554,6 +554,6 @@ def test_schema_lifecycle_path_pattern_is_the_model_pattern() -> None:
 def test_schema_allows_adopt_on_deployments_only() -> None:
     defs = manifest_schema()["$defs"]
     assert defs["deployment"]["properties"]["adopt"]["type"] == "boolean"
-    assert defs["deployment"]["properties"]["lifecycle"] == {"$ref": "#/$defs/lifecycle"}
-    assert defs["defaults"]["properties"]["lifecycle"] == {"$ref": "#/$defs/lifecycle"}
+    assert defs["deployment"]["properties"]["lifecycle"]["$ref"] == "#/$defs/lifecycle"
+    assert defs["defaults"]["properties"]["lifecycle"]["$ref"] == "#/$defs/lifecycle"
     assert "adopt" not in defs["defaults"]["properties"]

@@ -52,7 +52,7 @@ def test_refresh_reports_desired_recorded_and_unmanaged_addresses(workspace: Wor
     workspace.client().create_deployment("churn", "models:/churn/3")
     console = CaptureConsole()
     live = refresh(manifest, workspace.state(), TargetPool.for_manifest(manifest), console)
-    assert console.events == [("refresh_started", ["local"])]
+    assert console.events == [("refresh_started", ["local"]), ("refresh_finished", None)]
     assert sorted(live.statuses) == ["local/churn", "local/fraud", "local/stray"]
     assert [s.address for s in live.existing()] == ["local/churn", "local/stray"]
     fraud = live.get("local/fraud")
@@ -71,7 +71,7 @@ def test_a_selection_reads_only_its_targets_and_keeps_only_its_addresses(
         console,
         selection=Selection.parse(["local/churn"], []),
     )
-    assert console.events == [("refresh_started", ["local"])]
+    assert console.events == [("refresh_started", ["local"]), ("refresh_finished", None)]
     assert list(live.statuses) == ["local/churn"]
 
 
@@ -83,7 +83,7 @@ def test_a_saved_plan_passes_while_its_live_records_are_unchanged(workspace: Wor
     )
     console = CaptureConsole()
     check_live_unchanged(plan, TargetPool(), console)
-    assert console.events == [("refresh_started", ["local"])]
+    assert console.events == [("refresh_started", ["local"]), ("refresh_finished", None)]
 
 
 def test_a_saved_plan_is_refused_when_a_target_changed_behind_deployctl(

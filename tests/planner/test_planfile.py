@@ -12,7 +12,14 @@ import pytest
 from deployctl.errors import PlanFileError
 from deployctl.model import DeploymentSpec
 from deployctl.model.calls import CallPolicy
-from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange, UnmanagedDeployment
+from deployctl.planner.plan import (
+    Action,
+    ActionReason,
+    FieldChange,
+    Plan,
+    ResourceChange,
+    UnmanagedDeployment,
+)
 from deployctl.planner.planfile import plan_json, read_plan, write_plan
 
 OLD = DeploymentSpec("models:/churn/3", "python_function", {"workers": 1})
@@ -26,13 +33,20 @@ def sample_plan() -> Plan:
         "local:/srv/dev",
         Action.UPDATE,
         "the manifest differs from the last applied version",
+        ActionReason.UPDATE_BECAUSE_MANIFEST_CHANGED,
         before=OLD,
         after=NEW,
         diff=(FieldChange("config.workers", 1, 2), FieldChange("model_uri", "m:/3", "m:/4")),
         live_fingerprint="sha256:" + "a" * 64,
     )
     create = ResourceChange(
-        "local", "fraud", "local:/srv/dev", Action.CREATE, "not yet on the target", after=NEW
+        "local",
+        "fraud",
+        "local:/srv/dev",
+        Action.CREATE,
+        "not yet on the target",
+        ActionReason.CREATE_BECAUSE_NEW,
+        after=NEW,
     )
     return Plan(
         environment="dev",

@@ -21,7 +21,7 @@ from deployctl.model.sensitive import SHOWN, SecretKey, SensitiveField, is_maske
 from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner import Action, DesiredTarget, make_plan
 from deployctl.planner.diff import field_diff
-from deployctl.planner.plan import Plan, ResourceChange
+from deployctl.planner.plan import ActionReason, Plan, ResourceChange
 
 URI = "local:/tmp/t"
 ADDRESS = "local/churn"
@@ -178,5 +178,7 @@ def test_messages_are_redacted() -> None:
 
 
 def test_a_resource_change_without_secrets_serialises_as_before() -> None:
-    change = ResourceChange("local", "churn", URI, Action.CREATE, "new", after=spec())
+    change = ResourceChange(
+        "local", "churn", URI, Action.CREATE, "new", ActionReason.CREATE_BECAUSE_NEW, after=spec()
+    )
     assert "sensitive" not in change.to_json()

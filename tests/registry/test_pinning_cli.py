@@ -83,7 +83,8 @@ def test_when_the_alias_moves_the_next_plan_is_an_update_saying_so(
     moved = run(tmp_path, registry, "plan", "-f", "dev.yaml", "--json")
     (change,) = json.loads(moved.out)["resource_changes"]
     assert change["change"]["actions"] == ["update"]
-    assert change["action_reason"] == "alias champion moved 1 → 2"
+    assert change["action_reason"] == "update_because_model_pin_moved"
+    assert change["action_reason_text"] == "alias champion moved 1 → 2"
     assert [(d["path"], d["before"], d["after"]) for d in change["diff"]] == [
         ("model_uri", f"models:/{name}/1", f"models:/{name}/2")
     ]

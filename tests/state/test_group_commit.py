@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support import run_threads
 
 from deployctl import atomic
 from deployctl.atomic import Arrivals, GroupCommit
@@ -26,26 +26,6 @@ from deployctl.state.journal import JournalWriter, read_journal
 from deployctl.state.local import LocalStateBackend
 
 THREADS = 8
-
-
-def run_threads(count: int, body: Callable[[int], None]) -> list[BaseException]:
-    """Run ``body(i)`` in ``count`` threads started together; the exceptions they raised."""
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            body(index)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
 
 
 class SlowFlush:

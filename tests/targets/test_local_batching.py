@@ -14,10 +14,11 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support import run_threads
 
 from deployctl import atomic
 from deployctl.targets.local import LOCK_FILE, LocalDeploymentClient
@@ -71,25 +72,6 @@ def log(monkeypatch: pytest.MonkeyPatch) -> Iterator[Log]:
     yield log
 
 
-def in_threads(count: int, body: Callable[[int], None]) -> list[BaseException]:
-    barrier = threading.Barrier(count)
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            body(index)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
-
-
 def test_parallel_creates_on_one_target_share_directory_fsyncs(tmp_path: Path, log: Log) -> None:
     uri = f"local:{tmp_path / 'target'}"
     client = LocalDeploymentClient(uri)
@@ -98,7 +80,7 @@ def test_parallel_creates_on_one_target_share_directory_fsyncs(tmp_path: Path, l
         for n in range(5):
             client.create_deployment(f"d{index}-{n}", f"models:/m/{index}")
 
-    assert in_threads(THREADS, create) == []
+    assert run_threads(THREADS, create) == []
     dir_fsyncs = [e for e in log.events if e[1] == "dir fsync started"]
     assert 0 < len(dir_fsyncs) < THREADS * 5 / 2
     assert len(LocalDeploymentClient(uri).list_deployments()) == THREADS * 5
@@ -116,7 +98,7 @@ def test_a_create_returns_only_once_its_record_and_its_rename_are_on_disk(
             client.create_deployment(name, "models:/m/1")
             returned[name] = log.add("returned", name)
 
-    assert in_threads(THREADS, create) == []
+    assert run_threads(THREADS, create) == []
     records = os.fspath(client.records_dir)
     for name, at in returned.items():
         final = os.path.join(records, f"{name}.json")
@@ -183,7 +165,7 @@ def test_creates_of_one_name_racing_other_creates_let_one_through_and_leave_no_t
         except Exception as exc:
             outcomes.append(str(getattr(exc, "error_code", exc)))
 
-    assert in_threads(THREADS, create) == []
+    assert run_threads(THREADS, create) == []
     assert sorted(outcomes) == ["RESOURCE_ALREADY_EXISTS"] * (THREADS - 1) + ["created"]
     names = sorted(p.name for p in (tmp_path / "target" / "deployments").iterdir())
     assert names == sorted(["shared.json", *(f"own-{i}.json" for i in range(THREADS))])
@@ -202,7 +184,7 @@ def test_updates_and_deletes_in_parallel_share_directory_fsyncs_too(
         client.update_deployment(f"d{index}", model_uri="models:/m/2")
         client.delete_deployment(f"d{index}")
 
-    assert in_threads(THREADS, update_then_delete) == []
+    assert run_threads(THREADS, update_then_delete) == []
     after = sum(1 for e in log.events if e[1] == "dir fsync started") - before
     assert 0 < after < THREADS * 2
     assert client.list_deployments() == []

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from deployctl.cli.commands import (
     apply,
+    completion,
     drift,
     import_cmd,
+    init,
     plan,
     predict,
     run_local,
@@ -17,4 +19,17 @@ from deployctl.cli.commands import (
     validate,
 )
 
-ALL = (validate, plan, show, drift, apply, import_cmd, state, targets, predict, run_local)
+ALL = (
+    init,
+    validate,
+    plan,
+    show,
+    drift,
+    apply,
+    import_cmd,
+    state,
+    targets,
+    predict,
+    run_local,
+    completion,
+)

@@ -10,14 +10,21 @@ After each create and update the deployment is read back; a field the target did
 warning in the action's result (``warnings`` in JSON), and with ``--strict`` the action fails.
 
 On the terminal, an apply of more than 50 changes is summarised: the plan as counts, progress
-lines, failures and warnings in full (``console.summarised``); ``--json`` reports every change.
+lines, failures and warnings in full, and at the end each failure as an ``Error:`` block
+(``console.summarised``); ``--table`` ends it with the results table of every change instead.
+``--json`` reports every change.
+
+The prompt names the environment; a destroy asks "Do you really want to destroy all N
+deployments of environment prod?". In CI or without a terminal nothing is asked: the command
+refuses where it would ask (``cli.prompt``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from deployctl.cli import arguments, context, options, prompt, signals
@@ -43,12 +50,41 @@ def _exit_code(ok: bool, interrupted: bool) -> int:
 
 
 def _console(args: argparse.Namespace) -> RichConsole | JsonEventConsole:
-    """JSON event lines on stdout with ``--json``; else the terminal console."""
+    """JSON event lines on stdout with ``--json``; else the terminal console (``--table``: a
+    large apply ends with the results table of every change)."""
     if args.json:
         from deployctl.console.json_events import JsonEventConsole
 
         return JsonEventConsole()
-    return context.console(args)
+    console = context.console(args)
+    console.results_table = args.table
+    return console
+
+
+@contextlib.contextmanager
+def _closing(console: RichConsole | JsonEventConsole) -> Iterator[None]:
+    """The terminal console's live display or heartbeats stop when the command ends, however
+    it ends."""
+    try:
+        yield
+    finally:
+        close = getattr(console, "close", None)
+        if close is not None:
+            close()
+
+
+def _question(plan: Plan) -> str:
+    """``Do you want to perform these actions in environment prod?``, or for a destroy ``Do you
+    really want to destroy all 3 deployments of environment prod?`` (``these 3`` when
+    ``--target``/``--exclude`` chose them)."""
+    if not plan.destroy:
+        return f"Do you want to perform these actions in environment {plan.environment}?"
+    count = sum(1 for _ in plan.actionable())
+    if count == 1:
+        which = "this deployment" if plan.partial else "the only deployment"
+    else:
+        which = f"{'these' if plan.partial else 'all'} {count} deployments"
+    return f"Do you really want to destroy {which} of environment {plan.environment}?"
 
 
 def _nothing_to_apply(args: argparse.Namespace, console: RichConsole | JsonEventConsole) -> int:
@@ -80,9 +116,12 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
     location = context.state_location(args, manifest, manifest.environment)
     pool = TargetPool.for_manifest(manifest)
     stop = signals.requests()
-    with context.backend(location, manifest.environment, console).lock(
-        operation=operation, timeout=timeout
-    ) as session:
+    with (
+        _closing(console),
+        context.backend(location, manifest.environment, console).lock(
+            operation=operation, timeout=timeout
+        ) as session,
+    ):
         plan = planning.plan(
             manifest,
             session.document,
@@ -103,8 +142,7 @@ def _apply_manifest(args: argparse.Namespace, *, destroy: bool) -> int:
             return _nothing_to_apply(args, console)
         check_resolvable(plan, secrets)  # before asking: a plan that cannot be sent is refused
         if not args.auto_approve:
-            verb = "destroy these deployments" if destroy else "perform these actions"
-            prompt.confirm(f"Do you want to {verb}?")
+            prompt.confirm(_question(plan), operation=operation)
         report = _execute(args, plan, session, pool, console, stop, secrets)
     return _exit_code(report.ok, report.interrupted)
 
@@ -183,9 +221,12 @@ def _apply_saved(args: argparse.Namespace) -> int:
     console = _console(args)
     pool = TargetPool(plan.target_fields, plan.target_calls)
     stop = signals.requests()
-    with context.backend(location, plan.environment, console).lock(
-        operation="apply", timeout=timeout
-    ) as session:
+    with (
+        _closing(console),
+        context.backend(location, plan.environment, console).lock(
+            operation="apply", timeout=timeout
+        ) as session,
+    ):
         planning.check_plan_is_current(plan, session.document, manifest_path=args.manifest)
         # The plan holds no secret: read each again, and refuse it if one changed since.
         secrets = for_saved_plan(plan, manifest_path=args.manifest).with_state(session.document)
@@ -276,6 +317,12 @@ def _common(p: argparse.ArgumentParser, *, destroy: bool = False) -> None:
             help="for emergencies: deploy without running the deployments' smoke tests (each "
             "result says it was skipped), so nothing is rolled back",
         )
+    p.add_argument(
+        "--table",
+        action="store_true",
+        help="end with the results table of every change, also when there are more than 50 "
+        "(by default a large apply ends with its failures in full and the summary)",
+    )
     p.add_argument(
         "--json",
         action="store_true",

@@ -7,22 +7,16 @@ import sys
 
 from deployctl.cli import context, options
 from deployctl.cli.exit_codes import ExitCode
-from deployctl.errors import TargetNotFoundError
+from deployctl.errors import ManifestError
 
 
 def run(args: argparse.Namespace) -> int:
-    from deployctl.targets.registry import installed_targets
+    from deployctl.targets.registry import unknown_schemes
 
     manifest = context.load(args)
-    installed = {t.scheme for t in installed_targets()}
-    missing = sorted({t.scheme for t in manifest.targets} - installed)
-    if missing:
-        names = ", ".join(sorted(installed)) or "none"
-        raise TargetNotFoundError(
-            f"{manifest.path}: no installed plugin for target scheme(s) {', '.join(missing)} "
-            f"(installed: {names})",
-            hint="pip install the plugin that provides it",
-        )
+    issues = unknown_schemes(manifest)  # FILE:LINE:COL of each uri, "did you mean"
+    if issues:
+        raise ManifestError(issues)
     count = sum(1 for _ in manifest.deployments())
     sys.stdout.write(
         f"{manifest.path}: valid (environment {manifest.environment}, "
