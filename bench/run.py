@@ -475,6 +475,9 @@ def child_env() -> dict[str, str]:
     ``DEPLOYCTL_STATE`` pointing elsewhere), without colour, and with Terraform's update check
     off (the benchmark runs offline)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEPLOYCTL_")}
+    # As installed deployctl runs: with its bytecode cached (PYTHONDONTWRITEBYTECODE, set in
+    # some sandboxes, would recompile every module on every run and time the compiler).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update({"NO_COLOR": "1", "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"})
     return env
 

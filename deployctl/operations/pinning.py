@@ -10,11 +10,16 @@ fails the plan, one line per deployment naming it and the URI.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+from typing import Final
 
 from deployctl.errors import PlanError, RegistryError, ResolutionError
 from deployctl.model.pins import ModelPin
 from deployctl.planner.planner import DesiredTarget
+
+# ``models:/NAME/VERSION`` as MLflow writes a version: what parse_model_uri reads as pinned.
+_PINNED: Final = re.compile(r"models:/[^/@:]+/[0-9]+\Z")
 
 
 def moving_uris(desired: list[DesiredTarget]) -> dict[str, list[str]]:
@@ -27,6 +32,8 @@ def moving_uris(desired: list[DesiredTarget]) -> dict[str, list[str]]:
         uri = item.deployment.spec.model_uri
         if not isinstance(uri, str) or not uri.startswith("models:"):
             continue  # a secret's marker, a run, a path, a bucket: deployed as written
+        if _PINNED.match(uri):
+            continue  # models:/NAME/VERSION: pinned already (the common case, without parsing)
         try:
             ref = parse_model_uri(uri)
         except RegistryError:

@@ -60,6 +60,7 @@ _NO_UPDATE: Final = re.compile(
 
 LIST_RETURNS_FULL_RECORDS: Final = "LIST_RETURNS_FULL_RECORDS"
 LIST_IS_COMPLETE: Final = "LIST_IS_COMPLETE"
+RUNS_IN_PROCESS: Final = "RUNS_IN_PROCESS"
 
 
 class TargetAdapter:
@@ -129,6 +130,14 @@ class TargetAdapter:
         ``LIST_RETURNS_FULL_RECORDS = True``. Refresh then calls ``get`` only for names the
         list did not report."""
         return getattr(type(self.client), LIST_RETURNS_FULL_RECORDS, False) is True
+
+    @property
+    def runs_in_process(self) -> bool:
+        """Whether the plugin's calls do their work in this process (local files, no network):
+        its client class says so with ``RUNS_IN_PROCESS = True``. Threads only add contention
+        for the interpreter lock to such calls, so a refresh of such targets alone reads them
+        one after another."""
+        return getattr(type(self.client), RUNS_IN_PROCESS, False) is True
 
     @property
     def lists_every_deployment(self) -> bool:

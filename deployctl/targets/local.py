@@ -99,6 +99,8 @@ class LocalDeploymentClient:
     LIST_RETURNS_FULL_RECORDS = True
     # It reads the records directory: a name it does not list does not exist.
     LIST_IS_COMPLETE = True
+    # Local files, no network: refresh reads its targets one after another.
+    RUNS_IN_PROCESS = True
 
     def __init__(self, target_uri: str) -> None:
         self.target_uri = target_uri

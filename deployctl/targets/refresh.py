@@ -72,6 +72,10 @@ def refresh(
         raise ValueError(f"no adapter for wanted target(s): {', '.join(without)}")
     if max_workers < 1:
         raise ValueError("max_workers must be at least 1")
+    if adapters and all(a.runs_in_process for a in adapters.values()):
+        # Local files only (the built-in local target): threads would only contend for the
+        # interpreter lock; one reads them fastest.
+        max_workers = 1
 
     listed: dict[str, dict[str, LiveRecord]] = {}
     list_errors: dict[str, TargetError] = {}

@@ -391,3 +391,43 @@ def test_a_plugin_that_does_not_declare_full_list_records_is_still_read_with_get
 ) -> None:
     dev = load("seedtest", key="dev")
     assert not dev.lists_full_records
+
+
+class Overlapping:
+    """Lists slowly and records how many of its lists ran at once (class-wide)."""
+
+    running = 0
+    most = 0
+    lock = threading.Lock()
+
+    def create_deployment(self, name: str, model_uri: str) -> None:
+        raise NotImplementedError
+
+    def delete_deployment(self, name: str) -> None:
+        raise NotImplementedError
+
+    def get_deployment(self, name: str) -> dict[str, str]:
+        raise KeyError(name)
+
+    def list_deployments(self) -> list[dict[str, str]]:
+        with Overlapping.lock:
+            Overlapping.running += 1
+            Overlapping.most = max(Overlapping.most, Overlapping.running)
+        time.sleep(0.05)
+        with Overlapping.lock:
+            Overlapping.running -= 1
+        return []
+
+
+class InProcess(Overlapping):
+    RUNS_IN_PROCESS = True
+
+
+@pytest.mark.parametrize(("client", "most"), [(Overlapping, 4), (InProcess, 1)])
+def test_targets_that_run_in_process_are_read_one_after_another(
+    client: type[Overlapping], most: int
+) -> None:
+    Overlapping.running = Overlapping.most = 0
+    adapters = {f"t{i}": TargetAdapter(f"t{i}", "x:/y", client()) for i in range(4)}
+    refresh(adapters, {}, max_workers=8)
+    assert Overlapping.most == most
