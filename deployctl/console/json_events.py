@@ -8,8 +8,9 @@ type              fields
 ================  ==========================================================================
 diagnostic        ``severity`` (info, warning, error), ``message``: progress and warnings (what
                   the terminal console writes to stderr), and the error that ended a command
-planned_change    ``address``, ``target``, ``name``, ``action``, ``reason``, ``state_only``,
-                  ``diff`` (``[{path, before, after, kind}]``): one per change to be made
+planned_change    ``address``, ``target``, ``name``, ``action``, ``reason`` (in words),
+                  ``action_reason`` (the plan JSON's enum, as Terraform's event carries it),
+                  ``state_only``, ``diff`` (``[{path, before, after, kind}]``): one per change
 plan_summary      ``environment``, ``destroy``, ``create``, ``update``, ``delete``,
                   ``replace``, ``import``, ``unchanged``, ``unmanaged`` (addresses),
                   ``partial`` (``--target``/``--exclude`` used), ``unverified_fields``
@@ -146,6 +147,7 @@ class JsonEventConsole:
                 name=change.name,
                 action=action,
                 reason=change.reason,
+                action_reason=change.action_reason.value,
                 state_only=change.state_only,
                 diff=diff,
             )

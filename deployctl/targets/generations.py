@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from deployctl.errors import TargetError
 from deployctl.targets.loading import client_class_of, import_plugin
+from deployctl.targets.missing_packages import missing_package
 from deployctl.targets.plugin_errors import describe_exception
 from deployctl.targets.registry import EntryPointError, TargetPlugin
 from deployctl.targets.signatures import (
@@ -103,6 +104,9 @@ def plugin_interface(plugin: TargetPlugin) -> str:
         return f"{UNAVAILABLE}: {exc.reason}"
     except TargetError as exc:
         why = describe_exception(exc.cause) if exc.cause is not None else exc.message
+        missing = missing_package(exc.cause) if exc.cause is not None else None
+        if missing is not None:
+            why = f"{why} ({missing})"
         return f"{UNAVAILABLE}: cannot import {plugin.module_name}: {why}"
     try:
         found = client_class_of(module)

@@ -53,7 +53,9 @@ def test_targets_lists_source_package_version_module_and_interface(
     # Never truncated: the whole reason of a plugin that cannot be imported.
     assert rows["importfail"][starts[5] :] == (
         "unavailable: cannot import dtp_broken.import_error: ModuleNotFoundError: "
-        "No module named 'dtp_dependency_that_is_not_installed'"
+        "No module named 'dtp_dependency_that_is_not_installed' (the plugin needs the Python "
+        "package 'dtp_dependency_that_is_not_installed': pip install "
+        "dtp_dependency_that_is_not_installed)"
     )
     assert rows["noclass"][starts[5] :] == "unavailable: dtp_broken.no_class has no client class"
 

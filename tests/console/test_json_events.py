@@ -22,7 +22,7 @@ from deployctl.planner.plan import (
 
 REQUIRED = {
     "diagnostic": {"severity", "message"},
-    "planned_change": {"address", "action", "reason", "state_only", "diff"},
+    "planned_change": {"address", "action", "reason", "action_reason", "state_only", "diff"},
     "plan_summary": {"create", "update", "delete", "unchanged", "unmanaged", "destroy"},
     "apply_start": {"address", "action", "timestamp"},
     "apply_complete": {"address", "action", "elapsed_seconds", "note"},
