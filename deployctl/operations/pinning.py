@@ -11,6 +11,7 @@ fails the plan, one line per deployment naming it and the URI.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Final
 
@@ -22,13 +23,18 @@ from deployctl.planner.planner import DesiredTarget
 _PINNED: Final = re.compile(r"models:/[^/@:]+/[0-9]+\Z")
 
 
-def moving_uris(desired: list[DesiredTarget]) -> dict[str, list[str]]:
+def moving_uris(
+    desired: list[DesiredTarget], selected: Callable[[str], bool] | None = None
+) -> dict[str, list[str]]:
     """The desired model URIs that name a registered model (by URI), with the addresses that
-    use each; malformed ``models:/`` URIs included (resolving reports them)."""
+    use each; malformed ``models:/`` URIs included (resolving reports them). With ``selected``,
+    only the addresses it matches."""
     from deployctl.registry import parse_model_uri
 
     found: dict[str, list[str]] = {}
     for item in desired:
+        if selected is not None and not selected(item.deployment.address):
+            continue
         uri = item.deployment.spec.model_uri
         if not isinstance(uri, str) or not uri.startswith("models:"):
             continue  # a secret's marker, a run, a path, a bucket: deployed as written
@@ -46,12 +52,17 @@ def moving_uris(desired: list[DesiredTarget]) -> dict[str, list[str]]:
 
 
 def pin_models(
-    desired: list[DesiredTarget], *, tracking_uri: str | None = None, parallelism: int = 8
+    desired: list[DesiredTarget],
+    *,
+    tracking_uri: str | None = None,
+    parallelism: int = 8,
+    selected: Callable[[str], bool] | None = None,
 ) -> list[DesiredTarget]:
     """``desired`` with each moving ``models:/`` URI replaced by the version it names now (and
-    its ``pin`` set). Raises ``PlanError`` with one line per deployment whose URI cannot be
+    its ``pin`` set); with ``selected``, only for the addresses it matches (the others are
+    returned as they are). Raises ``PlanError`` with one line per deployment whose URI cannot be
     read or resolved (the registry's words, and what to do)."""
-    uris = moving_uris(desired)
+    uris = moving_uris(desired, selected)
     if not uris:
         return desired
     from deployctl.registry import resolve
@@ -63,11 +74,15 @@ def pin_models(
             f"{address}: {error}" for error in failure.errors for address in uris.get(error.uri, [])
         ]
         raise PlanError("\n".join(lines or [str(failure)])) from failure
+    asked = {address for addresses in uris.values() for address in addresses}
     pinned = []
     for item in desired:
         uri = item.deployment.spec.model_uri
-        found = resolutions.get(uri) if isinstance(uri, str) and uri in uris else None
-        if found is None or not isinstance(uri, str) or found.pinned_uri == uri:
+        if not isinstance(uri, str) or item.deployment.address not in asked:
+            pinned.append(item)
+            continue
+        found = resolutions.get(uri)
+        if found is None or found.pinned_uri == uri:
             pinned.append(item)
             continue
         pin = ModelPin(uri, found.ref.reference, found.version, found.pinned_uri)

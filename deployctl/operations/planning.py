@@ -139,10 +139,15 @@ def _plan(
             [t.key for t in manifest.targets] + [r.target for r in state.records.values()],
         )
     desired = [] if destroy else desired_targets(manifest, secrets)
-    if selection.partial:
-        desired = [d for d in desired if selection.matches(d.deployment.address)]
     # Before the targets are read: an alias that cannot be resolved fails the plan at once.
-    desired = pin_models(desired, tracking_uri=manifest.registry_uri, parallelism=parallelism)
+    # Only the selected deployments are resolved, but the planner sees every desired one (an
+    # address outside the selection may still be the same deployment as a selected one).
+    desired = pin_models(
+        desired,
+        tracking_uri=manifest.registry_uri,
+        parallelism=parallelism,
+        selected=selection.matches if selection.partial else None,
+    )
     live = refresh(manifest, state, pool, console, parallelism=parallelism, selection=selection)
     live = secrets.mask_view(live)
     state = secrets.mask_state(resolve_intents(state, live, console, session=session, stop=stop))

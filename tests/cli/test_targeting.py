@@ -112,3 +112,19 @@ def test_selection_errors_are_one_line(tmp_path: Path) -> None:
     assert "cannot narrow a saved plan" in narrowed.err
     negative = run_cli("plan", "-f", "prod.yaml", "--max-deletes", "-1", cwd=tmp_path)
     assert negative.code == 1 and "--max-deletes must be 0 or more" in negative.err
+
+
+def test_a_renamed_target_key_is_refused_even_when_only_the_old_address_is_targeted(
+    tmp_path: Path,
+) -> None:
+    # The desired address outside the selection still counts: planned alone, the old one would
+    # be deleted on the target.
+    deployments = {"churn": "models:/churn/1"}
+    first = manifest(targets={"primary": {"uri": "local:.deployctl/t", "deployments": deployments}})
+    write_manifest(tmp_path / "dev.yaml", first)
+    assert run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path).code == 0
+    renamed = manifest(targets={"eu": {"uri": "local:.deployctl/t", "deployments": deployments}})
+    write_manifest(tmp_path / "dev.yaml", renamed)
+    result = run_cli("plan", "-f", "dev.yaml", "--target", "primary/churn", cwd=tmp_path)
+    assert result.code == 1, result.out
+    assert "deployctl state mv primary/churn eu/churn" in result.err

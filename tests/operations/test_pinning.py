@@ -49,3 +49,11 @@ def test_a_uri_is_resolved_exactly_when_it_moves_or_is_a_malformed_alias(uri: st
 def test_without_a_uri_that_moves_nothing_is_asked_and_nothing_changes() -> None:
     items = desired("models:/churn/3", "runs:/abc/model", "models:/m/0-v2")
     assert pin_models(items, tracking_uri="http://127.0.0.1:9") is items
+
+
+def test_only_the_selected_deployments_are_resolved_and_none_is_dropped() -> None:
+    items = desired("models:/churn@champion", "models:/fraud@champion")
+    # The unselected alias is not asked about (the registry does not answer: it would fail).
+    out = pin_models(items, tracking_uri="http://127.0.0.1:9", selected=lambda a: a == "t/d9")
+    assert out == items
+    assert moving_uris(items, lambda a: a == "t/d1") == {"models:/fraud@champion": ["t/d1"]}
