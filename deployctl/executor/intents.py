@@ -102,13 +102,11 @@ def shows(desired: DeploymentSpec, before: DeploymentSpec | None, live: LiveReco
     """
     if live is None:
         return False
-    reported = live.reported_fields()
+    # Only some config keys reported: the others cannot tell, so the desired ones stand in.
+    reported = live.reported_over(desired.config)
     if not reported:
         return False
     want = desired.to_json()
-    if live.config_keys is not None and "config" in reported:
-        # Only some config keys are reported: the others cannot tell, so they take no part.
-        reported["config"] = live.merged_config(desired.config)
     changed = changed_fields(desired, before)
     checked = [f for f in (changed or list(reported)) if want[f] is not None]
     if any(f not in reported for f in checked):

@@ -71,6 +71,14 @@ class LiveRecord:
             return self.config
         return {**base, **self.config}
 
+    def reported_over(self, base_config: JSONObject) -> JSONObject:
+        """``reported_fields``, with a config the target reports only some keys of completed
+        from ``base_config`` (``merged_config``): what the planner compares."""
+        reported = self.reported_fields()
+        if self.config_keys is not None and "config" in reported:
+            reported["config"] = self.merged_config(base_config)
+        return reported
+
     def unreported_fields(self) -> tuple[str, ...]:
         """The managed fields (of ``model_uri``, ``flavor``, ``config``) the target did not report,
         in that order: the planner can compare these with the last applied record only."""

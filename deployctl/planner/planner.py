@@ -54,7 +54,7 @@ from typing import NamedTuple
 from deployctl.errors import PlanError
 from deployctl.manifest.model import UPDATE_IN_PLACE, UPDATE_REPLACE, DesiredDeployment, UpdateMode
 from deployctl.model import SPEC_FIELDS, DeploymentSpec, JSONObject, JSONValue, json_equal
-from deployctl.model.live import LiveRecord, LiveStatus, LiveView
+from deployctl.model.live import LiveStatus, LiveView
 from deployctl.model.pins import ModelPin
 from deployctl.model.sensitive import fields_of, merge_fields
 from deployctl.model.state import StateDocument, StateRecord
@@ -109,24 +109,12 @@ class _Where(NamedTuple):
     target_uri: str
 
 
-def reported_over(live: LiveRecord | None, base: JSONObject) -> JSONObject:
-    """The managed fields ``live`` reports, by name; a config the target reports only some keys
-    of (``LiveRecord.config_keys``) is completed from ``base``'s config."""
-    if live is None:
-        return {}
-    reported = live.reported_fields()
-    if live.config_keys is not None and "config" in reported:
-        base_config = base.get("config")
-        reported["config"] = live.merged_config(
-            base_config if isinstance(base_config, dict) else {}
-        )
-    return reported
-
-
 def drift_baseline(record: StateRecord) -> JSONObject:
     """Each managed field right after the last apply: as the target reported it, else applied."""
     applied = record.applied.to_json()
-    return {**applied, **reported_over(record.live, applied)}
+    if record.live is None:
+        return applied
+    return {**applied, **record.live.reported_over(record.applied.config)}
 
 
 def drifted_fields(
@@ -143,7 +131,8 @@ def drifted_fields(
     if live.record is None:
         return {}
     baseline = drift_baseline(record)
-    now = reported_over(live.record, baseline)
+    config = baseline["config"]
+    now = live.record.reported_over(config if isinstance(config, dict) else {})
     drifted: dict[str, JSONValue] = {}
     for name in SPEC_FIELDS:
         if name not in now:
