@@ -13,7 +13,7 @@ MODULES = sorted(
     for path in (REPO / "deployctl").rglob("*.py")
     if "__pycache__" not in path.parts and path.name != "__main__.py"
 )
-HEAVY = ("pandas", "numpy", "deepdiff", "mlflow", "rich", "jsonschema", "yaml")
+HEAVY = ("pandas", "numpy", "deepdiff", "mlflow", "rich", "jsonschema", "yaml", "orjson")
 
 
 # Imports each module named in argv in a child forked from this bare interpreter (as fresh as

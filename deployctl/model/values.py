@@ -1,12 +1,14 @@
-"""Plain values: JSON, addresses, the comparable deployment spec and lifecycle guards."""
+"""Plain values: JSON and JSON text, addresses, the comparable deployment spec, lifecycle guards."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from typing import Any, TypeAlias
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
@@ -48,6 +50,15 @@ def json_safe(value: Any, *, _depth: int = 0) -> JSONValue:
     Plugins return objects that are not JSON (Ray handles, datetimes, bytes): keep what JSON can
     hold and replace the rest by its ``repr`` so state and plan files can always be written.
     """
+    kind = type(value)
+    if _depth <= 32 and (kind is str or kind is bool or kind is int or value is None):
+        same: JSONValue = value  # the common case first: exactly a JSON type
+        return same
+    if kind is dict and _depth <= 32:
+        return {
+            k if type(k) is str else str(k): json_safe(v, _depth=_depth + 1)
+            for k, v in value.items()
+        }
     if _depth > 32:
         return repr(value)
     if value is None or isinstance(value, (bool, str)):
@@ -98,6 +109,102 @@ def _refuse_constant(name: str) -> Any:
 def canonical_json(value: JSONValue) -> str:
     """Deterministic JSON text (sorted keys, no spaces) for hashing and equality."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def indented_json(value: Any, *, allow_nan: bool = False) -> str:
+    """``json.dumps(value, indent=2, sort_keys=True, allow_nan=allow_nan)``, the same text and
+    the same errors, in a fraction of the time: the form of state, plan and record files.
+
+    orjson writes the text when ``value`` holds only ``dict``, ``list``, ``tuple``, ``str``,
+    ``int``, ``float``, ``bool`` and ``None`` (exactly those types), no ``NaN`` or infinity, and
+    nothing orjson refuses (a key that is not a string, an integer beyond 64 bits, a lone
+    surrogate, a cycle); the ``json`` module writes everything else, raising ``ValueError``
+    for ``NaN`` or infinity (unless ``allow_nan``) and ``TypeError`` for what is not JSON.
+    Where orjson's text differs from the ``json`` module's it is made the same: characters
+    outside printable ASCII become ``\\uXXXX`` escapes, and floats below 1e-4 are written by
+    ``repr`` (orjson writes ``1e-7`` and ``0.00001`` for ``1e-07`` and ``1e-05``).
+    """
+    import orjson  # not at the top: it takes as long to import as yaml
+
+    indented = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+    try:
+        data = orjson.dumps(value, option=indented)
+    except orjson.JSONEncodeError:
+        data = None
+    # Once orjson has written it, ``value`` is known to hold no cycle.
+    small_floats = None if data is None else _small_floats(value)
+    if data is None or small_floats is None:
+        return json.dumps(value, indent=2, sort_keys=True, allow_nan=allow_nan)
+    if small_floats:
+        data = orjson.dumps(_with_python_floats([value])[0], option=indented)
+    text = data.decode("utf-8")
+    # Characters outside printable ASCII can only be inside strings: escaping them wherever
+    # they are is what the json module's ensure_ascii does.
+    if not data.isascii():
+        text = text.encode("ascii", _ESCAPE_NON_ASCII).decode("ascii")
+    if b"\x7f" in data:
+        text = text.replace("\x7f", "\\u007f")
+    return text
+
+
+_ESCAPE_NON_ASCII = "deployctl.json_escape"
+
+
+def _json_escapes(error: UnicodeError) -> tuple[str, int]:
+    """The codec error handler ``_ESCAPE_NON_ASCII``: characters that ASCII cannot encode, as
+    the json module escapes them (``\\u00e9``, and a surrogate pair beyond U+FFFF)."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escaped = encode_basestring_ascii(error.object[error.start : error.end])
+    return escaped[1:-1], error.end
+
+
+codecs.register_error(_ESCAPE_NON_ASCII, _json_escapes)
+
+
+def _small_floats(value: Any) -> bool | None:
+    """``None`` unless ``value`` holds only the exact JSON types and finite floats; else
+    whether one of its floats is below 1e-4 in magnitude (and not zero).
+
+    It looks at every item, and for no cycle: ``value`` must be known to hold none.
+    """
+    result = False
+    stack: list[Any] = [[value]]
+    while stack:
+        container = stack.pop()
+        for item in container.values() if type(container) is dict else container:
+            kind = type(item)
+            if kind is str or kind is int or kind is bool or item is None:
+                continue
+            if kind is dict or kind is list or kind is tuple:
+                stack.append(item)
+            elif kind is float:
+                if not 1e-4 <= abs(item) < math.inf:
+                    if not math.isfinite(item):
+                        return None
+                    if item != 0.0:
+                        result = True
+            else:
+                return None
+    return result
+
+
+def _with_python_floats(container: list[Any] | tuple[Any, ...] | dict[str, Any]) -> Any:
+    """A copy of ``container`` (of exact JSON types) in which every float below 1e-4 (but not
+    zero) is an ``orjson.Fragment`` of its ``repr``, so orjson writes it as json does."""
+    from orjson import Fragment
+
+    items: Any = container.items() if type(container) is dict else enumerate(container)
+    copy: Any = {} if type(container) is dict else [None] * len(container)
+    for key, item in items:
+        kind = type(item)
+        if kind is float:
+            if item and -1e-4 < item < 1e-4:
+                item = Fragment(repr(item))
+        elif kind is dict or kind is list or kind is tuple:
+            item = _with_python_floats(item)
+        copy[key] = item
+    return copy
 
 
 def json_equal(a: JSONValue, b: JSONValue) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deployctl.errors import PlanFileError
-from deployctl.model.values import strict_loads
+from deployctl.model.values import indented_json, strict_loads
 from deployctl.planner.plan import Plan, check_plan_format
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ _VALUE_CHARS = 80
 
 def plan_json(plan: Plan) -> str:
     """The document ``plan --json`` and ``show --json`` print, and plan files hold."""
-    return json.dumps(plan.to_json(), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return indented_json(plan.to_json()) + "\n"
 
 
 def write_plan(plan: Plan, path: str) -> None:

@@ -12,7 +12,6 @@ versions in ``local_history``.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Callable, Sequence
 from enum import Enum
@@ -21,7 +20,7 @@ from pathlib import Path
 from deployctl import atomic
 from deployctl.errors import StateError
 from deployctl.model.state import STATE_FORMAT_VERSION, StateDocument, utc_now
-from deployctl.model.values import strict_loads
+from deployctl.model.values import indented_json, strict_loads
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import JournalContents, read_journal, remove_journal
 from deployctl.state.local_history import LocalHistory
@@ -36,7 +35,7 @@ DEFAULT_KEEP_HISTORY = 50
 def serialize_document(document: StateDocument) -> bytes:
     """The on-disk form: indented, sorted, newline-terminated JSON (diff-friendly)."""
     try:
-        text = json.dumps(document.to_json(), indent=2, sort_keys=True, allow_nan=False)
+        text = indented_json(document.to_json())
     except (TypeError, ValueError) as exc:
         raise StateError(f"the state cannot be written as JSON: {exc}") from exc
     return (text + "\n").encode("utf-8")

@@ -34,6 +34,7 @@ from urllib.parse import urlparse
 
 from deployctl import atomic
 from deployctl.model import NAME_PATTERN, NAME_RE
+from deployctl.model.values import indented_json
 
 SCHEME = "local"
 RECORDS_DIR = "deployments"
@@ -333,7 +334,7 @@ def _now() -> str:
 
 
 def _encoded(record: Mapping[str, Any]) -> bytes:
-    return (json.dumps(record, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    return (indented_json(record, allow_nan=True) + "\n").encode("utf-8")
 
 
 def _replace(path: Path, record: Mapping[str, Any]) -> None:
