@@ -37,6 +37,7 @@ from deployctl.manifest.positions import (
     RecordedPositions,
     node_position,
 )
+from deployctl.manifest.yaml_block import read_lines
 from deployctl.manifest.yaml_plain import (
     MAP_TAG,
     MAX_DEPTH,
@@ -100,10 +101,18 @@ def parse_yaml(
 ) -> ParsedYAML:
     """Compose ``raw`` as a single YAML document and build its data with positions.
 
-    ``describe_container`` names the mapping at a path in words (``deployments of target 'x'``)
-    for messages about repeated and non-string keys; ``source`` prefixes every issue. ``full``
-    skips the lean reader (to compare the two).
+    A document in plain block style is read line by line (``manifest.yaml_block``); any other
+    is composed by libyaml and built by the lean reader or, at anything it does not handle, the
+    full walk. ``describe_container`` names the mapping at a path in words (``deployments of
+    target 'x'``) for messages about repeated and non-string keys; ``source`` prefixes every
+    issue. ``full`` skips the line and lean readers (to compare them with the full walk).
     """
+    if not full:
+        try:
+            data, positions = read_lines(raw, source)
+            return ParsedYAML(data, positions)
+        except NotPlain:
+            pass  # libyaml reads it
     loader = _Loader(raw)
     try:
         try:

@@ -84,15 +84,19 @@ def _plain_scalar(node: Node) -> Any:
     that reports something."""
     if type(node) is not ScalarNode:
         raise NotPlain
-    tag = node.tag
-    text = node.value
+    return scalar(node.tag, node.value)
+
+
+def scalar(tag: str, text: str) -> Any:
+    """The value of a scalar written ``text`` and resolved to ``tag``, as the full walk builds
+    it; ``NotPlain`` where that reports something (shared with ``manifest.yaml_block``)."""
     if tag in (STR_TAG, TIMESTAMP_TAG):
         return text
     if tag == _INT_TAG:
         # The common case: "0…" is octal in YAML 1.1, and int() refuses over 4,300 digits.
         if text.isdecimal() and text[0] != "0" and len(text) < 19:
             return int(text)
-        return _construct(SafeConstructor.construct_yaml_int, node)
+        return _construct(SafeConstructor.construct_yaml_int, ScalarNode(tag, text))
     if tag == _NULL_TAG:
         return None
     if tag == _BOOL_TAG:
@@ -101,7 +105,7 @@ def _plain_scalar(node: Node) -> Any:
             raise NotPlain
         return value
     if tag == _FLOAT_TAG:
-        number = _construct(SafeConstructor.construct_yaml_float, node)
+        number = _construct(SafeConstructor.construct_yaml_float, ScalarNode(tag, text))
         if not math.isfinite(number):
             raise NotPlain
         return number

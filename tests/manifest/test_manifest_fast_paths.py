@@ -39,6 +39,7 @@ from deployctl.manifest.schema import (
     rust_pattern,
 )
 from deployctl.manifest.validate import describe_container, validate_manifest
+from deployctl.manifest.yaml_block import LinePositions
 from deployctl.manifest.yaml_nodes import ParsedYAML, parse_yaml
 from deployctl.manifest.yaml_plain import MAX_DEPTH
 
@@ -75,10 +76,12 @@ def _paths(value: Any, path: JSONPath = ()) -> list[JSONPath]:
     return found
 
 
-def _assert_readers_agree(text: str) -> None:
+def assert_readers_agree(text: str) -> None:
+    """The reader ``parse_yaml`` picks for ``text`` (line, lean or full) gives the full walk's
+    data, issues and positions."""
     lean, full = _read(text), _read(text, full=True)
     assert isinstance(full.positions, RecordedPositions)
-    if not isinstance(lean.positions, NodePositions):
+    if not isinstance(lean.positions, (NodePositions, LinePositions)):
         # The lean reader gave up: its answer is the full walk's, issue for issue.
         assert (lean.issues, lean.document) == (full.issues, full.document)
         assert _typed(lean.data) == _typed(full.data)
@@ -98,13 +101,13 @@ def _assert_readers_agree(text: str) -> None:
 def test_a_clean_manifest_is_read_without_the_full_walk() -> None:
     for text in SOURCES:
         parsed = _read(text)
-        assert isinstance(parsed.positions, NodePositions)
+        assert isinstance(parsed.positions, LinePositions)  # read line by line
         assert not parsed.issues
 
 
 @pytest.mark.parametrize("text", SOURCES, ids=[p.name for p in sorted(EXAMPLES.glob("*.yaml"))])
 def test_both_readers_give_the_examples_the_same_data_and_positions(text: str) -> None:
-    _assert_readers_agree(text)
+    assert_readers_agree(text)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +127,7 @@ def test_both_readers_give_the_examples_the_same_data_and_positions(text: str) -
     ],
 )
 def test_both_readers_agree_on_plain_yaml(text: str) -> None:
-    _assert_readers_agree(text)
+    assert_readers_agree(text)
 
 
 @pytest.mark.parametrize(
@@ -150,7 +153,7 @@ def test_both_readers_agree_on_plain_yaml(text: str) -> None:
 def test_what_the_lean_reader_does_not_handle_takes_the_full_walk(text: str) -> None:
     parsed = _read(text)
     assert isinstance(parsed.positions, RecordedPositions)
-    _assert_readers_agree(text)
+    assert_readers_agree(text)
 
 
 @settings(
@@ -160,7 +163,7 @@ def test_what_the_lean_reader_does_not_handle_takes_the_full_walk(text: str) -> 
 )
 @given(text=mutated())
 def test_both_readers_agree_on_mutated_manifests(text: str) -> None:
-    _assert_readers_agree(text)
+    assert_readers_agree(text)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,365 @@
+"""The line reader: the data of a manifest written in plain block style, read line by line.
+
+Almost every manifest is block mappings of ``key: value`` lines, a few block lists, comments and
+scalars that fit on their line. Such a document can be read a line at a time, with one regular
+expression per line, several times faster than libyaml composes its nodes (which is most of what
+a no-op plan of a big manifest costs). This reader does exactly that and nothing more: at the
+first line outside that subset (a flow collection other than ``[]``/``{}``, a block scalar, a
+scalar spanning lines, an anchor, alias, tag or directive, a tab, a character YAML refuses, an
+indentation YAML would refuse, a repeated key, a key YAML 1.1 reads as no string, nesting past
+``MAX_DEPTH``) it gives up with ``NotPlain`` and libyaml reads the document as before. Within the
+subset, each line means one thing in YAML, so what this reader builds is what the lean reader
+(``manifest.yaml_plain``) builds from libyaml's nodes: plain scalars are resolved by PyYAML's own
+YAML 1.1 rules and built by the same function (``yaml_plain.scalar``). The tests hold the two
+readers to the same data and positions on the examples and on thousands of generated and
+mutated documents.
+
+Positions: the keys and values of the top four levels (a deployment is at
+``targets.T.deployments.NAME``) are noted as they are read; a lookup of anything deeper, which
+only a message needs, composes the document with libyaml then (``NodePositions``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+from deployctl.manifest.positions import JSONPath, Mark, NodePositions, Position
+from deployctl.manifest.yaml_plain import MAX_DEPTH, STR_TAG, NotPlain, plain_data, scalar
+
+# Levels whose positions are noted while reading: the root's keys are level 1.
+NOTED_LEVELS = 4
+# libyaml refuses an implicit key longer than 1024 characters; the subset stops well before.
+_MAX_KEY = 1000
+
+# A plain scalar that fits on its line, in block context: it starts with no indicator (a "-"
+# only before a letter, digit, "." or "_"); a ":" inside is followed by a non-space; inner
+# spaces are followed by what may go on (not "#", not ": "), so neither a comment nor trailing
+# spaces are part of it.
+_PLAIN = (
+    r"(?:[^ '\"#&*!|>%@`\[\]{},?:\-]|-(?=[0-9A-Za-z._]))"
+    r"(?:[^ :]+|:(?=[^ ])| +(?=[^ #:]|:[^ ]))*+"
+)
+_SCALAR = (
+    rf"(?:(?P<plain>{_PLAIN})"
+    r"|\"(?P<dq>[^\"\\]*)\""  # double-quoted, no escapes
+    r"|'(?P<sq>(?:[^']|'')*)'"  # single-quoted ('' is a quote)
+    r"|(?P<empty>\[\]|\{\})"
+    r"|(?P<flow>[\[{].*))"  # a flow collection: libyaml reads the rest of the line
+)
+_END = r"(?: +#.*)? *"
+_KEY_LINE = re.compile(
+    rf"(?:(?P<key>{_PLAIN})|\"(?P<dkey>[^\"\\]*)\"|'(?P<skey>(?:[^']|'')*)')"
+    rf":(?: +{_SCALAR})?{_END}"
+)
+_SCALAR_LINE = re.compile(_SCALAR + _END)
+# Everything but a line feed, printable ASCII and the printable non-ASCII YAML reads as text
+# (not U+0085, U+2028, U+2029, which YAML 1.1 reads as line breaks, nor the byte order mark).
+_OUTSIDE = re.compile(
+    "[^\n\x20-\x7e\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
+
+
+class _Frame:
+    """An open block mapping or list: the column its entries start at, and where it is."""
+
+    __slots__ = ("container", "indent", "indentless", "path")
+
+    def __init__(
+        self, indent: int, container: Any, path: JSONPath | None, *, indentless: bool = False
+    ) -> None:
+        self.indent = indent
+        self.container = container
+        self.path = path  # None below the noted levels
+        # A list written at its key's own column ("key:\n- a"): it ends at the next line of
+        # that column that is no "- " entry.
+        self.indentless = indentless
+
+
+class _Pending:
+    """A key or list entry with no value on its line: a nested block may follow."""
+
+    __slots__ = ("frame", "indent", "path", "slot")
+
+    def __init__(self, frame: _Frame, slot: str | int, indent: int, path: JSONPath | None) -> None:
+        self.frame = frame
+        self.slot = slot
+        self.indent = indent
+        self.path = path
+
+
+class LinePositions:
+    """:class:`~deployctl.manifest.positions.Positions` of a document the line reader read:
+    the noted levels from what it noted, anything else from libyaml's nodes, composed on the
+    first such lookup."""
+
+    def __init__(
+        self, raw: bytes, source: str, keys: dict[JSONPath, Mark], values: dict[JSONPath, Mark]
+    ) -> None:
+        self.source = source
+        self._raw = raw
+        self._keys = keys
+        self._values = values
+        self._nodes: NodePositions | None = None
+
+    def _composed(self) -> NodePositions:
+        if self._nodes is None:
+            loader = _LOADER(self._raw)
+            try:
+                root = loader.get_single_node()
+            finally:
+                loader.dispose()
+            assert root is not None  # the line reader read a mapping from it
+            self._nodes = NodePositions(root, self.source)
+        return self._nodes
+
+    def value(self, path: JSONPath) -> Position:
+        found = self._values.get(path)
+        if found is not None:
+            return Position(self.source, *found)
+        return self._composed().value(path)
+
+    def key(self, path: JSONPath) -> Position:
+        found = self._keys.get(path)
+        if found is not None:
+            return Position(self.source, *found)
+        return self._composed().key(path)
+
+    def written_key(self, path: JSONPath) -> Position | None:
+        found = self._keys.get(path)
+        if found is not None:
+            return Position(self.source, *found)
+        return self._composed().written_key(path)
+
+
+def read_lines(raw: bytes, source: str) -> tuple[dict[str, Any], LinePositions]:
+    """The data of ``raw`` (a mapping) and its positions; ``NotPlain`` when ``raw`` is not all
+    in the subset this reader reads (libyaml reads it then)."""
+    if raw[:3] == b"\xef\xbb\xbf" or raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise NotPlain  # a byte order mark: libyaml picks the encoding
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NotPlain from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")  # one line break, as libyaml reads it
+    if _OUTSIDE.search(text) is not None:
+        raise NotPlain  # a tab, a lone carriage return, a character YAML refuses or breaks at
+    return _Reader(raw, source).read(text.split("\n"))
+
+
+class _Reader:
+    def __init__(self, raw: bytes, source: str) -> None:
+        self.raw = raw
+        self.source = source
+        self.keys: dict[JSONPath, Mark] = {}
+        self.values: dict[JSONPath, Mark] = {}
+        self.stack: list[_Frame] = []
+        self.pending: _Pending | None = None
+        self.resolved: dict[str, str] = {}
+        self.flows: dict[str, Node] = {}
+
+    def read(self, lines: list[str]) -> tuple[dict[str, Any], LinePositions]:
+        root: dict[str, Any] = {}
+        numbered = enumerate(lines, 1)
+        for number, line in numbered:
+            content = line.lstrip(" ")
+            if not content or content[0] == "#":
+                continue
+            indent = len(line) - len(content)
+            if indent == 0 and (content == "---" or content.startswith("--- #")):
+                continue  # the document's start marker, before any content
+            if content[0] == "-":
+                raise NotPlain  # a list at the root: no manifest
+            self.stack.append(_Frame(indent, root, ()))
+            self.values[()] = (number, indent + 1)
+            self._pair(self.stack[-1], number, indent, content)
+            break
+        else:
+            raise NotPlain  # nothing but comments: libyaml says what an empty document is
+        for number, line in numbered:
+            content = line.lstrip(" ")
+            if not content or content[0] == "#":
+                continue
+            indent = len(line) - len(content)
+            top = self.stack[-1]
+            if (
+                self.pending is None
+                and indent == top.indent
+                and type(top.container) is dict
+                and content[0] != "-"
+            ):
+                self._pair(top, number, indent, content)  # the common case: the next key
+            else:
+                self._line(number, indent, content)
+        return root, LinePositions(self.raw, self.source, self.keys, self.values)
+
+    def _line(self, number: int, indent: int, content: str) -> None:
+        """A line that may open a nested block, close some, or be a list entry."""
+        item = content[0] == "-" and (len(content) == 1 or content[1] == " ")
+        pending = self.pending
+        if pending is not None:
+            self.pending = None
+            if indent > pending.indent or (
+                indent == pending.indent and item and type(pending.frame.container) is dict
+            ):
+                self._open(pending, number, indent, item)
+        stack = self.stack
+        top = stack[-1]
+        while indent < top.indent or (top.indentless and indent == top.indent and not item):
+            stack.pop()
+            if not stack:
+                raise NotPlain  # less indented than the root
+            top = stack[-1]
+        if indent != top.indent:
+            raise NotPlain  # more indented with nothing open to hold it, or between levels
+        if item:
+            if type(top.container) is not list:
+                raise NotPlain
+            self._entry(top, number, indent, content)
+        else:
+            if type(top.container) is not dict:
+                raise NotPlain
+            self._pair(top, number, indent, content)
+
+    def _open(self, pending: _Pending, number: int, indent: int, item: bool) -> None:
+        """Start the block that holds ``pending``'s value at this line."""
+        if len(self.stack) >= MAX_DEPTH:
+            raise NotPlain
+        container: dict[str, Any] | list[Any] = [] if item else {}
+        pending.frame.container[pending.slot] = container
+        self.stack.append(
+            _Frame(indent, container, pending.path, indentless=item and indent == pending.indent)
+        )
+        if pending.path is not None:
+            self.values[pending.path] = (number, indent + 1)
+
+    def _pair(self, frame: _Frame, number: int, indent: int, content: str) -> None:
+        """A ``key: value`` line of the mapping ``frame``."""
+        match = _KEY_LINE.fullmatch(content)
+        if match is None:
+            raise NotPlain
+        key, dkey, skey, plain, dq, sq, empty, flow = match.groups()
+        if key is not None:
+            if len(key) > _MAX_KEY or (self.resolved.get(key) or self._tag(key)) != STR_TAG:
+                raise NotPlain  # "yes:", "1:", "<<:", "~:" are no string keys
+        elif dkey is not None:
+            key = dkey
+        else:
+            key = skey.replace("''", "'")
+        mapping: dict[str, Any] = frame.container
+        if key in mapping:
+            raise NotPlain  # a repeated key: the full walk reports it
+        path = frame.path
+        if path is not None:
+            if len(path) < NOTED_LEVELS:
+                path = (*path, key)
+                self.keys[path] = (number, indent + 1)
+            else:
+                path = None
+        if plain is not None:
+            tag = self.resolved.get(plain) or self._tag(plain)
+            mapping[key] = plain if tag == STR_TAG else scalar(tag, plain)
+        elif dq is not None:
+            mapping[key] = dq
+        elif sq is not None:
+            mapping[key] = sq.replace("''", "'")
+        elif empty is not None:
+            mapping[key] = [] if empty == "[]" else {}
+        elif flow is not None:
+            mapping[key] = self._flow(flow)
+        else:
+            mapping[key] = None
+            self.pending = _Pending(frame, key, indent, path)
+            return
+        if path is not None:
+            self.values[path] = (number, indent + 1 + _value_start(match))
+
+    def _entry(self, frame: _Frame, number: int, indent: int, content: str) -> None:
+        """A ``- ...`` line of the list ``frame``."""
+        rest = content[1:].lstrip(" ")
+        items: list[Any] = frame.container
+        index = len(items)
+        path = None
+        if frame.path is not None and len(frame.path) < NOTED_LEVELS:
+            path = (*frame.path, index)
+        if not rest or rest[0] == "#":
+            items.append(None)
+            self.pending = _Pending(frame, index, indent, path)
+            return
+        column = indent + len(content) - len(rest)
+        if rest[0] == "-" and (len(rest) == 1 or rest[1] == " "):
+            raise NotPlain  # a list in a list on one line
+        match = _SCALAR_LINE.fullmatch(rest)
+        if match is not None:
+            plain, dq, sq, empty, flow = match.groups()
+            if plain is not None:
+                tag = self.resolved.get(plain) or self._tag(plain)
+                items.append(plain if tag == STR_TAG else scalar(tag, plain))
+            elif dq is not None:
+                items.append(dq)
+            elif sq is not None:
+                items.append(sq.replace("''", "'"))
+            elif empty is not None:
+                items.append([] if empty == "[]" else {})
+            else:
+                items.append(self._flow(flow))
+            if path is not None:
+                self.values[path] = (number, column + 1 + _value_start(match))
+            return
+        if len(self.stack) >= MAX_DEPTH:
+            raise NotPlain
+        mapping: dict[str, Any] = {}
+        items.append(mapping)
+        if path is not None:
+            self.values[path] = (number, column + 1)
+        nested = _Frame(column, mapping, path)
+        self.stack.append(nested)
+        self._pair(nested, number, column, rest)
+
+    def _flow(self, text: str) -> Any:
+        """The flow collection written ``text`` (with what follows it on its line: a comment),
+        composed by libyaml on its own (a one-line flow collection means the same anywhere) and
+        built by the lean reader; ``NotPlain`` when it is more than one line, when libyaml
+        refuses it or the lean reader gives up, or when it holds an anchor or alias."""
+        node = self.flows.get(text)
+        if node is None:
+            if "&" in text or "*" in text:
+                raise NotPlain  # aliases are for the full walk, which bounds their expansion
+            try:
+                node = yaml.compose(text, Loader=_LOADER)
+            except yaml.YAMLError:
+                raise NotPlain from None
+            if not isinstance(node, (MappingNode, SequenceNode)):
+                raise NotPlain
+            self.flows[text] = node
+        return plain_data(node)  # built anew each time: no two values share a list or dict
+
+    def _tag(self, text: str) -> str:
+        """The tag YAML 1.1 (PyYAML's resolver) gives the plain scalar ``text``; remembered."""
+        tag = STR_TAG
+        for candidate, pattern in (*_IMPLICIT.get(text[:1], ()), *_IMPLICIT.get(None, ())):
+            if pattern.match(text):
+                tag = candidate
+                break
+        self.resolved[text] = tag
+        return tag
+
+
+def _value_start(match: re.Match[str]) -> int:
+    """Where the value of a matched line starts (its opening quote, when quoted)."""
+    for group, before in (("plain", 0), ("dq", 1), ("sq", 1), ("empty", 0), ("flow", 0)):
+        start = match.start(group)
+        if start >= 0:
+            return start - before
+    raise AssertionError("a matched value has a start")  # pragma: no cover
+
+
+__all__ = ["NOTED_LEVELS", "LinePositions", "read_lines"]
