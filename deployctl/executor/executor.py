@@ -29,7 +29,7 @@ from __future__ import annotations
 import collections
 import logging
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING
 
 from deployctl.executor.console import Console
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
     from deployctl.targets.adapter import TargetAdapter
 
 logger = logging.getLogger(__name__)
-
-_Submitted = tuple[ResourceChange, "Future[ActionResult | None]"]
 
 NOT_TAKEN_NOTE = "the state records what the target reports: the next plan plans the change again"
 
@@ -135,64 +133,54 @@ class Executor:
         return self._stop.requested or self._recorder.failure is not None
 
     def _run_all(self, changes: list[ResourceChange]) -> tuple[list[ActionResult], list[str]]:
-        """Start changes while fewer than ``parallelism`` run and nothing halts the apply; wait
-        for every started one. Returns the results and the addresses never started."""
+        """Run the changes on at most ``parallelism`` worker threads, each taking the next
+        change until none is left or the apply halts; wait for every started one. Returns the
+        results and the addresses never started.
+
+        Workers take their next change themselves (no thread hands out work or wakes up per
+        change), and this thread sleeps until they have all finished.
+        """
         pending = collections.deque(changes)
-        submitted: list[_Submitted] = []
-        running: set[Future[ActionResult | None]] = set()
-        pool = ThreadPoolExecutor(max_workers=self._parallelism, thread_name_prefix="apply")
+        results: list[ActionResult] = []
+        workers = min(self._parallelism, len(pending))
+        pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="apply")
+        started = [pool.submit(self._work, pending, results) for _ in range(workers)]
+        running: set[Future[None]] = set(started)
         try:
-            while True:
+            while running:
                 try:
-                    self._drive(pool, pending, submitted, running)
-                    break
+                    # A timeout keeps an embedding program's Ctrl-C responsive.
+                    _, running = wait(running, timeout=0.5)
                 except KeyboardInterrupt:
                     # No signal handler turned it into a stop request (deployctl embedded in a
                     # program): the first one is one; a second one stops waiting.
                     if self._stop.requested:
                         raise
                     self._stop.request()
+        except BaseException:
+            pending.clear()  # no longer waited for: the workers start nothing new
+            raise
         finally:
             pool.shutdown(wait=not running, cancel_futures=True)
-        results: list[ActionResult] = []
-        not_started = [change.address for change in pending]
-        for change, future in submitted:
-            if future.cancelled() or not future.done():
-                not_started.append(change.address)
-                continue
-            result = future.result()
-            if result is None:
-                not_started.append(change.address)
-            else:
-                results.append(result)
-        return results, not_started
+        for future in started:
+            future.result()  # a bug in a worker (not in a change: those are results) surfaces
+        return results, [change.address for change in pending]
 
-    def _drive(
-        self,
-        pool: ThreadPoolExecutor,
-        pending: collections.deque[ResourceChange],
-        submitted: list[_Submitted],
-        running: set[Future[ActionResult | None]],
+    def _work(
+        self, pending: collections.deque[ResourceChange], results: list[ActionResult]
     ) -> None:
-        while pending or running:
-            running.difference_update([f for f in running if f.done()])
-            while pending and len(running) < self._parallelism and not self._halted():
+        """One worker thread: carry out the next pending change until none is left or no new
+        change may start (``deque`` and ``list`` operations are atomic)."""
+        while not self._halted():
+            try:
                 change = pending.popleft()
-                future = pool.submit(self._run, change)
-                submitted.append((change, future))
-                running.add(future)
-            if not running:
+            except IndexError:
                 return
-            # A timeout keeps an embedding program's Ctrl-C responsive; at most ``parallelism``
-            # futures are waited on, so each round costs O(parallelism).
-            wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
-
-    def _run(self, change: ResourceChange) -> ActionResult | None:
-        """Carry out one change (in a worker thread); ``None`` when it must not start any more."""
-        if self._halted():
-            return None
-        with self._stop.action():
-            return self._carry_out(change)
+            if self._halted():  # halted while taking it: it stays not started
+                pending.appendleft(change)
+                return
+            with self._stop.action():
+                results.append(self._carry_out(change))
 
     def _carry_out(self, change: ResourceChange) -> ActionResult:
         self._console.action_started(change)

@@ -257,7 +257,7 @@ class JournalWriter:
         self._arrivals = arrivals
         self._appended = 0  # lines written to the file (not necessarily synced)
         self._synced = 0  # lines known to be on disk
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())
         self._syncing = False  # an fsync is running (outside the condition's lock)
         self._closed = False
         self._failed: str | None = None

@@ -184,6 +184,44 @@ def test_a_flush_waits_briefly_for_a_thread_on_its_way_and_covers_its_write() ->
     assert group.flushes == 1
 
 
+def test_a_waiting_flush_is_woken_once_by_the_last_thread_on_its_way_not_by_each() -> None:
+    arrivals = Arrivals()
+    entered = threading.Barrier(THREADS + 1)
+    gates = [threading.Event() for _ in range(THREADS)]
+
+    def writer(index: int) -> None:
+        with arrivals.coming():
+            entered.wait(10)
+            gates[index].wait(10)
+
+    writers = [threading.Thread(target=writer, args=(i,)) for i in range(THREADS)]
+    for thread in writers:
+        thread.start()
+    entered.wait(10)
+    waits: list[float | None] = []
+    real_wait = arrivals._cond.wait
+
+    def counted_wait(timeout: float | None = None) -> bool:
+        waits.append(timeout)
+        return real_wait(timeout)
+
+    arrivals._cond.wait = counted_wait  # type: ignore[method-assign]
+    settler = threading.Thread(target=arrivals.settle, args=(30.0,))
+    settler.start()
+    deadline = time.monotonic() + 10
+    while not waits and time.monotonic() < deadline:
+        time.sleep(0.001)
+    for gate in gates:
+        assert settler.is_alive()  # still waiting for this one
+        gate.set()
+        time.sleep(0.005)
+    settler.join(10)
+    for thread in writers:
+        thread.join(10)
+    assert not settler.is_alive()
+    assert len(waits) == 1  # one wait, ended by the last arrival (each wake-up costs a switch)
+
+
 def test_the_wait_for_company_is_bounded() -> None:
     arrivals = Arrivals()
     group = GroupCommit(SlowFlush(seconds=0.0), arrivals)

@@ -11,6 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from deployctl import atomic
 from deployctl.errors import StateError
 from deployctl.model.state import StateDocument
 from deployctl.state.local import LocalStateBackend
@@ -408,6 +409,31 @@ def test_leftover_temp_files_are_ignored_by_read(backend: LocalStateBackend) -> 
     (backend.path.parent / f".dev.json.{uuid.uuid4().hex}.tmp").write_text("{half")
 
     assert backend.read().serial == 2
+
+
+def test_temporary_names_are_unique_found_as_leftovers_and_not_shared_with_a_forked_child(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "dev.json"
+    names = [atomic.temp_path(path).name for _ in range(1000)]
+    assert len(set(names)) == len(names)
+    for name in names[:3]:
+        (tmp_path / name).write_text("{half")
+    assert atomic.leftover_temps(path) == sorted(tmp_path / name for name in names[:3])
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next name, then out at once
+        os.write(write, atomic.temp_path(path).name.encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 200).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    ours = atomic.temp_path(path).name
+    # ".dev.json." + 32 hex digits + ".tmp": the child's differ from ours, not just by a count.
+    assert child.startswith(".dev.json.") and len(child) == len(ours)
+    assert child[10:26] != ours[10:26]
 
 
 def test_other_files_in_the_directory_are_not_cleaned_up(backend: LocalStateBackend) -> None:
