@@ -156,6 +156,10 @@ def read_lines(raw: bytes, source: str) -> tuple[dict[str, Any], LinePositions]:
 
 
 class _Reader:
+    """One read: the blocks open at the current line (``stack``), a key or entry waiting for
+    its nested block (``pending``), the positions noted, and the tags and flow collections
+    read so far (a manifest repeats its values: each is resolved once)."""
+
     def __init__(self, raw: bytes, source: str) -> None:
         self.raw = raw
         self.source = source
@@ -247,8 +251,10 @@ class _Reader:
         if match is None:
             raise NotPlain
         key, dkey, skey, plain, dq, sq, empty, flow = match.groups()
+        if max(match.end(1), match.end(2), match.end(3)) > _MAX_KEY:
+            raise NotPlain  # libyaml refuses a key written this long
         if key is not None:
-            if len(key) > _MAX_KEY or (self.resolved.get(key) or self._tag(key)) != STR_TAG:
+            if (self.resolved.get(key) or self._tag(key)) != STR_TAG:
                 raise NotPlain  # "yes:", "1:", "<<:", "~:" are no string keys
         elif dkey is not None:
             key = dkey
