@@ -435,3 +435,12 @@ def run_threads(count: int, body: Callable[[int], None]) -> list[BaseException]:
     for thread in threads:
         thread.join(timeout=60)
     return errors
+
+
+def typed(value: Any) -> Any:
+    """``value`` with the type of every scalar beside it: ``1``, ``1.0`` and ``True`` differ."""
+    if isinstance(value, dict):
+        return {key: typed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [typed(item) for item in value]
+    return (type(value).__name__, value)

@@ -69,7 +69,7 @@ _KEY_TYPE_WORDS = {
 # Aliases can make a small file expand exponentially ("billion laughs"). The expanded size is
 # measured on the node graph before anything is built (linear in the file, not in the
 # expansion), and refused when aliases multiply it past both limits: a manifest without aliases
-# is never refused for its size (the 10 MiB file limit bounds it), a bomb is refused at once.
+# is never refused for its size (the 32 MiB file limit bounds it), a bomb is refused at once.
 MAX_VALUES = 200_000
 MAX_EXPANSION = 10
 

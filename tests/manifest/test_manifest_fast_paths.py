@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from support import EXAMPLES, run_cli
+from support import EXAMPLES, run_cli, typed
 from test_manifest_properties import SOURCES, mutated
 
 from deployctl.errors import ManifestError
@@ -54,15 +54,6 @@ def _read(text: str, *, full: bool = False) -> ParsedYAML:
     )
 
 
-def _typed(value: Any) -> Any:
-    """``value`` with each scalar's type spelled out: 1, 1.0 and True compare unequal."""
-    if isinstance(value, dict):
-        return {key: _typed(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_typed(item) for item in value]
-    return (type(value).__name__, value)
-
-
 def _paths(value: Any, path: JSONPath = ()) -> list[JSONPath]:
     """Every path in ``value``, and one below each leaf and beside each entry (never written:
     the lookups fall back to an ancestor)."""
@@ -84,10 +75,10 @@ def assert_readers_agree(text: str) -> None:
     if not isinstance(lean.positions, (NodePositions, LinePositions)):
         # The lean reader gave up: its answer is the full walk's, issue for issue.
         assert (lean.issues, lean.document) == (full.issues, full.document)
-        assert _typed(lean.data) == _typed(full.data)
+        assert typed(lean.data) == typed(full.data)
         return
     assert not lean.issues and not full.issues and full.document
-    assert _typed(lean.data) == _typed(full.data)
+    assert typed(lean.data) == typed(full.data)
     for path in _paths(full.data):
         where = (path, lean.positions, full.positions)
         assert lean.positions.value(path) == full.positions.value(path), where

@@ -136,7 +136,7 @@ def test_a_manifest_over_10_mib_is_refused_before_parsing(tmp_path: Path) -> Non
     with open(path, "wb") as f:
         f.write(BASE.encode())
         f.truncate(MAX_MANIFEST_BYTES + 1)
-    with pytest.raises(DeployctlError, match=r"more than the 10 MiB a manifest may have"):
+    with pytest.raises(DeployctlError, match=r"more than the 32 MiB a manifest may have"):
         load_manifest(path)
 
 

@@ -15,21 +15,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import typed
 
 from deployctl.model.values import indented_json, strict_loads
 
 
 def python_indented(value: Any, *, allow_nan: bool = False) -> str:
     return json.dumps(value, indent=2, sort_keys=True, allow_nan=allow_nan)
-
-
-def typed(value: Any) -> Any:
-    """``value`` with the type of every scalar beside it: ``1``, ``1.0`` and ``True`` differ."""
-    if isinstance(value, dict):
-        return {key: typed(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [typed(item) for item in value]
-    return (type(value).__name__, value)
 
 
 SCALARS = (
