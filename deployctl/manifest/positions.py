@@ -4,7 +4,9 @@ Every message about a manifest names FILE:LINE:COL, so the YAML reader hands the
 loader a :class:`Positions` index along with the data. The full walk records one entry per key
 and value as it builds them (:class:`RecordedPositions`); a clean document read by the lean
 reader keeps its composed nodes instead and looks a path up in them only when a message or a
-location asks for it (:class:`NodePositions`). Both answer every lookup alike. A manifest that
+location asks for it (:class:`NodePositions`); the line reader notes its top levels and asks
+libyaml's nodes for the rest (``manifest.yaml_block.LinePositions``). All answer every lookup
+alike. A manifest that
 ``extends:`` bases is read from several files: ``manifest.extends`` answers each lookup from the
 file that wrote the value, which is why a :class:`Position` carries its file.
 """

@@ -8,14 +8,17 @@ reads as booleans or numbers, unknown tags, merge keys gone wrong, aliases that 
 contain themselves, deep nesting) is reported as an issue rather than raised, so the caller can
 report it together with every other problem.
 
-Two readers share that contract. The lean one (``manifest.yaml_plain``) builds the data of a
-document that is all plain mappings, lists and scalars with string keys, and leaves the positions
+Three readers share that contract, tried in turn. The line reader (``manifest.yaml_block``)
+reads a document in plain block style a line at a time, without libyaml, and notes the
+positions of its top levels (:class:`~deployctl.manifest.yaml_block.LinePositions`). Otherwise
+libyaml composes the nodes, and the lean reader (``manifest.yaml_plain``) builds the data of a
+document that is all plain mappings, lists and scalars with string keys, leaving the positions
 to :class:`NodePositions`, which finds them in the composed nodes only when something asks (a
 message, a deployment's location). At the first thing it does not handle (any tag, merge key,
 repeated or non-string key, value to refuse, nesting past ``MAX_DEPTH``) it gives up and the full
 walk (``_Walker``) reads the document again from the same nodes, recording every position and
-wording every issue: a manifest with a problem is read exactly as before, a clean one at close
-to the speed of ``yaml.load`` with the C loader.
+wording every issue: a manifest with a problem is read exactly as before, a clean one faster
+than ``yaml.load`` with the C loader.
 """
 
 from __future__ import annotations
