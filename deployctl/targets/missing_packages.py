@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from importlib.machinery import ModuleSpec
@@ -41,6 +42,7 @@ _DISTRIBUTIONS: Final = {
 # Namespace packages shared by many distributions (google-cloud-storage, azure-ai-ml): when the
 # namespace itself is missing, Python names only it, and which distribution was meant is unknown.
 _NAMESPACE_ROOTS: Final = frozenset({"google", "azure"})
+# How far down an exception's chain of causes deployctl looks (plugins wrap what failed).
 _CHAIN_LIMIT: Final = 8
 
 
@@ -127,19 +129,26 @@ def package_for(module: str) -> MissingPackage:
 
 def missing_module_name(exc: BaseException) -> str | None:
     """The name of the module ``exc`` (or an exception it was raised from) could not find."""
+    for current in exception_chain(exc):
+        if isinstance(current, ModuleNotFoundError) and current.name:
+            return current.name
+    return None
+
+
+def exception_chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then what it was raised from (its ``__cause__``, else its ``__context__``
+    unless suppressed), and so on: each exception once, at most ``_CHAIN_LIMIT`` of them."""
     seen: set[int] = set()
     current: BaseException | None = exc
     for _ in range(_CHAIN_LIMIT):
         if current is None or id(current) in seen:
-            return None
+            return
         seen.add(id(current))
-        if isinstance(current, ModuleNotFoundError) and current.name:
-            return current.name
+        yield current
         cause = current.__cause__
         if cause is None and not current.__suppress_context__:
             cause = current.__context__
         current = cause
-    return None
 
 
 def _distribution_for(module: str, *, namespace: bool = False) -> str:

@@ -27,7 +27,7 @@ from deployctl.errors import (
     TargetError,
     TargetRejectedError,
 )
-from deployctl.targets.missing_packages import missing_package
+from deployctl.targets.missing_packages import exception_chain, missing_package
 
 MESSAGE_LIMIT: Final = 300
 
@@ -112,7 +112,6 @@ _UNSURE_TYPES: Final = frozenset(
         "ConnectionClosedError",
     }
 )
-_CHAIN_LIMIT: Final = 8
 
 
 def error_code_of(exc: BaseException) -> str | None:
@@ -248,21 +247,12 @@ def transience(exc: BaseException) -> str | None:
     failed (SageMaker's "There was an error while retrieving the deployment: ...").
     Conflicts and bad requests are never transient.
     """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    for _ in range(_CHAIN_LIMIT):
-        if current is None or id(current) in seen:
-            return None
-        seen.add(id(current))
+    for current in exception_chain(exc):
         kind = _own_transience(current)
         if kind is not None or error_code_of(current) not in _NO_INFORMATION_CODES:
             return kind
         if isinstance(current, KeyError):
             return None
-        cause = current.__cause__
-        if cause is None and not current.__suppress_context__:
-            cause = current.__context__
-        current = cause
     return None
 
 
