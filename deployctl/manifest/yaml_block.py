@@ -235,13 +235,11 @@ class _Reader:
 
     def _open(self, pending: _Pending, number: int, indent: int, item: bool) -> None:
         """Start the block that holds ``pending``'s value at this line."""
-        if len(self.stack) >= MAX_DEPTH:
-            raise NotPlain
         container: dict[str, Any] | list[Any] = [] if item else {}
-        pending.frame.container[pending.slot] = container
-        self.stack.append(
+        self._push(
             _Frame(indent, container, pending.path, indentless=item and indent == pending.indent)
         )
+        pending.frame.container[pending.slot] = container
         if pending.path is not None:
             self.values[pending.path] = (number, indent + 1)
 
@@ -270,21 +268,11 @@ class _Reader:
                 self.keys[path] = (number, indent + 1)
             else:
                 path = None
-        if plain is not None:
-            tag = self.resolved.get(plain) or self._tag(plain)
-            mapping[key] = plain if tag == STR_TAG else scalar(tag, plain)
-        elif dq is not None:
-            mapping[key] = dq
-        elif sq is not None:
-            mapping[key] = sq.replace("''", "'")
-        elif empty is not None:
-            mapping[key] = [] if empty == "[]" else {}
-        elif flow is not None:
-            mapping[key] = self._flow(flow)
-        else:
+        if plain is None and dq is None and sq is None and empty is None and flow is None:
             mapping[key] = None
             self.pending = _Pending(frame, key, indent, path)
             return
+        mapping[key] = self._value(plain, dq, sq, empty, flow)
         if path is not None:
             self.values[path] = (number, indent + 1 + _value_start(match))
 
@@ -305,30 +293,39 @@ class _Reader:
             raise NotPlain  # a list in a list on one line
         match = _SCALAR_LINE.fullmatch(rest)
         if match is not None:
-            plain, dq, sq, empty, flow = match.groups()
-            if plain is not None:
-                tag = self.resolved.get(plain) or self._tag(plain)
-                items.append(plain if tag == STR_TAG else scalar(tag, plain))
-            elif dq is not None:
-                items.append(dq)
-            elif sq is not None:
-                items.append(sq.replace("''", "'"))
-            elif empty is not None:
-                items.append([] if empty == "[]" else {})
-            else:
-                items.append(self._flow(flow))
+            items.append(self._value(*match.groups()))
             if path is not None:
                 self.values[path] = (number, column + 1 + _value_start(match))
             return
-        if len(self.stack) >= MAX_DEPTH:
-            raise NotPlain
         mapping: dict[str, Any] = {}
         items.append(mapping)
         if path is not None:
             self.values[path] = (number, column + 1)
         nested = _Frame(column, mapping, path)
-        self.stack.append(nested)
+        self._push(nested)
         self._pair(nested, number, column, rest)
+
+    def _value(
+        self, plain: str | None, dq: str | None, sq: str | None, empty: str | None, flow: str | None
+    ) -> Any:
+        """The value a line wrote (one of its value groups is set)."""
+        if plain is not None:
+            tag = self.resolved.get(plain) or self._tag(plain)
+            return plain if tag == STR_TAG else scalar(tag, plain)
+        if dq is not None:
+            return dq
+        if sq is not None:
+            return sq.replace("''", "'")
+        if empty is not None:
+            return [] if empty == "[]" else {}
+        assert flow is not None
+        return self._flow(flow)
+
+    def _push(self, frame: _Frame) -> None:
+        """Open the block ``frame``; ``NotPlain`` past ``MAX_DEPTH``."""
+        if len(self.stack) >= MAX_DEPTH:
+            raise NotPlain
+        self.stack.append(frame)
 
     def _flow(self, text: str) -> Any:
         """The flow collection written ``text`` (with what follows it on its line: a comment),
