@@ -88,7 +88,7 @@ def unreachable(location: RegistryLocation, timeout: float = REACH_TIMEOUT) -> s
     if parts.scheme not in ("http", "https"):
         return None
     # Whether a server answers is all this asks: no credentials, no redirects followed.
-    url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    url = redact(location.uri)
     opener = urllib.request.build_opener(_NoRedirects)
     try:
         with opener.open(urllib.request.Request(url, method="HEAD"), timeout=timeout):
