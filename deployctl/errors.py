@@ -27,6 +27,21 @@ def _escape(match: re.Match[str]) -> str:
     )
 
 
+def exception_text(exc: BaseException) -> str:
+    """An exception's message on one line (whitespace collapsed, never cut), or the name of its
+    type when it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def describe_exception(exc: BaseException, limit: int) -> str:
+    """``TypeName: text`` on one line (whitespace collapsed), at most ``limit`` characters."""
+    text = " ".join(str(exc).split())
+    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if len(message) > limit:
+        message = message[: limit - 1] + "…"
+    return message
+
+
 class DeployctlError(Exception):
     """Base class of every error deployctl expects and explains."""
 

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from deployctl.errors import RegistryError, ResolutionError
+from deployctl.errors import RegistryError, ResolutionError, exception_text
 from deployctl.registry.location import RegistryLocation, locate, unreachable
 from deployctl.registry.uris import RegistryRef, parse_model_uri
 
@@ -146,7 +146,7 @@ def _look_up(
             )
         else:
             problem = _Unresolved(
-                f"resolving it needs MLflow, which fails to import: {_one_line(exc)}",
+                f"resolving it needs MLflow, which fails to import: {exception_text(exc)}",
                 f"reinstall it: {INSTALL_MLFLOW}",
             )
         return dict.fromkeys(refs, problem)
@@ -198,7 +198,7 @@ def _connect(
         return client_class(tracking_uri=tracking_uri, registry_uri=registry_uri)
     except Exception as exc:  # whatever MLflow raises for a registry it cannot open
         raise _Unresolved(
-            f"cannot open {location}: {location.scrub(_one_line(exc))}", location.hint()
+            f"cannot open {location}: {location.scrub(exception_text(exc))}", location.hint()
         ) from exc
 
 
@@ -315,7 +315,7 @@ def _no_alias(location: RegistryLocation, ref: RegistryRef, aliases: dict[str, s
 
 def _failed(location: RegistryLocation, exc: BaseException) -> _Unresolved:
     return _Unresolved(
-        f"{location} failed: {location.scrub(_one_line(exc))}",
+        f"{location} failed: {location.scrub(exception_text(exc))}",
         location.hint("check the registry's address and your access to it"),
     )
 
@@ -323,12 +323,6 @@ def _failed(location: RegistryLocation, exc: BaseException) -> _Unresolved:
 def _code(exc: BaseException) -> str | None:
     code = getattr(exc, "error_code", None)
     return code if isinstance(code, str) else None
-
-
-def _one_line(exc: BaseException) -> str:
-    """An exception's message on one line, whole (never cut)."""
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
 
 
 __all__ = ["Resolution", "resolve"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deployctl.errors import TargetError
+from deployctl.errors import TargetError, describe_exception
 from deployctl.smoke.frames import as_frame, column_names, read_input
 
 if TYPE_CHECKING:
@@ -133,11 +133,7 @@ def _describe(exc: BaseException) -> str:
     plugin's own exception, since the caller knows which deployment it was testing."""
     if isinstance(exc, TargetError) and exc.cause is not None:
         exc = exc.cause
-    text = " ".join(str(exc).split())
-    described = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    if len(described) > REASON_LIMIT:
-        described = described[: REASON_LIMIT - 1] + "…"
-    return described
+    return describe_exception(exc, REASON_LIMIT)
 
 
 def _since(started: float) -> float:

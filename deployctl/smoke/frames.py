@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from deployctl.errors import InputError
+from deployctl.errors import InputError, exception_text
 
 if TYPE_CHECKING:
     from pandas import DataFrame
@@ -62,7 +62,7 @@ def read_input(path: str | Path) -> DataFrame:
     try:
         frame = _json_table(data, pd)
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: cannot make a table of it: {_one_line(exc)}") from exc
+        raise InputError(f"{path}: cannot make a table of it: {exception_text(exc)}") from exc
     if frame is None:
         raise InputError(f"{path}: expected {_SHAPES}")
     return frame
@@ -74,7 +74,7 @@ def _read_csv(file: Path, shown: str) -> DataFrame:
     try:
         return pd.read_csv(file)
     except (ValueError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
-        text = _one_line(exc)
+        text = exception_text(exc)
         line = _CSV_LINE.search(text)
         where = f"{shown}:{line.group(1)}" if line else shown
         raise InputError(f"{where}: cannot read it as CSV: {text}") from exc
@@ -130,7 +130,3 @@ def as_frame(result: Any) -> DataFrame:
 def column_names(frame: DataFrame) -> tuple[str, ...]:
     """The column names of ``frame`` as strings (a model's columns may be numbered)."""
     return tuple(str(column) for column in frame.columns)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from deployctl import errors
 from deployctl.errors import (
     DeploymentExistsError,
     DeploymentNotFoundError,
@@ -132,12 +133,9 @@ def error_class(code: str | None) -> type[TargetError]:
 
 
 def describe_exception(exc: BaseException, limit: int = MESSAGE_LIMIT) -> str:
-    """``TypeName: text`` on one line (whitespace collapsed), at most ``limit`` characters."""
-    text = " ".join(str(exc).split())
-    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    if len(message) > limit:
-        message = message[: limit - 1] + "…"
-    return message
+    """``TypeName: text`` on one line, at most ``limit`` characters (``errors.describe_exception``
+    with the length plugin messages get)."""
+    return errors.describe_exception(exc, limit)
 
 
 def _aws_error(exc: BaseException) -> Mapping[str, Any]:
