@@ -57,16 +57,20 @@ def is_masked(value: object) -> TypeGuard[JSONObject]:
     )
 
 
+def join_path(prefix: str, part: str | int) -> str:
+    """``prefix`` extended by a key or list index: ``config.workers``, ``a[0]``, ``c["a.b"]``."""
+    if isinstance(part, int):
+        return f"{prefix}[{part}]"
+    if _PLAIN_KEY.match(part):
+        return f"{prefix}.{part}" if prefix else part
+    return f'{prefix}["{part}"]'
+
+
 def dotted(parts: Iterable[str | int]) -> str:
     """A path given as keys and indices as text: ``config.workers``, ``a[0]``, ``c["a.b"]``."""
     out = ""
     for part in parts:
-        if isinstance(part, int):
-            out = f"{out}[{part}]"
-        elif _PLAIN_KEY.match(part):
-            out = f"{out}.{part}" if out else part
-        else:
-            out = f'{out}["{part}"]'
+        out = join_path(out, part)
     return out
 
 
@@ -343,6 +347,7 @@ __all__ = [
     "fields_of",
     "has_marker",
     "is_masked",
+    "join_path",
     "marker_paths",
     "merge_fields",
     "redact",

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from typing import Any
 
 from deployctl.model import JSONObject, JSONValue, json_equal
-from deployctl.model.sensitive import MARKER, is_masked
+from deployctl.model.sensitive import MARKER, dotted, is_masked, join_path
 from deployctl.planner.plan import FieldChange
-
-_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 # DeepDiff's report types, by the kind of field change each one is.
 _KINDS = {
@@ -23,30 +19,13 @@ _KINDS = {
 }
 
 
-def _join(prefix: str, part: str | int) -> str:
-    """``prefix`` extended by a key or list index: ``config.workers``, ``a[0]``, ``c["a.b"]``."""
-    if isinstance(part, int):
-        return f"{prefix}[{part}]"
-    if _PLAIN_KEY.match(part):
-        return f"{prefix}.{part}" if prefix else part
-    return f'{prefix}["{part}"]'
-
-
-def dotted(parts: Iterable[str | int]) -> str:
-    """A path given as keys and indices (``["config", "workers"]``) as text: ``config.workers``."""
-    out = ""
-    for part in parts:
-        out = _join(out, part)
-    return out
-
-
 def _leaves(value: JSONValue, prefix: str = "") -> list[tuple[str, JSONValue]]:
     """Flatten a record into (dotted path, leaf) pairs; empty mappings and sensitive markers
     stay as leaves."""
     if isinstance(value, dict) and value and not is_masked(value):
         out: list[tuple[str, JSONValue]] = []
         for key in sorted(value):
-            out.extend(_leaves(value[key], _join(prefix, key)))
+            out.extend(_leaves(value[key], join_path(prefix, key)))
         return out
     return [(prefix, value)]
 
