@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from deployctl.errors import StateError
 from deployctl.model.state import STATE_FORMAT_VERSION, StateDocument
+from deployctl.model.values import strict_loads
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -37,9 +38,9 @@ def read_state_file(file: str) -> StateDocument:
     except OSError as exc:
         raise StateError(f"cannot read {file}: {exc.strerror}", hint="nothing was written") from exc
     try:
-        data: Any = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:
-        raise StateError(f"{file} is not JSON ({_short(exc)})", hint=_PUSH_FIX) from exc
+        data: Any = strict_loads(raw)
+    except ValueError as exc:
+        raise StateError(f"{file} is not JSON ({exc})", hint=_PUSH_FIX) from exc
     if isinstance(data, dict) and data.get("format_version") == STATE_FORMAT_VERSION:
         check_document(data, file, hint=_PUSH_FIX)
     try:
@@ -65,13 +66,3 @@ def check_document(data: dict[str, Any], source: str, *, hint: str | None = None
         raise StateError(
             f"{source} is not a valid deployctl state: at {where}: {error.message}", hint=hint
         )
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _short(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    return str(exc)
