@@ -102,6 +102,27 @@ def strict_loads(text: str | bytes) -> Any:
         raise ValueError("nested too deeply to read") from None
 
 
+# orjson reads an integer beyond 64 bits as a float (json keeps it exact), so a run of 19 digits
+# anywhere (-9223372036854775809 is one) sends the text to json.
+_DIGIT_RUNS = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_DIGITS = b"0" * 19
+
+
+def fast_loads(data: bytes) -> Any:
+    """``json.loads(data)``: the same value or the same error, through orjson when it reads
+    ``data`` the same way (a record of the local target in a quarter of the time). Anything
+    orjson refuses (``NaN``, lone surrogates, a byte-order mark, UTF-16...) or might read
+    differently (an integer too long for 64 bits) is read by ``json``."""
+    if _LONG_DIGITS not in data.translate(_DIGIT_RUNS):
+        import orjson  # not at the top: it takes as long to import as yaml
+
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 

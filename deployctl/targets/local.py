@@ -34,7 +34,7 @@ from urllib.parse import urlparse
 
 from deployctl import atomic
 from deployctl.model import NAME_PATTERN, NAME_RE
-from deployctl.model.values import indented_json
+from deployctl.model.values import fast_loads, indented_json
 
 SCHEME = "local"
 RECORDS_DIR = "deployments"
@@ -217,15 +217,15 @@ class LocalDeploymentClient:
         try:
             with os.scandir(self.records_dir) as scan:
                 # Dot files are temp files of writes in progress (or of a crashed writer).
-                names = sorted(
-                    e.name for e in scan if e.name.endswith(".json") and e.name[0] != "."
+                entries = sorted(
+                    (e.name, e.path) for e in scan if e.name.endswith(".json") and e.name[0] != "."
                 )
         except FileNotFoundError:
             return []
         records = []
-        for file_name in names:
+        for file_name, path in entries:
             try:
-                records.append(self._read(file_name[:-5], self.records_dir / file_name))
+                records.append(self._read(file_name[:-5], path))
             except Exception as exc:
                 # Deleted between listing the directory and reading it.
                 if getattr(exc, "error_code", None) != RESOURCE_DOES_NOT_EXIST:
@@ -265,17 +265,16 @@ class LocalDeploymentClient:
             )
         return self.records_dir / f"{name}.json"
 
-    def _read(self, name: str, path: Path) -> dict[str, Any]:
+    def _read(self, name: str, path: str | Path) -> dict[str, Any]:
         try:
-            with open(path, "rb") as file:
-                text = file.read()
+            text = _read_bytes(path)
         except FileNotFoundError:
             raise local_error(
                 f"deployment '{name}' does not exist in {self.records_dir}",
                 RESOURCE_DOES_NOT_EXIST,
             ) from None
         try:
-            record = json.loads(text)
+            record = fast_loads(text)
         except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
             raise local_error(f"{path} is not valid JSON: {exc}", INTERNAL_ERROR) from exc
         if not isinstance(record, dict):
@@ -304,6 +303,19 @@ class LocalDeploymentClient:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def _read_bytes(path: str | Path) -> bytes:
+    # A bare descriptor: a file object costs a buffer, a tty check and a seek per record, half
+    # of what reading a target of thousands of small records takes.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _no_endpoint(endpoint: str | None) -> None:

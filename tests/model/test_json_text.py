@@ -1,6 +1,6 @@
 """JSON text: ``indented_json`` writes exactly what ``json.dumps(indent=2, sort_keys=True)``
-wrote (state, plan and record files keep their form), and ``strict_loads`` reads exactly what
-``json.loads`` read, with the same errors."""
+wrote (state, plan and record files keep their form), and ``strict_loads`` and ``fast_loads``
+read exactly what ``json.loads`` read, with the same errors."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import typed
 
-from deployctl.model.values import indented_json, strict_loads
+from deployctl.model.values import fast_loads, indented_json, strict_loads
 
 
 def python_indented(value: Any, *, allow_nan: bool = False) -> str:
@@ -275,3 +275,43 @@ def test_strict_loads_refuses_nan_infinity_and_deep_nesting(text: str, message: 
 def test_strict_loads_reads_what_json_read(text: str | bytes, expected: Any) -> None:
     assert json.loads(text) == expected
     assert strict_loads(text) == expected
+
+
+@PROPERTY
+@given(value=JSON_VALUES | st.floats(), indent=st.sampled_from([None, 2]))
+def test_fast_loads_reads_what_json_read(value: Any, indent: int | None) -> None:
+    data = json.dumps(value, indent=indent).encode("utf-8")  # NaN and Infinity too
+    assert typed(fast_loads(data)) == typed(json.loads(data))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"123456789012345678901234567890",  # orjson would read a float
+        b'{"n": [18446744073709551616]}',
+        b'{"n": -9223372036854775809}',
+        b'{"n": 0.12345678901234567890123}',
+        b'"\\ud800"',
+        b"1e400",
+        b'\xef\xbb\xbf{"a": 1}',
+        b'{"a": 1, "a": 2}',
+        b"[NaN, Infinity, -Infinity]",
+        '{"a": "\u00e9"}'.encode("utf-16"),
+    ],
+)
+def test_fast_loads_reads_what_orjson_refuses_or_reads_otherwise_as_json_read_it(
+    data: bytes,
+) -> None:
+    assert typed(fast_loads(data)) == typed(json.loads(data))
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"{", b'{"a": 1,}', b"01", b'{"a": 1} extra', b'{"a": "\xff"}', b"{'a': 1}"]
+)
+def test_fast_loads_refuses_bad_json_with_the_json_modules_error(data: bytes) -> None:
+    with pytest.raises(ValueError) as expected:
+        json.loads(data)
+    with pytest.raises(ValueError) as raised:
+        fast_loads(data)
+    assert type(raised.value) is type(expected.value)
+    assert str(raised.value) == str(expected.value)
