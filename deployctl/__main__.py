@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from deployctl.cli.main import main
+from deployctl.cli.main import run
 
-raise SystemExit(main())
+run()

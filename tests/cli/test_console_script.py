@@ -145,3 +145,55 @@ def test_an_in_process_run_that_would_kill_the_process_fails_the_test_instead(
     test_plugins.write_faults(target, {"exit_after": {"create_deployment": ["d0"]}})
     with pytest.raises(pytest.fail.Exception, match=r"os\._exit\(137\).*run_process"):
         run_cli("apply", "-f", "dev.yaml", "--auto-approve", cwd=tmp_path)
+
+
+def _run_entry(tmp_path: Path, before: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``deployctl ARGS`` through the console script's entry (``cli.main.run``), after ``before``
+    ran in the same process (an atexit handler or a thread, as a plugin might leave)."""
+    code = f"import sys\n{before}\nsys.argv = ['deployctl', *{list(args)!r}]\n"
+    code += "from deployctl.cli.main import run\nrun()\n"
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **CLI_ENV},
+        timeout=120,
+    )
+
+
+def test_the_console_script_runs_atexit_handlers_before_it_ends(tmp_path: Path) -> None:
+    before = (
+        "import atexit, pathlib\n"
+        "atexit.register(lambda: pathlib.Path('handler-ran').write_text('yes'))\n"
+    )
+    ended = _run_entry(tmp_path, before, "--version")
+    assert (ended.returncode, ended.stdout) == (0, f"deployctl {__version__}\n")
+    assert (tmp_path / "handler-ran").read_text() == "yes"
+
+
+def test_the_console_script_waits_for_a_thread_still_running(tmp_path: Path) -> None:
+    before = (
+        "import pathlib, threading, time\n"
+        "def late():\n"
+        "    time.sleep(0.5)\n"
+        "    pathlib.Path('thread-ended').write_text('yes')\n"
+        "threading.Thread(target=late).start()\n"
+    )
+    ended = _run_entry(tmp_path, before, "validate", "-f", "missing.yaml")
+    assert ended.returncode == 1, ended.stderr
+    assert "missing.yaml" in ended.stderr
+    assert (tmp_path / "thread-ended").read_text() == "yes"
+
+
+def test_the_console_script_writes_all_of_a_long_output_to_a_pipe(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "dev.yaml", manifest(deployments(2000)))
+    planned = run_process("plan", "-f", "dev.yaml", "--json", cwd=tmp_path)
+    assert planned.code == 0, planned.err
+    in_process = run_cli("plan", "-f", "dev.yaml", "--json", cwd=tmp_path)
+    assert len(planned.out) > 500_000
+    assert _without_time(planned.out) == _without_time(in_process.out)
+
+
+def _without_time(plan_json: str) -> str:
+    return re.sub(r'^  "created_at": .*$', "", plan_json, count=1, flags=re.MULTILINE)
