@@ -58,9 +58,10 @@ _KEY_LINE = re.compile(
 _SCALAR_LINE = re.compile(_SCALAR + _END)
 # Everything but a line feed, printable ASCII and the printable non-ASCII YAML reads as text
 # (not U+0085, U+2028, U+2029, which YAML 1.1 reads as line breaks, nor the byte order mark).
-_OUTSIDE = re.compile(
-    "[^\n\x20-\x7e\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
+# Compiled when a manifest is not ASCII: compiling it takes 6 ms, a tenth of reading 5,000
+# deployments.
+_OUTSIDE = "[^\n\x20-\x7e\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+_OUTSIDE_ASCII = re.compile("[^\n\x20-\x7e]")
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 _LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
@@ -150,7 +151,8 @@ def read_lines(raw: bytes, source: str) -> tuple[dict[str, Any], LinePositions]:
         raise NotPlain from None
     if "\r" in text:
         text = text.replace("\r\n", "\n")  # one line break, as libyaml reads it
-    if _OUTSIDE.search(text) is not None:
+    outside = _OUTSIDE_ASCII if text.isascii() else re.compile(_OUTSIDE)
+    if outside.search(text) is not None:
         raise NotPlain  # a tab, a lone carriage return, a character YAML refuses or breaks at
     return _Reader(raw, source).read(text.split("\n"))
 

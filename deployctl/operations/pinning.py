@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Final
 
 from deployctl.errors import PlanError, RegistryError, ResolutionError
+from deployctl.model.model_uris import parse_model_uri
 from deployctl.model.pins import ModelPin
 from deployctl.planner.planner import DesiredTarget
 
@@ -29,8 +30,6 @@ def moving_uris(
     """The desired model URIs that name a registered model (by URI), with the addresses that
     use each; malformed ``models:/`` URIs included (resolving reports them). With ``selected``,
     only the addresses it matches."""
-    from deployctl.registry import parse_model_uri
-
     found: dict[str, list[str]] = {}
     for item in desired:
         if selected is not None and not selected(item.deployment.address):

@@ -24,7 +24,6 @@ import importlib.util
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from importlib.machinery import ModuleSpec
 from typing import Final
 
@@ -175,10 +174,14 @@ def _is_namespace(spec: ModuleSpec) -> bool:
 def _installed_distributions(top: str) -> list[str]:
     """The installed distributions that declare the top-level module ``top`` (deduplicated:
     a distribution seen twice on ``sys.path`` is listed twice)."""
+    from importlib import metadata  # only when an import failed: it takes 10 ms to import
+
     return sorted(set(metadata.packages_distributions().get(top, [])))
 
 
 def _version(distribution: str) -> str | None:
+    from importlib import metadata
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

@@ -22,13 +22,15 @@ import shlex
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from deployctl.cli import options
 from deployctl.cli.exit_codes import ExitCode
 from deployctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 TEMPLATES = ("templates", "init")
 DOT_PREFIX = "dot-"
@@ -45,6 +47,8 @@ class ScaffoldFile:
 
 def scaffold() -> list[ScaffoldFile]:
     """Every file of the scaffold, rendered, in path order."""
+    from importlib import resources  # here: it imports tempfile and zipfile (init only)
+
     from deployctl import __version__
 
     root = resources.files("deployctl").joinpath(*TEMPLATES)
