@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deployctl import atomic
 from deployctl.errors import StateError
@@ -24,9 +25,11 @@ from deployctl.model.values import indented_json, strict_loads
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import JournalContents, read_journal, remove_journal
 from deployctl.state.local_history import LocalHistory
-from deployctl.state.local_session import LocalStateSession
 from deployctl.state.lock import DEFAULT_LEASE_SECONDS, LockFile
 from deployctl.state.protocol import LockInfo
+
+if TYPE_CHECKING:
+    from deployctl.state.local_session import LocalStateSession
 from deployctl.state.session_core import fold
 
 DEFAULT_KEEP_HISTORY = 50
@@ -290,6 +293,8 @@ class LocalStateBackend:
                     leftover.unlink()
             self._lock_file.remove_leftovers()
             document = self._recover(held.info)
+            from deployctl.state.local_session import LocalStateSession  # locked runs only
+
             return LocalStateSession(self, held, document)
         except BaseException:
             held.release()
