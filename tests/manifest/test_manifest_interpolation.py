@@ -294,3 +294,26 @@ def test_whole_string_reference_can_produce_a_schema_error(issues_of: Issues) ->
             "(quote it to make it a string)",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    "model_uri",
+    [
+        '"models:/churn/\\x24{var.churn_version}"',  # the "$" written as an escape
+        '"models:/churn/$\\x7bvar.churn_version}"',  # the "{" written as an escape
+        '"models:/churn/\\u0024{var.churn_version}"',
+    ],
+)
+def test_a_reference_written_with_escapes_is_expanded(
+    write_manifest: WriteManifest, model_uri: str
+) -> None:
+    path = write_manifest(manifest_with(f"model_uri: {model_uri}"))
+    assert churn_spec(path, environ={}).model_uri == "models:/churn/3"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_reference_in_a_utf16_manifest_is_expanded(tmp_path: Path, encoding: str) -> None:
+    text = manifest_with("model_uri: 'models:/churn/${var.churn_version}'")
+    path = tmp_path / "dev.yaml"
+    path.write_bytes(("\ufeff" + text).encode(encoding))  # with its byte order mark
+    assert churn_spec(path, environ={}).model_uri == "models:/churn/3"
