@@ -246,10 +246,14 @@ class Secrets:
             return list(self._known.get(address, {}).values())
 
 
-def _holds_marker(*fields: JSONValue) -> bool:
+def _holds_marker(model_uri: JSONValue, flavor: JSONValue, config: JSONValue) -> bool:
     """Whether any of a record's fields holds a marker (``has_marker``, without writing the
-    record out as JSON first)."""
-    return any(has_marker(value) for value in fields)
+    record out as JSON first; a string, the usual model URI and flavor, holds none)."""
+    return (
+        (type(model_uri) is not str and has_marker(model_uri))
+        or (type(flavor) is not str and has_marker(flavor))
+        or has_marker(config)
+    )
 
 
 def _text(value: JSONValue) -> str | JSONObject | None:

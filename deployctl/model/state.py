@@ -20,6 +20,7 @@ and an intent (a call whose outcome was not recorded when the document was writt
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -57,8 +58,8 @@ class StateRecord:
     # The registry alias (or latest, or stage) the applied model_uri was pinned from, if any.
     model_pin: ModelPin | None = None
 
-    @property
-    def address(self) -> str:
+    @functools.cached_property
+    def address(self) -> str:  # read several times per record by every plan: made once
         return str(Address(self.target, self.name))
 
     def summary_json(self) -> JSONObject:
