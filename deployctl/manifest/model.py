@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal, get_args
 
-from deployctl.model import Address, DeploymentSpec, JSONValue, Lifecycle
+from deployctl.model import Address, DeploymentSpec, JSONValue, Lifecycle, address_text
 from deployctl.model.calls import CallPolicy
 from deployctl.model.sensitive import SensitiveField
 from deployctl.model.smoke_spec import SmokeSpec
@@ -52,9 +53,9 @@ class DesiredDeployment:
     # ``smoke_test:`` (with ``rollback:``), merged over the target's defaults; None: no test.
     smoke: SmokeSpec | None = None
 
-    @property
-    def address(self) -> str:
-        return str(Address(self.target, self.name))
+    @functools.cached_property
+    def address(self) -> str:  # read several times per deployment by every plan: made once
+        return address_text(self.target, self.name)
 
 
 @dataclass(frozen=True)

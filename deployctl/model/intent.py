@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployctl.errors import StateError
-from deployctl.model.values import Address, DeploymentSpec, JSONObject
+from deployctl.model.values import DeploymentSpec, JSONObject, address_text
 
 INTENT_ACTIONS = ("create", "update", "delete", "replace")
 """What an intent announces: the mutating calls (an import's update is an ``update``)."""
@@ -54,7 +54,7 @@ class Intent:
 
     @property
     def address(self) -> str:
-        return str(Address(self.target, self.name))
+        return address_text(self.target, self.name)
 
     def describe(self) -> str:
         """``create of local/churn (started 2025-01-31T12:00:00.000000Z)``."""

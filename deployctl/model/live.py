@@ -7,12 +7,13 @@ console; they hold no behaviour that needs a plugin.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
 from deployctl.model.sensitive import is_masked
-from deployctl.model.values import SPEC_FIELDS, Address, JSONObject, JSONValue
+from deployctl.model.values import SPEC_FIELDS, JSONObject, JSONValue, address_text
 
 PER_REQUEST_KEYS: Final = frozenset(
     {
@@ -162,9 +163,9 @@ class LiveStatus:
     record: LiveRecord | None = None
     reason: str | None = None
 
-    @property
-    def address(self) -> str:
-        return str(Address(self.target, self.name))
+    @functools.cached_property
+    def address(self) -> str:  # read several times per deployment by every plan: made once
+        return address_text(self.target, self.name)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,13 @@ from deployctl.errors import StateError, printable
 from deployctl.model.intent import Intent
 from deployctl.model.live import LiveRecord
 from deployctl.model.pins import ModelPin
-from deployctl.model.values import NAME_RE, Address, DeploymentSpec, JSONObject, JSONValue
+from deployctl.model.values import (
+    NAME_RE,
+    DeploymentSpec,
+    JSONObject,
+    JSONValue,
+    address_text,
+)
 
 # Format 1 is the only one there has been. A format 2 would come with an upgrade step from 1,
 # applied in ``StateDocument.from_json``, and a test of that step in tests/state/test_document.py.
@@ -59,8 +65,8 @@ class StateRecord:
     model_pin: ModelPin | None = None
 
     @functools.cached_property
-    def address(self) -> str:  # read several times per record by every plan: made once
-        return str(Address(self.target, self.name))
+    def address(self) -> str:  # read several times per deployment by every plan: made once
+        return address_text(self.target, self.name)
 
     def summary_json(self) -> JSONObject:
         """The record without history, as stored under ``previous`` of its successor."""

@@ -41,7 +41,13 @@ class Address:
         return cls(target, name)
 
     def __str__(self) -> str:
-        return f"{self.target}/{self.name}"
+        return address_text(self.target, self.name)
+
+
+def address_text(target: str, name: str) -> str:
+    """``str(Address(target, name))``, without making the ``Address``: what the records of
+    every plan call for thousands of times."""
+    return f"{target}/{name}"
 
 
 def json_safe(value: Any, *, _depth: int = 0) -> JSONValue:

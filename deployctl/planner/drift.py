@@ -23,7 +23,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from deployctl.model import SPEC_FIELDS, Address, JSONObject, JSONValue
+from deployctl.model import SPEC_FIELDS, JSONObject, JSONValue, address_text
 from deployctl.model.live import LiveStatus, LiveView
 from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner.diff import field_diff
@@ -62,7 +62,7 @@ class DeploymentDrift:
 
     @property
     def address(self) -> str:
-        return str(Address(self.target, self.name))
+        return address_text(self.target, self.name)
 
     def to_json(self) -> JSONObject:
         return {

@@ -18,10 +18,10 @@ from typing import Any
 from deployctl import __version__
 from deployctl.errors import PlanFileError
 from deployctl.model import (
-    Address,
     DeploymentSpec,
     JSONObject,
     JSONValue,
+    address_text,
     canonical_json,
     target_scheme,
 )
@@ -217,7 +217,7 @@ class ResourceChange:
 
     @property
     def address(self) -> str:
-        return str(Address(self.target, self.name))
+        return address_text(self.target, self.name)
 
     @property
     def desired(self) -> DeploymentSpec:
@@ -323,7 +323,7 @@ class UnmanagedDeployment:
 
     @property
     def address(self) -> str:
-        return str(Address(self.target, self.name))
+        return address_text(self.target, self.name)
 
     def to_json(self) -> JSONObject:
         return {"address": self.address, "target": self.target, "name": self.name}
