@@ -60,11 +60,19 @@ def json_safe(value: Any, *, _depth: int = 0) -> JSONValue:
     if _depth <= 32 and (kind is str or kind is bool or kind is int or value is None):
         same: JSONValue = value  # the common case first: exactly a JSON type
         return same
-    if kind is dict and _depth <= 32:
-        return {
-            k if type(k) is str else str(k): json_safe(v, _depth=_depth + 1)
-            for k, v in value.items()
-        }
+    if kind is dict and _depth < 32:
+        # Records are mostly flat: their scalars are taken here, without a call each.
+        out: dict[str, JSONValue] = {}
+        for k, v in value.items():
+            of = type(v)
+            out[k if type(k) is str else str(k)] = (
+                v
+                if of is str or of is int or of is bool or v is None
+                else json_safe(v, _depth=_depth + 1)
+            )
+        return out
+    if kind is dict and _depth == 32:
+        return {k if type(k) is str else str(k): repr(v) for k, v in value.items()}
     if _depth > 32:
         return repr(value)
     if value is None or isinstance(value, (bool, str)):
