@@ -83,6 +83,10 @@ class LiveRecord:
     def unreported_fields(self) -> tuple[str, ...]:
         """The managed fields (of ``model_uri``, ``flavor``, ``config``) the target did not report,
         in that order: the planner can compare these with the last applied record only."""
+        return self._unreported_fields
+
+    @functools.cached_property
+    def _unreported_fields(self) -> tuple[str, ...]:  # asked twice per deployment by a plan
         if self.unreported is not None:
             return tuple(name for name in SPEC_FIELDS if name in self.unreported)
         return tuple(name for name in SPEC_FIELDS if getattr(self, name) is None)
