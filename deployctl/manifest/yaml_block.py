@@ -251,7 +251,7 @@ class _Reader:
         if match is None:
             raise NotPlain
         key, dkey, skey, plain, dq, sq, empty, flow = match.groups()
-        if max(match.end(1), match.end(2), match.end(3)) > _MAX_KEY:
+        if len(content) > _MAX_KEY and max(match.end(1), match.end(2), match.end(3)) > _MAX_KEY:
             raise NotPlain  # libyaml refuses a key written this long
         if key is not None:
             if (self.resolved.get(key) or self._tag(key)) != STR_TAG:
