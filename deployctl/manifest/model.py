@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,8 +52,8 @@ class DesiredDeployment:
     # ``smoke_test:`` (with ``rollback:``), merged over the target's defaults; None: no test.
     smoke: SmokeSpec | None = None
 
-    @functools.cached_property
-    def address(self) -> str:  # read several times per deployment by every plan: made once
+    @property
+    def address(self) -> str:
         return address_text(self.target, self.name)
 
 

@@ -7,7 +7,6 @@ console; they hold no behaviour that needs a plugin.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -83,11 +82,9 @@ class LiveRecord:
     def unreported_fields(self) -> tuple[str, ...]:
         """The managed fields (of ``model_uri``, ``flavor``, ``config``) the target did not report,
         in that order: the planner can compare these with the last applied record only."""
-        return self._unreported_fields
-
-    @functools.cached_property
-    def _unreported_fields(self) -> tuple[str, ...]:  # asked twice per deployment by a plan
         if self.unreported is not None:
+            if not self.unreported:
+                return ()  # the usual record: it reports every field
             return tuple(name for name in SPEC_FIELDS if name in self.unreported)
         return tuple(name for name in SPEC_FIELDS if getattr(self, name) is None)
 
@@ -167,8 +164,8 @@ class LiveStatus:
     record: LiveRecord | None = None
     reason: str | None = None
 
-    @functools.cached_property
-    def address(self) -> str:  # read several times per deployment by every plan: made once
+    @property
+    def address(self) -> str:
         return address_text(self.target, self.name)
 
 

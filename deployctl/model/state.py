@@ -20,7 +20,6 @@ and an intent (a call whose outcome was not recorded when the document was writt
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -64,8 +63,8 @@ class StateRecord:
     # The registry alias (or latest, or stage) the applied model_uri was pinned from, if any.
     model_pin: ModelPin | None = None
 
-    @functools.cached_property
-    def address(self) -> str:  # read several times per deployment by every plan: made once
+    @property
+    def address(self) -> str:
         return address_text(self.target, self.name)
 
     def summary_json(self) -> JSONObject:
