@@ -168,42 +168,15 @@ def _redacted(text: str) -> str:
 
 def run() -> NoReturn:
     """The ``deployctl`` console script (and ``python -m deployctl``): ``main()``, then an exit
-    that does not tear the heap down.
+    that does not tear the heap down (``cli.exiting``)."""
+    from deployctl.cli import exiting
 
-    A normal exit frees every object one at a time: after a plan of 5,000 deployments that is
-    50 ms, the cost of reading their state. Like mypy's ``hard_exit``, once the output is
-    flushed and the ``atexit`` handlers (plugins' too) have run, the process ends with
-    ``os._exit``. A thread that is still running, which a normal exit waits for, or an exit
-    that is not a plain code (or a flush that fails) gets the normal exit.
-    """
+    exiting.begin()
     try:
         code: object = main()
     except SystemExit as exc:
         code = exc.code
-    _exit(code)
-
-
-def _exit(code: object) -> NoReturn:
-    import atexit
-    import os
-    import threading
-
-    if code is None:
-        code = 0
-    running = [
-        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
-    ]
-    if type(code) is not int or running:
-        raise SystemExit(code)
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:  # as Python's own exit would report it
-        raise SystemExit(code) from None
-    os._exit(code)
+    exiting.hard_exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

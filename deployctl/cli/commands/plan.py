@@ -12,7 +12,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from deployctl.cli import arguments, context, options
+from deployctl.cli import arguments, context, exiting, options
 from deployctl.cli.exit_codes import ExitCode
 from deployctl.errors import UsageError
 
@@ -51,6 +51,7 @@ def _run_one(args: argparse.Namespace) -> int:
         max_deletes=args.max_deletes,
         fingerprints=bool(args.out or args.json),  # only a plan that leaves the process
     )
+    exiting.keep(manifest, state, plan)
     if args.out:
         write_plan(plan, args.out)
     saved = f"Saved the plan to {args.out}; apply it with: deployctl apply {args.out}"
