@@ -6,7 +6,9 @@ commands needing only its console protocol or result types (a plan) do not load 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from deployctl.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from deployctl.executor.executor import AdapterFactory, Executor
@@ -15,19 +17,13 @@ if TYPE_CHECKING:
 
 __all__ = ["ActionResult", "AdapterFactory", "ApplyReport", "Executor", "StopRequests"]
 
-_HOMES = {
-    "AdapterFactory": "executor",
-    "Executor": "executor",
-    "ActionResult": "results",
-    "ApplyReport": "results",
-    "StopRequests": "stopping",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f"{__name__}.{home}"), name)
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "AdapterFactory": "executor",
+        "Executor": "executor",
+        "ActionResult": "results",
+        "ApplyReport": "results",
+        "StopRequests": "stopping",
+    },
+)

@@ -8,8 +8,9 @@ only the model, and ``deployctl --help``, stay fast.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from deployctl.lazy import lazy_exports
 from deployctl.manifest.model import DesiredDeployment, Manifest, SourceLocation, TargetSpec
 
 if TYPE_CHECKING:
@@ -26,13 +27,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "load_manifest":
-        from deployctl.manifest.loader import load_manifest
-
-        return load_manifest
-    if name == "manifest_schema":
-        from deployctl.manifest.schema import manifest_schema
-
-        return manifest_schema
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# The loader (PyYAML, the schema validators) is imported on first use.
+__getattr__ = lazy_exports(__name__, {"load_manifest": "loader", "manifest_schema": "schema"})

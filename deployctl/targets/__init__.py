@@ -27,8 +27,9 @@ Nothing here imports MLflow until a plugin needs it.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from deployctl.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from deployctl.targets.adapter import TargetAdapter
@@ -40,28 +41,22 @@ if TYPE_CHECKING:
 
 # Imported on first use (PEP 562) so that importing one submodule, e.g. the registry for
 # `deployctl --help`, does not pay for the others (inspect, concurrent.futures).
-_EXPORTS = {
-    "TargetAdapter": "adapter",
-    "load_module": "loading",
-    "load_scheme": "loading",
-    "load_target": "loading",
-    "PluginModule": "plugin_module",
-    "TargetPool": "pool",
-    "DEFAULT_RECORD_SHAPE": "records",
-    "RecordShape": "records",
-    "TargetPlugin": "registry",
-    "find_target": "registry",
-    "installed_targets": "registry",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "TargetAdapter": "adapter",
+        "load_module": "loading",
+        "load_scheme": "loading",
+        "load_target": "loading",
+        "PluginModule": "plugin_module",
+        "TargetPool": "pool",
+        "DEFAULT_RECORD_SHAPE": "records",
+        "RecordShape": "records",
+        "TargetPlugin": "registry",
+        "find_target": "registry",
+        "installed_targets": "registry",
+    },
+)
 
 
 __all__ = [
