@@ -41,6 +41,6 @@ def test_wheel_contains_every_package_module_and_schema(tmp_path: Path) -> None:
     assert expected - names == set()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "deployctl = deployctl.cli.main:main" in text
+    assert "deployctl = deployctl.cli.main:run" in text
     assert "local = deployctl.targets.mlflow_local" in text
     assert "deployctl = deployctl.testing.plugin" in text  # the conformance kit's pytest plugin
