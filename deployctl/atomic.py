@@ -61,6 +61,11 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{_temp_names.next()}{_TEMP_SUFFIX}")
 
 
+def temp_sibling(directory: str, name: str) -> str:
+    """``temp_path`` of ``directory/name`` as a string (no ``Path`` made: many small files)."""
+    return os.path.join(directory, f".{name}.{_temp_names.next()}{_TEMP_SUFFIX}")
+
+
 def leftover_temps(path: Path) -> list[Path]:
     """Temporary files a crashed writer of ``path`` (or its .backup / .journal) left behind."""
     pattern = re.compile(
@@ -86,7 +91,33 @@ def fsync_dir(directory: Path) -> None:
 
 COMPANY_WAIT = 0.002
 """The longest a group commit's flush waits for the threads on their way to it (``Arrivals``):
-a few lines' worth of work, far less than an fsync."""
+a few lines' worth of work, far less than a slow disk's fsync."""
+
+MIN_COMPANY_WAIT = 0.00005
+"""A flush faster than this (tmpfs, a disk with a write cache) waits for no company: the wait's
+wake-ups would cost more than the flushes it saves."""
+
+
+class FlushTimes:
+    """How long a group commit's flush waits for company (``company_wait``): as long as its
+    last flush took, at most ``COMPANY_WAIT`` (before the first: ``COMPANY_WAIT``), and not at
+    all when flushes are faster than ``MIN_COMPANY_WAIT``. Waiting longer than a flush takes
+    cannot pay: each thread could have run a flush of its own meanwhile."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+
+    def company_wait(self) -> float:
+        last = self.last
+        if last is None:
+            return COMPANY_WAIT
+        return 0.0 if last < MIN_COMPANY_WAIT else min(last, COMPANY_WAIT)
+
+    def timed(self, flush: Callable[[], None]) -> None:
+        """Run ``flush``, remembering how long it took (a failed one is not remembered)."""
+        started = time.perf_counter()
+        flush()
+        self.last = time.perf_counter() - started
 
 
 class Arrivals:
@@ -127,6 +158,8 @@ class Arrivals:
 
     def settle(self, timeout: float = COMPANY_WAIT) -> None:
         """Wait until the threads on their way *now* have arrived, at most ``timeout`` s."""
+        if timeout <= 0:
+            return
         with self._cond:
             bound = self._next
             if not any(ticket < bound for ticket in self._on_the_way):
@@ -151,7 +184,8 @@ class GroupCommit:
     thread that finds a flush running waits for it to end; then the first waiter runs the next
     flush, which covers every thread that asked in the meantime: while one fsync takes the
     disk's time, the threads that arrive meanwhile queue up and share the next one. Before it
-    starts, a flush also waits briefly for the threads on their way (``arrivals``).
+    starts, a flush also waits briefly for the threads on their way (``arrivals``), no longer
+    than a flush takes (``FlushTimes``).
 
     A failed flush raises in the thread that ran it and, as an ``OSError``, in every thread it
     covered: their data may not be on disk, and it is not retried for them (after a failed
@@ -168,6 +202,7 @@ class GroupCommit:
         self._running = False
         self._failed: list[tuple[int, int, BaseException]] = []  # (first, last, error): rare
         self.flushes = 0  # how many flushes ran (the saving shows as flushes < requests)
+        self.times = FlushTimes()
 
     @property
     def requests(self) -> int:
@@ -198,10 +233,10 @@ class GroupCommit:
         error: BaseException | None = None
         last = ticket
         try:
-            self.arrivals.settle()
+            self.arrivals.settle(self.times.company_wait())
             with self._cond:
                 last = self._asked
-            self._flush()
+            self.times.timed(self._flush)
         except BaseException as exc:
             error = exc
             raise
@@ -241,7 +276,7 @@ def directory_sync(directory: Path) -> GroupCommit:
         return group
 
 
-def write_new_file(path: Path, data: bytes, *, mode: int | None = None) -> None:
+def write_new_file(path: str | Path, data: bytes, *, mode: int | None = None) -> None:
     """Create ``path`` holding ``data``, flushed to disk (its directory entry is not yet synced).
 
     ``mode`` carries over the permissions of the file being replaced (a user who chose other

@@ -79,7 +79,9 @@ def refusal(missed: tuple[NotTaken, ...]) -> str:
 def changed_fields(desired: DeploymentSpec, before: DeploymentSpec | None) -> list[str]:
     """The managed fields a change from ``before`` (``None``: a create) to ``desired`` sets."""
     want = desired.to_json()
-    was = before.to_json() if before is not None else {}
+    if before is None:  # a create sets every field it has (only ``None`` equals ``None``)
+        return [f for f in SPEC_FIELDS if want[f] is not None]
+    was = before.to_json()
     return [f for f in SPEC_FIELDS if not json_equal(want[f], was.get(f))]
 
 

@@ -6,12 +6,22 @@ the result the moment it happens (``record``, ``forget``, or an intent's resolut
 When the state cannot be written, the recorder remembers why (``failure``: no further change may
 start) and which addresses changed on their targets without their results being recorded
 (``unrecorded``). Every failure to write becomes an ``ActionFailed`` saying what it left behind.
+
+The intents of the next few changes a worker will carry out can be written **ahead**, together,
+with one durable write (``intend_ahead``, where the session has ``intend_all``); each change's
+``intend`` then finds its intent already recorded. An intent whose call is never made (the
+change failed before its call, or was not started after a stop) is closed (``withdraw``); one
+left open by a crash costs the next run a look at the target, which shows nothing was done
+(``intents.resolve``: a create not on the target, an update or delete whose record is kept).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from deployctl.errors import DeployctlError
@@ -22,7 +32,7 @@ from deployctl.model.intent import Intent
 from deployctl.model.live import LiveRecord
 from deployctl.model.pins import ModelPin
 from deployctl.model.state import StateDocument, StateRecord, utc_now
-from deployctl.planner.plan import ResourceChange
+from deployctl.planner.plan import Action, ResourceChange
 
 if TYPE_CHECKING:
     from deployctl.state.protocol import StateSession
@@ -40,6 +50,10 @@ class StateRecorder:
         self._mutex = threading.Lock()
         self._failure: str | None = None
         self._unrecorded: set[str] = set()
+        self._ahead: dict[str, Intent] = {}  # intents written ahead, not yet taken by ``intend``
+        intend_all: Callable[[Sequence[Intent]], None] | None = getattr(session, "intend_all", None)
+        self._intend_all = intend_all
+        self._grouping = threading.local()  # per thread inside ``grouped``: what it recorded
 
     def begin(self) -> None:
         """Take the state as the apply begins: each address appears once in a plan, so its
@@ -84,19 +98,17 @@ class StateRecorder:
     ) -> Intent:
         """Durably record that a call is about to be made; ``ActionFailed`` (nothing is called)
         when the state cannot be written. ``before`` defaults to the recorded spec."""
-        if before is None:
-            previous = self.previous(change.address)
-            before = previous.applied if previous is not None else None
-        intent = Intent(
-            target=change.target,
-            name=change.name,
-            target_uri=change.target_uri,
-            action=action,
-            desired=desired,
-            before=before,
-            started_at=utc_now(),
-            prevent_destroy=change.prevent_destroy,
-        )
+        if self._ahead:
+            with self._mutex:
+                ahead = self._ahead.pop(change.address, None)
+            if (
+                ahead is not None
+                and before is None
+                and ahead.action == action
+                and ahead.desired == desired
+            ):
+                return ahead
+        intent = self._intent(change, action, desired, before)
         try:
             self._session.intend(intent)
         except Exception as exc:
@@ -107,6 +119,107 @@ class StateRecorder:
             ) from exc
         logger.debug("%s: %s intent recorded", change.address, action)
         return intent
+
+    def _intent(
+        self,
+        change: ResourceChange,
+        action: str,
+        desired: DeploymentSpec | None,
+        before: DeploymentSpec | None = None,
+    ) -> Intent:
+        if before is None:
+            previous = self.previous(change.address)
+            before = previous.applied if previous is not None else None
+        return Intent(
+            target=change.target,
+            name=change.name,
+            target_uri=change.target_uri,
+            action=action,
+            desired=desired,
+            before=before,
+            started_at=utc_now(),
+            prevent_destroy=change.prevent_destroy,
+        )
+
+    def intend_ahead(self, changes: Sequence[ResourceChange]) -> None:
+        """Durably record, together, the intents of those of ``changes`` whose call is known
+        before they start (creates, updates, replaces, deletes that call their target), for
+        their ``intend`` to take. Only an optimisation: when the session cannot write several
+        at once, or the write fails, nothing is ahead and each ``intend`` writes its own (and
+        fails as it does)."""
+        if self._intend_all is None or len(changes) < 2:
+            return
+        batch = [i for c in changes if (i := self._planned_intent(c)) is not None]
+        if len(batch) < 2:
+            return
+        try:
+            self._intend_all(batch)
+        except Exception as exc:  # each change's own intend says it (and halts the apply)
+            logger.debug("writing %d intents ahead failed: %s", len(batch), exc)
+            return
+        with self._mutex:
+            self._ahead.update((i.address, i) for i in batch)
+
+    def _planned_intent(self, change: ResourceChange) -> Intent | None:
+        """The intent ``change``'s visit records before its first call, when that is known
+        before it starts (an import's depends on what it adopts)."""
+        action = change.action
+        if action in (Action.CREATE, Action.REPLACE) or (
+            action is Action.UPDATE and not change.state_only
+        ):
+            return self._intent(change, action.value, change.desired)
+        if action is Action.DELETE and not change.state_only:
+            return self._intent(change, "delete", None)
+        return None
+
+    def withdraw(self, address: str) -> None:
+        """Close ``address``'s intent written ahead if its change never took it (it failed
+        before its call, or was not started): nothing was called. Left open when the state
+        cannot be written (the next run finds nothing done on the target)."""
+        if not self._ahead:
+            return
+        with self._mutex:
+            ahead = self._ahead.pop(address, None)
+        if ahead is None or self._failure is not None:
+            return
+        try:
+            self._session.resolve(address)
+        except Exception as exc:
+            self.failed(exc)
+
+    @contextlib.contextmanager
+    def grouped(self) -> Iterator[set[str]]:
+        """A block whose outcomes (this thread's) are made durable together at its end, where
+        the session can (``JournaledSession.grouped``); yields the addresses whose changes
+        were recorded in it. Their results must not be reported before the block ends: when
+        making them durable fails, it raises ``ActionFailed`` saying so, and they are
+        unrecorded (``failed``)."""
+        grouped: Callable[[], AbstractContextManager[None]] | None = getattr(
+            self._session, "grouped", None
+        )
+        written: set[str] = set()
+        if grouped is None:
+            yield written
+            return
+        self._grouping.written = written
+        try:
+            with grouped():
+                yield written
+        except Exception as exc:
+            for address in written:
+                self.failed(exc, address)
+            raise ActionFailed(
+                f"applied on the target, but recording it in state failed: {exc}",
+                note=NEXT_PLAN_RECORDS,
+            ) from exc
+        finally:
+            self._grouping.written = None
+
+    def _recorded(self, address: str) -> None:
+        """``address``'s change was recorded (inside ``grouped``: durable at its end)."""
+        written: set[str] | None = getattr(self._grouping, "written", None)
+        if written is not None:
+            written.add(address)
 
     def record(
         self,
@@ -168,6 +281,8 @@ class StateRecorder:
                 else f"recording it in state failed: {exc}",
                 note=NEXT_PLAN_RECORDS if changed else None,
             ) from exc
+        if changed:
+            self._recorded(change.address)
         logger.debug("%s: recorded in state", change.address)
         return record
 
@@ -183,6 +298,8 @@ class StateRecorder:
                 else f"removing it from state failed: {exc}",
                 note=NEXT_PLAN_RECORDS if changed else None,
             ) from exc
+        if changed:
+            self._recorded(address)
         logger.debug("%s: removed from state", address)
 
     def write(self, change: ResourceChange, resolution: intents.Resolution) -> None:
@@ -196,6 +313,8 @@ class StateRecorder:
                 f"{resolution.why}, but recording that in state failed: {exc}",
                 note=NEXT_PLAN_RECORDS,
             ) from exc
+        if resolution.outcome != intents.CLOSED:
+            self._recorded(change.address)
         logger.debug("%s: %s (%s)", change.address, resolution.why, resolution.outcome)
 
 

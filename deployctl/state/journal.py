@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deployctl.atomic import Arrivals, fsync_dir, temp_path, write_new_file
+from deployctl.atomic import Arrivals, FlushTimes, fsync_dir, temp_path, write_new_file
 from deployctl.errors import StateError
 from deployctl.model.intent import Intent
 from deployctl.model.state import StateRecord
@@ -246,7 +246,8 @@ class JournalWriter:
     does not fsync again, a thread that finds an fsync running waits for it and then one fsync
     covers every line appended meanwhile, and an fsync about to start first waits briefly for
     the lines on their way (``arrivals``: threads that are encoding or appending one, see
-    ``atomic.Arrivals``), so parallel workers pay for far fewer than one fsync each. No
+    ``atomic.Arrivals``; no longer than an fsync takes: ``atomic.FlushTimes``), so parallel
+    workers pay for far fewer than one fsync each. No
     ``sync`` returns before an fsync that started after its line was written has finished.
     """
 
@@ -262,6 +263,7 @@ class JournalWriter:
         self._closed = False
         self._failed: str | None = None
         self.syncs = 0  # fsyncs made: fewer than lines when they were grouped
+        self._times = FlushTimes()  # how long to wait for company (no longer than an fsync)
 
     @classmethod
     def create(
@@ -303,8 +305,9 @@ class JournalWriter:
                 return False
         return (mine.st_dev, mine.st_ino) == (there.st_dev, there.st_ino)
 
-    def append(self, line: bytes) -> int:
-        """Write one line (not yet synced); returns its sequence number for ``sync``.
+    def append(self, line: bytes, count: int = 1) -> int:
+        """Write one line, or ``count`` lines in one write (not yet synced); returns the
+        sequence number of the last for ``sync``.
 
         A failed write is cut back off so the file never holds a torn line followed by good ones.
         """
@@ -328,7 +331,7 @@ class JournalWriter:
                 )
             raise
         self._size += len(line)
-        self._appended += 1
+        self._appended += count
         return self._appended
 
     def sync(self, seq: int) -> None:
@@ -348,9 +351,10 @@ class JournalWriter:
         target = 0
         try:
             if self._arrivals is not None:
-                self._arrivals.settle()  # a short wait for company
+                self._arrivals.settle(self._times.company_wait())  # a short wait for company
             target = self._appended  # everything written so far is covered by this fsync
-            _datasync(self._fd)
+            fd = self._fd
+            self._times.timed(lambda: _datasync(fd))
         except OSError as exc:
             # After a failed fsync the kernel may have dropped the dirty pages: nothing
             # written since the last good fsync can be trusted, so stop appending.

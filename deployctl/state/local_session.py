@@ -1,8 +1,10 @@
 """A locked write session on a local state: a journal file per run, one atomic commit at the end.
 
 Each ``record``/``forget``/``intend``/``resolve`` is one line in ``<state>.journal`` (fsynced,
-grouped across threads: ``state/journal.py``); ``commit`` folds them into the document with one
-atomic write, as a compare-and-swap on the serial, then deletes the journal. See
+grouped across threads: ``state/journal.py``; ``intend_all`` writes several intents in one write
+and one fsync, and inside ``grouped`` a thread's outcomes share one fsync at the block's end);
+``commit`` folds them into the document with one atomic write, as a compare-and-swap on the
+serial, then deletes the journal. See
 ``deployctl/state/local.py`` for the files and the recovery rules.
 """
 
@@ -10,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,6 +50,9 @@ class LocalStateSession(JournaledSession):
         # them briefly, so that it covers their lines too (``JournalWriter``).
         self._arrivals = atomic.Arrivals()
         self._broken: tuple[str, str] | None = None  # why the session stopped writing, and hint
+        # Per thread, inside ``grouped``: the journal line its outcomes are durable up to once
+        # synced (``_Owed``), or ``None`` outside.
+        self._owed = threading.local()
 
     @property
     def lock_info(self) -> LockInfo:
@@ -126,40 +132,92 @@ class LocalStateSession(JournaledSession):
 
     def _append(self, entry: JournalEntry) -> None:
         """One journal line and at most one fsync (grouped with other threads' lines)."""
+        self._append_all((entry,))
+
+    def _append_all(self, entries: Sequence[JournalEntry]) -> None:
+        """A journal line per entry that changes anything, then at most one fsync for them all
+        (grouped with other threads' lines)."""
         with self._arrivals.coming():
-            try:
-                line = entry.to_line()
-            except (TypeError, ValueError) as exc:
-                raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
+            lines = []
+            for entry in entries:
+                try:
+                    lines.append(entry.to_line())
+                except (TypeError, ValueError) as exc:
+                    raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
             # The lock check reads the lock file: done before taking the mutex, which the
             # other threads need to append (it is as good there: the lock can be lost at
             # any moment, and an append after that is caught by the next check or the commit).
             self._check_usable()
+            seq = 0
             with self._mutex:
                 self._check_usable(lock=False)
-                if not self._view.changes(entry):
-                    return
                 journal = self._journal
-                if journal is None:
-                    journal = self._open_journal()
-                try:
-                    seq = journal.append(line)
-                except OSError as exc:
-                    raise StateError(
-                        f"cannot record {entry.address} in the state journal "
-                        f"{self._backend.journal_path}: {exc.strerror}"
-                    ) from exc
-                self._view.apply(entry)
+                if len(entries) > 1 and all(entry.intent is not None for entry in entries):
+                    # Intents always change something: one write for all their lines.
+                    journal = journal or self._open_journal()
+                    data = b"".join(lines)
+                    seq = self._write_lines(journal, data, entries[0].address, len(entries))
+                    for entry in entries:
+                        self._view.apply(entry)
+                else:
+                    for entry, line in zip(entries, lines, strict=True):
+                        if not self._view.changes(entry):
+                            continue
+                        journal = journal or self._open_journal()
+                        seq = self._write_lines(journal, line, entry.address)
+                        self._view.apply(entry)
+        if not seq or journal is None:
+            return
+        owed: _Owed | None = getattr(self._owed, "lines", None)
+        if owed is not None and all(entry.intent is None for entry in entries):
+            if owed.journal is not None and owed.journal is not journal:
+                self._sync(owed.journal, owed.seq, owed.what)
+            owed.journal, owed.seq, owed.what = journal, seq, entries[-1].address
+            return  # made durable at the end of ``grouped``
+        # Outside the mutex so other threads can append while this one waits for the disk.
+        what = entries[0].address if len(entries) == 1 else f"{len(entries)} changes"
+        self._sync(journal, seq, what)
+
+    def _write_lines(self, journal: JournalWriter, data: bytes, what: str, count: int = 1) -> int:
         try:
-            # Outside the mutex so other threads can append while this one waits for the disk.
+            return journal.append(data, count)
+        except OSError as exc:
+            raise StateError(
+                f"cannot record {what} in the state journal "
+                f"{self._backend.journal_path}: {exc.strerror}"
+            ) from exc
+
+    def _sync(self, journal: JournalWriter, seq: int, what: str) -> None:
+        try:
             journal.sync(seq)
         except OSError as exc:
             raise StateError(
-                f"cannot make the record of {entry.address} durable in "
+                f"cannot make the record of {what} durable in "
                 f"{self._backend.journal_path}: {exc.strerror}",
                 hint="the change is kept in memory and written with the state at the end of "
                 "the run if the disk allows",
             ) from exc
+
+    @contextlib.contextmanager
+    def grouped(self) -> Iterator[None]:
+        """The calling thread's outcomes in the block are synced together at its end (one
+        fsync, grouped with other threads' lines); an ``intend`` syncs at once as always,
+        covering every line before it (``JournaledSession.grouped``)."""
+        if getattr(self._owed, "lines", None) is not None:
+            yield  # nested: the outer block syncs
+            return
+        owed = self._owed.lines = _Owed()
+        try:
+            yield
+        except BaseException:
+            self._owed.lines = None
+            if owed.journal is not None:
+                with contextlib.suppress(OSError, StateError):
+                    self._sync(owed.journal, owed.seq, owed.what)
+            raise
+        self._owed.lines = None
+        if owed.journal is not None:
+            self._sync(owed.journal, owed.seq, owed.what)
 
     def _open_journal(self) -> JournalWriter:
         try:
@@ -290,6 +348,16 @@ class LocalStateSession(JournaledSession):
         except LockError as exc:
             return exc
         return None
+
+
+class _Owed:
+    """One thread's outcomes written but not yet synced (inside ``grouped``): the journal and
+    the last line, and an address to name if syncing them fails."""
+
+    def __init__(self) -> None:
+        self.journal: JournalWriter | None = None
+        self.seq = 0
+        self.what = ""
 
 
 __all__ = ["LocalStateSession"]

@@ -9,16 +9,19 @@ entries to a stored document the same way (what ``read`` shows of a crashed run'
 
 ``JournaledSession`` is the frame around it that the local, PostgreSQL and S3 sessions fill in
 with their storage: ``record``/``forget``/``intend``/``resolve`` become one journal entry each
-(written by the backend's ``_append``), and leaving the ``with`` block commits what is pending,
+(written by the backend's ``_append``; ``intend_all`` opens many intents with one durable
+write where the backend can), and leaving the ``with`` block commits what is pending,
 then releases the lock, without masking an error already on its way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import replace as dc_replace
 from types import TracebackType
 from typing import Self
@@ -190,9 +193,28 @@ class JournaledSession(ABC):
         """Durably close ``address``'s intent; a no-op when it has none."""
         self._append(JournalEntry.resolve(address))
 
+    def intend_all(self, intents: Sequence[Intent]) -> None:
+        """Durably open each of ``intents``, as ``intend`` does, made durable together (one
+        journal sync, where the backend groups them: ``_append_all``)."""
+        self._append_all([JournalEntry.intend(intent) for intent in intents])
+
     @abstractmethod
     def _append(self, entry: JournalEntry) -> None:
         """Journal ``entry`` durably and apply it to the view, unless it changes nothing."""
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """A block in which the calling thread's outcomes (``record``, ``forget``, ``resolve``)
+        may be made durable together when it ends, instead of each before it returns.
+
+        An ``intend`` is durable when it returns, whatever the block, and so is every line the
+        thread wrote before it. A failure to make the outcomes durable raises from the block's
+        end (``StateError``). By default each outcome is durable when it returns."""
+        return contextlib.nullcontext()
+
+    def _append_all(self, entries: Sequence[JournalEntry]) -> None:
+        """Journal ``entries`` durably, in order (by default one ``_append`` each)."""
+        for entry in entries:
+            self._append(entry)
 
     @abstractmethod
     def commit(self) -> StateDocument:

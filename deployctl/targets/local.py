@@ -1,17 +1,17 @@
 """The built-in ``local`` target: deployments kept as JSON records in a directory on local disk.
 
 ``local:PATH`` stores each deployment as ``PATH/deployments/<name>.json``. It is a real target
-(not a mock): several processes and threads can use one directory at once. Every change takes
-an exclusive ``flock`` on ``PATH/.lock`` and writes atomically (temp file in the same directory,
-fsync, rename), so readers never see a partial record and concurrent creates of one name let
-exactly one through.
+(not a mock): several processes and threads can use one directory at once. Every change writes
+atomically (temp file in the same directory, fsync, then its final name), so readers never see a
+partial record. An update or a delete takes an exclusive ``flock`` on ``PATH/.lock``; a create
+names its record by a hard link, which fails when the name exists, so of concurrent creates of
+one name exactly one succeeds (without hard links it checks and renames under the lock).
 
 A change returns only once it is durable, but what is slow about that is kept out of the lock,
-so that an apply's workers, which often write to one target at once, do not queue behind each
-other's fsyncs: a create writes and fsyncs its record as a temp file *before* taking the lock,
-and under it only checks that the name is free and renames; every change syncs the directory
-(which makes its rename or unlink durable) *after* releasing the lock, one fsync shared by the
-threads that need it at the same time (``atomic.directory_sync``).
+so that an apply's workers do not queue behind each other's fsyncs: a create fsyncs its temp
+file *before* naming it; every change syncs the directory (which makes its new name or unlink
+durable) *after* releasing the lock, one fsync shared by the threads that need it at the same
+time (``atomic.directory_sync``).
 
 This module does not import MLflow: ``predict`` and ``run_local`` import it when called, and
 errors are ``MlflowException`` when MLflow is already loaded (as under MLflow's CLI, see
@@ -21,6 +21,7 @@ errors are ``MlflowException`` when MLflow is already loaded (as under MLflow's 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sys
@@ -35,6 +36,9 @@ from urllib.parse import urlparse
 from deployctl import atomic
 from deployctl.model import NAME_PATTERN, NAME_RE
 from deployctl.model.values import fast_loads, indented_json
+
+# What link() fails with where the filesystem cannot have hard links.
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}
 
 SCHEME = "local"
 RECORDS_DIR = "deployments"
@@ -107,6 +111,8 @@ class LocalDeploymentClient:
         self.target_uri = target_uri
         self.path = directory_of(target_uri)
         self.records_dir = self.path / RECORDS_DIR
+        self._records = os.fspath(self.records_dir)
+        self._directory_sync = atomic.directory_sync(self.records_dir)
         self._models: dict[tuple[str, int, str], Any] = {}
         self._models_lock = threading.Lock()
 
@@ -122,7 +128,8 @@ class LocalDeploymentClient:
     ) -> dict[str, Any]:
         """Record deployment ``name``; raises ``RESOURCE_ALREADY_EXISTS`` if it exists."""
         _no_endpoint(endpoint)
-        path = self._record_path(name)
+        _check_name(name)
+        path = os.path.join(self._records, f"{name}.json")
         _check_model_uri(model_uri)
         record_config = _checked_config(config)
         now = _now()
@@ -136,23 +143,22 @@ class LocalDeploymentClient:
             "updated_at": now,
             "revision": 1,
         }
-        # Written and fsynced before the lock is taken: the lock is held only to check that
-        # the name is free and to rename (the one-winner rule needs no more).
-        staged = atomic.temp_path(path)
-        sync = atomic.directory_sync(self.records_dir)
+        # Written and fsynced first, then given its name only if the name is free: a hard
+        # link fails when it exists, so the one-winner rule needs no lock.
+        staged = atomic.temp_sibling(self._records, f"{name}.json")
+        sync = self._directory_sync
         try:
             try:
                 atomic.write_new_file(staged, _encoded(record))
             except FileNotFoundError:  # the first record: make the directories
                 self.records_dir.mkdir(parents=True, exist_ok=True)
                 atomic.write_new_file(staged, _encoded(record))
-            with sync.arrivals.coming(), self._locked():
-                if path.exists():
+            with sync.arrivals.coming():
+                if not self._place_new(staged, path):
                     raise local_error(
                         f"deployment '{name}' already exists in {self.records_dir}",
                         RESOURCE_ALREADY_EXISTS,
                     )
-                os.rename(staged, path)
                 ticket = sync.ask()
         except BaseException:
             with contextlib.suppress(OSError):
@@ -160,6 +166,25 @@ class LocalDeploymentClient:
             raise
         _sync_dir(sync, ticket)
         return record
+
+    def _place_new(self, staged: str, path: str) -> bool:
+        """Name the staged record unless the name exists (then ``False``): a hard link, then
+        the staged name unlinked; without hard links, check and rename under the lock."""
+        try:
+            os.link(staged, path)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            with self._locked():
+                if os.path.exists(path):
+                    return False
+                os.rename(staged, path)
+            return True
+        with contextlib.suppress(OSError):  # a leftover dot file is ignored, as a crash's
+            os.unlink(staged)
+        return True
 
     def update_deployment(
         self,
@@ -175,7 +200,7 @@ class LocalDeploymentClient:
         if model_uri is not None:
             _check_model_uri(model_uri)
         new_config = _checked_config(config) if config is not None else None
-        sync = atomic.directory_sync(self.records_dir)
+        sync = self._directory_sync
         with sync.arrivals.coming(), self._locked():
             record = self._read(name, path)
             if model_uri is not None:
@@ -197,7 +222,7 @@ class LocalDeploymentClient:
         """Remove ``name``; deleting a name that does not exist is not an error."""
         _no_endpoint(endpoint)
         path = self._record_path(name)
-        sync = atomic.directory_sync(self.records_dir)
+        sync = self._directory_sync
         with sync.arrivals.coming(), self._locked():
             try:
                 path.unlink()
@@ -258,11 +283,7 @@ class LocalDeploymentClient:
     # -- storage --
 
     def _record_path(self, name: str) -> Path:
-        if not isinstance(name, str) or not NAME_RE.match(name):
-            raise local_error(
-                f"'{name}' is not a valid deployment name (it must match {NAME_PATTERN})",
-                INVALID_PARAMETER_VALUE,
-            )
+        _check_name(name)
         return self.records_dir / f"{name}.json"
 
     def _read(self, name: str, path: str | Path) -> dict[str, Any]:
@@ -316,6 +337,14 @@ def _read_bytes(path: str | Path) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise local_error(
+            f"'{name}' is not a valid deployment name (it must match {NAME_PATTERN})",
+            INVALID_PARAMETER_VALUE,
+        )
 
 
 def _no_endpoint(endpoint: str | None) -> None:
@@ -457,11 +486,12 @@ Behaviour
   missing name succeeds.
 
 Concurrency
-  Several processes and threads may use one directory at once: every change holds an
-  exclusive lock on PATH/{LOCK_FILE} (POSIX flock) and replaces the record atomically (temp
-  file, fsync, rename), so readers never see a partial record and of several concurrent
-  creates of one name exactly one succeeds. A change returns once it is on disk; concurrent
-  changes share the fsync of the directory.
+  Several processes and threads may use one directory at once: every change writes the
+  record atomically (temp file, fsync, then its name), so readers never see a partial record;
+  updates and deletes hold an exclusive lock on PATH/{LOCK_FILE} (POSIX flock), and a create
+  names its record by a hard link, which fails if the name is taken, so of several
+  concurrent creates of one name exactly one succeeds. A change returns once it is on disk;
+  concurrent changes share the fsync of the directory.
 
 predict and run_local
   predict loads the model with mlflow.pyfunc.load_model; run_local serves it with MLflow's

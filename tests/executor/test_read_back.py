@@ -381,3 +381,24 @@ def test_a_removed_key_the_target_still_reports_with_its_old_value_is_not_taken(
     # A target that reports its own default in its place took the removal.
     defaulted = live(model_uri="models:/churn/1", config={"workers": 2, "region": "us"})
     assert not_taken(sent, before, before.to_json(), defaulted) == ()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        DeploymentSpec("models:/m/1", "python_function", {"workers": 1}),
+        DeploymentSpec("models:/m/1", None, {}),
+        DeploymentSpec("models:/m/1"),
+    ],
+)
+def test_a_create_sets_every_field_it_has_and_no_field_it_leaves_unset(
+    spec: DeploymentSpec,
+) -> None:
+    from deployctl.executor.readback import changed_fields
+    from deployctl.model import SPEC_FIELDS, json_equal
+
+    want = spec.to_json()
+    # What differs from nothing: every field but the unset ones (an empty config is set).
+    expected = [f for f in SPEC_FIELDS if not json_equal(want[f], None)]
+    assert changed_fields(spec, None) == expected
+    assert ("flavor" in expected) == (spec.flavor is not None) and "config" in expected

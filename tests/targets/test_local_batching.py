@@ -1,14 +1,16 @@
 """The local target under an apply's parallel workers: fsyncs shared, nothing durable late.
 
-A create stages its record (written and fsynced) before taking the target's lock, renames it
-under the lock, and waits for a directory fsync shared with the other writers after releasing
-it. These tests slow the directory fsync down (so that writers really overlap) and log the
+A create stages its record (written and fsynced), gives it its name by a hard link (no lock:
+the link fails when the name exists), and waits for a directory fsync shared with the other
+writers. These tests slow the directory fsync down (so that writers really overlap) and log the
 order of the file operations, to check that no create returns before its record is durable,
-that the lock is not held while fsyncing, and that the one-winner rule still holds.
+that the lock is not held while fsyncing, and that the one-winner rule still holds, with hard
+links and without them (then a rename under the lock).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import itertools
 import os
@@ -45,9 +47,11 @@ class Log:
 
 @pytest.fixture
 def log(monkeypatch: pytest.MonkeyPatch) -> Iterator[Log]:
-    """Logs file fsyncs (by path), renames and directory fsyncs (start and end, slowed down)."""
+    """Logs file fsyncs (by path), renames and links (a record taking its name: "renamed") and
+    directory fsyncs (start and end, slowed down)."""
     log = Log()
     real_fsync, real_rename, real_fsync_dir = os.fsync, os.rename, atomic.fsync_dir
+    real_link = os.link
 
     def fsync(fd: int) -> None:
         log.add("fsync", os.readlink(f"/proc/self/fd/{fd}"))
@@ -55,6 +59,11 @@ def log(monkeypatch: pytest.MonkeyPatch) -> Iterator[Log]:
 
     def rename(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
         real_rename(src, dst)
+        log.add("renamed", os.fspath(dst))
+        log.add("renamed from", os.fspath(src))
+
+    def link(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        real_link(src, dst)
         log.add("renamed", os.fspath(dst))
         log.add("renamed from", os.fspath(src))
 
@@ -68,6 +77,7 @@ def log(monkeypatch: pytest.MonkeyPatch) -> Iterator[Log]:
         pytest.skip("needs /proc to name the files fsynced")
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "rename", rename)
+    monkeypatch.setattr(os, "link", link)
     monkeypatch.setattr(atomic, "fsync_dir", fsync_dir)
     yield log
 
@@ -86,8 +96,20 @@ def test_parallel_creates_on_one_target_share_directory_fsyncs(tmp_path: Path, l
     assert len(LocalDeploymentClient(uri).list_deployments()) == THREADS * 5
 
 
+@pytest.fixture(params=["hard links", "no hard links"])
+def links(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: on a filesystem with hard links, and on one without (link fails)."""
+    if request.param == "no hard links":
+
+        def no_link(src: object, dst: object) -> None:
+            raise OSError(errno.EPERM, "Operation not permitted")
+
+        monkeypatch.setattr(os, "link", no_link)
+    return str(request.param)
+
+
 def test_a_create_returns_only_once_its_record_and_its_rename_are_on_disk(
-    tmp_path: Path, log: Log
+    tmp_path: Path, log: Log, links: str
 ) -> None:
     client = LocalDeploymentClient(f"local:{tmp_path / 'target'}")
     returned: dict[str, int] = {}
@@ -150,8 +172,23 @@ def test_the_lock_is_free_while_a_writer_waits_for_its_directory_fsync(
     assert not writer.is_alive()
 
 
+def test_a_create_does_not_wait_for_the_targets_lock(tmp_path: Path) -> None:
+    client = LocalDeploymentClient(f"local:{tmp_path / 'target'}")
+    client.create_deployment("first", "models:/m/1")  # the directories and the lock file exist
+    with open(client.path / LOCK_FILE, "a+b") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)  # another process's update, say
+        writer = threading.Thread(target=client.create_deployment, args=("second", "models:/m/2"))
+        writer.start()
+        writer.join(10)
+        assert not writer.is_alive()
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    assert client.get_deployment("second")["model_uri"] == "models:/m/2"
+    names = sorted(p.name for p in client.records_dir.iterdir())
+    assert names == ["first.json", "second.json"]  # no staged file left beside them
+
+
 def test_creates_of_one_name_racing_other_creates_let_one_through_and_leave_no_temp_files(
-    tmp_path: Path, log: Log
+    tmp_path: Path, log: Log, links: str
 ) -> None:
     uri = f"local:{tmp_path / 'target'}"
     outcomes: list[str] = []

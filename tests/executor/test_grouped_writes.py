@@ -1,0 +1,237 @@
+"""Quick changes share their state writes: intents written ahead together, results made durable
+together, and neither guarantee weakened.
+
+A worker takes a few quick changes at once, writes their intents with one journal sync, and
+makes their results durable with one more before it reports them. These tests run the executor
+on the real ``local`` target and a real local state (the journal's fdatasync instrumented), and
+a killed apply (SIGKILL) in a child process with the seed test plugin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from support import deployments, manifest, run_cli, run_process, write_manifest
+
+from deployctl.executor import Executor, StopRequests
+from deployctl.executor.console import CaptureConsole
+from deployctl.executor.results import ActionResult
+from deployctl.manifest.model import DesiredDeployment
+from deployctl.model import DeploymentSpec
+from deployctl.planner import DesiredTarget, Plan, ResourceChange, make_plan
+from deployctl.state import journal as journal_module
+from deployctl.state.local import LocalStateBackend
+from deployctl.state.local_session import LocalStateSession
+from deployctl.targets.loading import load_target
+from deployctl.targets.pool import TargetPool
+from deployctl.targets.refresh import refresh
+
+SPEC = DeploymentSpec("models:/m/1", "python_function", {"workers": 1})
+
+
+def plan_for(uri: str, names: list[str]) -> Plan:
+    desired = [DesiredTarget(DesiredDeployment("t", n, SPEC), uri) for n in names]
+    live = refresh({"t": load_target(uri, key="t")}, {"t": set(names)})
+    return make_plan("dev", desired, LocalStateBackend(Path("/nonexistent/x.json")).read(), live)
+
+
+class SyncLog:
+    """The journal's fdatasyncs: how many, and the journal's size at each (what is durable)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sizes: list[int] = []
+        real = journal_module._datasync
+
+        def datasync(fd: int) -> None:
+            size = os.fstat(fd).st_size
+            real(fd)
+            self.sizes.append(size)
+
+        monkeypatch.setattr(journal_module, "_datasync", datasync)
+
+    def durable(self, journal: Path) -> bytes:
+        """The journal's bytes known to be on disk."""
+        return journal.read_bytes()[: max(self.sizes, default=0)]
+
+
+def test_quick_creates_share_journal_syncs_and_leave_no_intent_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = SyncLog(monkeypatch)
+    names = [f"d{i:03d}" for i in range(200)]
+    backend = LocalStateBackend(tmp_path / "state.json")
+    with backend.lock(operation="apply") as session:
+        plan = plan_for(f"local:{tmp_path / 'target'}", names)
+        report = Executor(TargetPool().get, session, CaptureConsole(), parallelism=1).execute(plan)
+    assert report.ok
+    # One sync per intent and one per record would be 400; batches share them.
+    assert len(syncs.sizes) < len(names)
+    state = backend.read()
+    assert sorted(state.records) == [f"t/{n}" for n in names] and state.intents == {}
+
+
+class DurableFirstConsole(CaptureConsole):
+    """Checks, as each result is reported, that its record line is on disk already."""
+
+    def __init__(self, journal: Path, syncs: SyncLog) -> None:
+        super().__init__()
+        self.journal, self.syncs = journal, syncs
+        self.early: list[str] = []
+
+    def action_finished(self, result: ActionResult) -> None:
+        durable = self.syncs.durable(self.journal).split(b"\n")[1:-1]  # whole lines only
+        entries = [json.loads(line) for line in durable]
+        recorded = {e["record"]["address"] for e in entries if e["op"] == "record"}
+        if result.address not in recorded:
+            self.early.append(result.address)
+        super().action_finished(result)
+
+
+def test_no_result_is_reported_before_its_record_is_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = SyncLog(monkeypatch)
+    names = [f"d{i:03d}" for i in range(120)]
+    backend = LocalStateBackend(tmp_path / "state.json")
+    console = DurableFirstConsole(backend.journal_path, syncs)
+    with backend.lock(operation="apply") as session:
+        plan = plan_for(f"local:{tmp_path / 'target'}", names)
+        report = Executor(TargetPool().get, session, console, parallelism=4).execute(plan)
+    assert report.ok
+    assert len(console.events) >= len(names) and console.early == []
+
+
+def test_results_whose_records_cannot_be_made_durable_fail_as_unrecorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = [f"d{i:03d}" for i in range(60)]
+    backend = LocalStateBackend(tmp_path / "state.json")
+    real = journal_module._datasync
+    calls: list[int] = []
+
+    def failing_later(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) > 3:
+            raise OSError(28, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(journal_module, "_datasync", failing_later)
+    console = CaptureConsole()
+    with backend.lock(operation="apply") as session:
+        plan = plan_for(f"local:{tmp_path / 'target'}", names)
+        report = Executor(TargetPool().get, session, console, parallelism=1).execute(plan)
+    assert not report.ok and report.unrecorded
+    created = {p.stem for p in (tmp_path / "target" / "deployments").glob("*.json")}
+    ok = {r.address for r in report.results if r.ok}
+    # Every change made on the target is either reported done (and durable) or unrecorded.
+    assert {f"t/{n}" for n in created} == ok | set(report.unrecorded)
+    for result in report.results:
+        if result.address in report.unrecorded:
+            assert not result.ok
+            assert "recording it in state failed" in (result.error or "")
+    assert set(report.not_started) | {r.address for r in report.results} == {
+        f"t/{n}" for n in names
+    }
+
+
+class StopAt(CaptureConsole):
+    """Requests a stop as the ``at``-th change starts."""
+
+    def __init__(self, stop: StopRequests, at: int) -> None:
+        super().__init__()
+        self.stop, self.at, self.started = stop, at, 0
+
+    def action_started(self, change: ResourceChange) -> None:
+        self.started += 1
+        if self.started == self.at:
+            self.stop.request()
+        super().action_started(change)
+
+
+def test_changes_taken_but_not_started_after_a_stop_keep_no_intent_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ahead: list[int] = []
+    real = LocalStateSession.intend_all
+
+    def counted(self: LocalStateSession, intents: list[object]) -> None:
+        ahead.append(len(intents))
+        real(self, intents)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalStateSession, "intend_all", counted)
+    names = [f"d{i:03d}" for i in range(100)]
+    backend = LocalStateBackend(tmp_path / "state.json")
+    stop = StopRequests()
+    with backend.lock(operation="apply") as session:
+        plan = plan_for(f"local:{tmp_path / 'target'}", names)
+        console = StopAt(stop, at=20)
+        executor = Executor(TargetPool().get, session, console, parallelism=1, stop=stop)
+        report = executor.execute(plan)
+    assert ahead and max(ahead) > 1  # intents were written ahead
+    assert report.interrupted and report.not_started
+    done = {r.address for r in report.results}
+    assert len(done) == 20
+    created = {f"t/{p.stem}" for p in (tmp_path / "target" / "deployments").glob("*.json")}
+    state = backend.read()
+    assert set(state.records) == done == created
+    assert state.intents == {}  # the intents written ahead for changes not started are closed
+
+
+def test_a_kill_9_after_intents_were_written_ahead_loses_nothing(
+    tmp_path: Path, test_plugins: ModuleType
+) -> None:
+    target = tmp_path / "target"
+    count = 80
+    write_manifest(
+        tmp_path / "dev.yaml",
+        manifest(targets={"t": {"uri": f"seedtest:{target}", "deployments": deployments(count)}}),
+    )
+    test_plugins.write_faults(target, {"exit_after": {"create_deployment": ["d40"]}})
+    apply = ("apply", "-f", "dev.yaml", "--auto-approve")
+    crashed = run_process(*apply, "--parallelism", "1", cwd=tmp_path)
+    assert crashed.code == 137
+    live = {p.stem for p in (target / "records").glob("*.json")}
+    journal = (tmp_path / "state" / "dev.json.journal").read_text()
+    intended = {
+        json.loads(line)["intent"]["name"] for line in journal.splitlines() if '"intend"' in line
+    }
+    # Intents were written ahead of calls never made ...
+    assert intended - live
+    # ... and recovery asks the target: nothing was created for them; the rest is recorded.
+    test_plugins.write_faults(target, {})
+    converged = run_cli(*apply, cwd=tmp_path)
+    assert converged.code == 0, converged.err
+    assert "it is not on the target; nothing was created" in converged.err
+    assert "recorded as managed" in converged.err  # d40, created just before the crash
+    listed = run_cli("state", "list", "-e", "dev", "--json", cwd=tmp_path)
+    recorded = {r["name"] for r in json.loads(listed.out)}
+    assert recorded == {p.stem for p in (target / "records").glob("*.json")}
+    assert len(recorded) == count
+    again = run_cli("plan", "-f", "dev.yaml", "--detailed-exitcode", cwd=tmp_path)
+    assert again.code == 0, again.out + again.err
+
+
+def test_intents_are_not_written_ahead_of_slow_calls(
+    tmp_path: Path, test_plugins: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ahead: list[int] = []
+    real = LocalStateSession.intend_all
+
+    def counted(self: LocalStateSession, intents: list[object]) -> None:
+        ahead.append(len(intents))
+        real(self, intents)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LocalStateSession, "intend_all", counted)
+    target = tmp_path / "target"
+    test_plugins.write_faults(target, {"sleep": {"create_deployment": 0.06}})
+    backend = LocalStateBackend(tmp_path / "state.json")
+    with backend.lock(operation="apply") as session:
+        plan = plan_for(f"seedtest:{target}", [f"d{i}" for i in range(8)])
+        report = Executor(TargetPool().get, session, CaptureConsole(), parallelism=1).execute(plan)
+    assert report.ok
+    # Each call takes longer than the window a batch may take: one change at a time.
+    assert ahead == []
