@@ -85,6 +85,9 @@ class ChangeVisits:
     def adapter(self, change: ResourceChange) -> TargetAdapter:
         """The adapter of ``change``'s target, made on first use."""
         key = (change.target, change.target_uri)
+        adapter = self._adapters.get(key)  # made already: no lock for the workers to queue on
+        if adapter is not None:
+            return adapter
         with self._adapters_lock:
             if key not in self._adapters:
                 self._adapters[key] = self._adapter_factory(change.target, change.target_uri)
