@@ -36,6 +36,7 @@ from typing import Any
 from deployctl.concurrency import CompletionQueue
 from deployctl.errors import RefreshError, TargetError
 from deployctl.model.live import LiveRecord, LiveStatus, LiveView
+from deployctl.model.values import address_text
 from deployctl.targets.adapter import TargetAdapter
 from deployctl.targets.plugin_errors import not_found_evidence
 
@@ -157,28 +158,30 @@ def _statuses(
 ) -> tuple[dict[str, LiveStatus], list[TargetError]]:
     """The status of each address, and the ``get`` errors of those whose existence is unknown
     (in address order)."""
-    addresses: set[_Key] = {(k, n) for k, names in wanted.items() for n in names}
-    addresses |= {(k, n) for k, records in listed.items() for n in records}
     statuses: dict[str, LiveStatus] = {}
     unknown: list[TargetError] = []
-    for key, name in sorted(addresses):
-        from_list = listed.get(key, {}).get(name)
-        from_get = got.get((key, name))
-        if from_list is not None:
-            record = _merge(from_list, from_get) if from_get is not None else from_list
-            status = LiveStatus(key, name, exists=True, record=record)
-        elif from_get is not None:
-            status = LiveStatus(key, name, exists=True, record=from_get, reason=FOUND_BY_GET)
-        elif key in complete and (key, name) not in get_errors:
-            status = LiveStatus(key, name, exists=False, reason=NOT_LISTED_BY_COMPLETE_LIST)
-        else:
-            error = get_errors.get((key, name))
-            if error is not None and not says_absent(error):
-                unknown.append(error)
-                continue
-            why = error.message if error is not None else "get_deployment was not called"
-            status = LiveStatus(key, name, exists=False, reason=ABSENT_PREFIX + why)
-        statuses[status.address] = status
+    for key in sorted(wanted.keys() | listed.keys()):
+        records = listed.get(key, {})
+        names = set(wanted.get(key, ()))
+        names.update(records)
+        for name in sorted(names):
+            from_list = records.get(name)
+            from_get = got.get((key, name)) if got else None  # none: lists had it all
+            if from_list is not None:
+                record = _merge(from_list, from_get) if from_get is not None else from_list
+                status = LiveStatus(key, name, exists=True, record=record)
+            elif from_get is not None:
+                status = LiveStatus(key, name, exists=True, record=from_get, reason=FOUND_BY_GET)
+            elif key in complete and (key, name) not in get_errors:
+                status = LiveStatus(key, name, exists=False, reason=NOT_LISTED_BY_COMPLETE_LIST)
+            else:
+                error = get_errors.get((key, name))
+                if error is not None and not says_absent(error):
+                    unknown.append(error)
+                    continue
+                why = error.message if error is not None else "get_deployment was not called"
+                status = LiveStatus(key, name, exists=False, reason=ABSENT_PREFIX + why)
+            statuses[address_text(key, name)] = status
     return statuses, unknown
 
 
