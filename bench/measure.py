@@ -1,7 +1,9 @@
 """Measuring one command: each run a fresh child process, its wall time and its peak memory.
 
 The wall time runs from just before the child starts to its exit; the peak memory is the child's
-own ``ru_maxrss`` from ``os.wait4`` (the harness's memory is not in it). A command that exits
+own ``ru_maxrss`` from ``os.wait4`` (the harness's memory is not in it). Each run starts after
+``os.sync()``, untimed: what the previous command wrote (an apply's thousands of files) is on
+disk, so the kernel's writeback of it does not take this run's CPU. A command that exits
 with a code it should not, or runs past the timeout, stops the benchmark with its stderr: a
 figure of a failed command would be a wrong figure.
 """
@@ -72,6 +74,7 @@ class Runner:
         keep_stdout: bool = False,
     ) -> Run:
         """Run ``argv`` once in ``cwd``; its exit code must be one of ``ok``."""
+        os.sync()  # the previous command's writes on disk before this one is timed
         with (
             tempfile.TemporaryFile() as out,
             tempfile.TemporaryFile() as err,
