@@ -152,17 +152,23 @@ class StopAt(CaptureConsole):
         super().action_started(change)
 
 
-def test_changes_taken_but_not_started_after_a_stop_keep_no_intent_open(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ahead: list[int] = []
+@pytest.fixture
+def ahead(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of each batch of intents written ahead (``LocalStateSession.intend_all``)."""
+    sizes: list[int] = []
     real = LocalStateSession.intend_all
 
     def counted(self: LocalStateSession, intents: list[object]) -> None:
-        ahead.append(len(intents))
+        sizes.append(len(intents))
         real(self, intents)  # type: ignore[arg-type]
 
     monkeypatch.setattr(LocalStateSession, "intend_all", counted)
+    return sizes
+
+
+def test_changes_taken_but_not_started_after_a_stop_keep_no_intent_open(
+    tmp_path: Path, ahead: list[int]
+) -> None:
     names = [f"d{i:03d}" for i in range(100)]
     backend = LocalStateBackend(tmp_path / "state.json")
     stop = StopRequests()
@@ -216,16 +222,8 @@ def test_a_kill_9_after_intents_were_written_ahead_loses_nothing(
 
 
 def test_intents_are_not_written_ahead_of_slow_calls(
-    tmp_path: Path, test_plugins: ModuleType, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, test_plugins: ModuleType, ahead: list[int]
 ) -> None:
-    ahead: list[int] = []
-    real = LocalStateSession.intend_all
-
-    def counted(self: LocalStateSession, intents: list[object]) -> None:
-        ahead.append(len(intents))
-        real(self, intents)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(LocalStateSession, "intend_all", counted)
     target = tmp_path / "target"
     test_plugins.write_faults(target, {"sleep": {"create_deployment": 0.06}})
     backend = LocalStateBackend(tmp_path / "state.json")
