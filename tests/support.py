@@ -444,3 +444,30 @@ def typed(value: Any) -> Any:
     if isinstance(value, list):
         return [typed(item) for item in value]
     return (type(value).__name__, value)
+
+
+class JournalSyncs:
+    """The state journal's fdatasyncs, watched (``monkeypatch``): the journal's size at each,
+    noted once the sync returned (so ``durable`` is what is on disk), each slowed by ``delay``
+    seconds first (to let threads pile up behind it)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, delay: float = 0.0) -> None:
+        import time
+
+        from deployctl.state import journal
+
+        self.sizes: list[int] = []
+        real = journal._datasync
+
+        def datasync(fd: int) -> None:
+            size = os.fstat(fd).st_size
+            if delay:
+                time.sleep(delay)
+            real(fd)
+            self.sizes.append(size)
+
+        monkeypatch.setattr(journal, "_datasync", datasync)
+
+    def durable(self, journal: Path) -> bytes:
+        """The journal's bytes known to be on disk."""
+        return journal.read_bytes()[: max(self.sizes, default=0)]

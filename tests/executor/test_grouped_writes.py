@@ -10,12 +10,18 @@ a killed apply (SIGKILL) in a child process with the seed test plugin.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from support import deployments, manifest, run_cli, run_process, write_manifest
+from support import (
+    JournalSyncs,
+    deployments,
+    manifest,
+    run_cli,
+    run_process,
+    write_manifest,
+)
 
 from deployctl.executor import Executor, StopRequests
 from deployctl.executor.console import CaptureConsole
@@ -39,29 +45,10 @@ def plan_for(uri: str, names: list[str]) -> Plan:
     return make_plan("dev", desired, LocalStateBackend(Path("/nonexistent/x.json")).read(), live)
 
 
-class SyncLog:
-    """The journal's fdatasyncs: how many, and the journal's size at each (what is durable)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.sizes: list[int] = []
-        real = journal_module._datasync
-
-        def datasync(fd: int) -> None:
-            size = os.fstat(fd).st_size
-            real(fd)
-            self.sizes.append(size)
-
-        monkeypatch.setattr(journal_module, "_datasync", datasync)
-
-    def durable(self, journal: Path) -> bytes:
-        """The journal's bytes known to be on disk."""
-        return journal.read_bytes()[: max(self.sizes, default=0)]
-
-
 def test_quick_creates_share_journal_syncs_and_leave_no_intent_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    syncs = SyncLog(monkeypatch)
+    syncs = JournalSyncs(monkeypatch)
     names = [f"d{i:03d}" for i in range(200)]
     backend = LocalStateBackend(tmp_path / "state.json")
     with backend.lock(operation="apply") as session:
@@ -77,7 +64,7 @@ def test_quick_creates_share_journal_syncs_and_leave_no_intent_open(
 class DurableFirstConsole(CaptureConsole):
     """Checks, as each result is reported, that its record line is on disk already."""
 
-    def __init__(self, journal: Path, syncs: SyncLog) -> None:
+    def __init__(self, journal: Path, syncs: JournalSyncs) -> None:
         super().__init__()
         self.journal, self.syncs = journal, syncs
         self.early: list[str] = []
@@ -94,7 +81,7 @@ class DurableFirstConsole(CaptureConsole):
 def test_no_result_is_reported_before_its_record_is_durable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    syncs = SyncLog(monkeypatch)
+    syncs = JournalSyncs(monkeypatch)
     names = [f"d{i:03d}" for i in range(120)]
     backend = LocalStateBackend(tmp_path / "state.json")
     console = DurableFirstConsole(backend.journal_path, syncs)

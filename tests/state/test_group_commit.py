@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import run_threads
+from support import JournalSyncs, run_threads
 
 from deployctl import atomic
 from deployctl.atomic import Arrivals, GroupCommit
@@ -252,17 +252,8 @@ def test_directory_syncs_of_one_directory_are_one_group(tmp_path: Path) -> None:
 
 @pytest.fixture
 def slow_datasync(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The journal's fdatasync, slowed down; returns how many it made."""
-    real = journal_module._datasync
-    made: list[int] = []
-
-    def datasync(fd: int) -> None:
-        made.append(fd)
-        time.sleep(0.02)
-        real(fd)
-
-    monkeypatch.setattr(journal_module, "_datasync", datasync)
-    return made
+    """The journal's fdatasyncs, each slowed down: the journal's size at each."""
+    return JournalSyncs(monkeypatch, delay=0.02).sizes
 
 
 def test_journal_lines_of_parallel_threads_share_fsyncs_and_each_is_on_disk_when_sync_returns(

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from support import JournalSyncs
 
 from deployctl import atomic
 from deployctl.atomic import COMPANY_WAIT, MIN_COMPANY_WAIT, Arrivals, FlushTimes, GroupCommit
@@ -52,15 +53,7 @@ def record(name: str) -> StateRecord:
 @pytest.fixture
 def syncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The journal's fdatasyncs: the journal's size at each."""
-    made: list[int] = []
-    real = journal_module._datasync
-
-    def datasync(fd: int) -> None:
-        made.append(os.fstat(fd).st_size)
-        real(fd)
-
-    monkeypatch.setattr(journal_module, "_datasync", datasync)
-    return made
+    return JournalSyncs(monkeypatch).sizes
 
 
 def test_intents_written_together_take_one_write_and_one_sync(
