@@ -58,7 +58,7 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
 
 def temp_path(path: Path) -> Path:
     """A fresh temporary sibling of ``path`` (hidden, unique, found by ``leftover_temps``)."""
-    return path.with_name(f".{path.name}.{_temp_names.next()}{_TEMP_SUFFIX}")
+    return Path(temp_sibling(os.fspath(path.parent), path.name))
 
 
 def temp_sibling(directory: str, name: str) -> str:
@@ -297,7 +297,7 @@ def write_new_file(path: str | Path, data: bytes, *, mode: int | None = None) ->
         os.close(fd)
 
 
-def existing_mode(path: Path) -> int | None:
+def existing_mode(path: str | Path) -> int | None:
     """The permission bits of ``path``, or ``None`` when it does not exist."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)

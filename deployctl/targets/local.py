@@ -128,8 +128,7 @@ class LocalDeploymentClient:
     ) -> dict[str, Any]:
         """Record deployment ``name``; raises ``RESOURCE_ALREADY_EXISTS`` if it exists."""
         _no_endpoint(endpoint)
-        _check_name(name)
-        path = os.path.join(self._records, f"{name}.json")
+        path = self._record_path(name)
         _check_model_uri(model_uri)
         record_config = _checked_config(config)
         now = _now()
@@ -225,7 +224,7 @@ class LocalDeploymentClient:
         sync = self._directory_sync
         with sync.arrivals.coming(), self._locked():
             try:
-                path.unlink()
+                os.unlink(path)
             except FileNotFoundError:
                 return
             ticket = sync.ask()
@@ -282,11 +281,15 @@ class LocalDeploymentClient:
 
     # -- storage --
 
-    def _record_path(self, name: str) -> Path:
-        _check_name(name)
-        return self.records_dir / f"{name}.json"
+    def _record_path(self, name: str) -> str:
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise local_error(
+                f"'{name}' is not a valid deployment name (it must match {NAME_PATTERN})",
+                INVALID_PARAMETER_VALUE,
+            )
+        return os.path.join(self._records, f"{name}.json")  # a string: no Path per record
 
-    def _read(self, name: str, path: str | Path) -> dict[str, Any]:
+    def _read(self, name: str, path: str) -> dict[str, Any]:
         try:
             text = _read_bytes(path)
         except FileNotFoundError:
@@ -326,7 +329,7 @@ class LocalDeploymentClient:
             os.close(fd)
 
 
-def _read_bytes(path: str | Path) -> bytes:
+def _read_bytes(path: str) -> bytes:
     # A bare descriptor: a file object costs a buffer, a tty check and a seek per record, half
     # of what reading a target of thousands of small records takes.
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -337,14 +340,6 @@ def _read_bytes(path: str | Path) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
-
-
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise local_error(
-            f"'{name}' is not a valid deployment name (it must match {NAME_PATTERN})",
-            INVALID_PARAMETER_VALUE,
-        )
 
 
 def _no_endpoint(endpoint: str | None) -> None:
@@ -378,10 +373,10 @@ def _encoded(record: Mapping[str, Any]) -> bytes:
     return (indented_json(record, allow_nan=True) + "\n").encode("utf-8")
 
 
-def _replace(path: Path, record: Mapping[str, Any]) -> None:
+def _replace(path: str, record: Mapping[str, Any]) -> None:
     """Replace ``path`` by ``record`` (temp file, fsync, rename); the caller syncs the
     directory. On failure ``path`` is untouched and no temp file is left."""
-    staged = atomic.temp_path(path)
+    staged = atomic.temp_sibling(*os.path.split(path))
     try:
         atomic.write_new_file(staged, _encoded(record), mode=atomic.existing_mode(path))
         os.replace(staged, path)
