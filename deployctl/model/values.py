@@ -255,14 +255,6 @@ def json_identical(a: JSONValue, b: JSONValue) -> bool:
     return _same(a, b)
 
 
-def same_field(a: JSONValue, b: JSONValue) -> bool:
-    """``json_identical`` for a ``model_uri`` or ``flavor``: two strings (the usual case)
-    compared in place, anything else by ``_same``."""
-    if type(a) is str and type(b) is str:
-        return a == b
-    return _same(a, b)
-
-
 _CONTAINERS = (dict, list, tuple)
 
 
@@ -338,8 +330,8 @@ class DeploymentSpec:
         """``json_identical`` field by field: a sufficient test for ``same_as`` that writes
         nothing out."""
         return (
-            same_field(self.model_uri, other.model_uri)
-            and same_field(self.flavor, other.flavor)
+            _same(self.model_uri, other.model_uri)
+            and _same(self.flavor, other.flavor)
             and _same(self.config, other.config)
         )
 
