@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from support import REPO
@@ -72,3 +73,19 @@ def test_building_the_cli_imports_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_manifest_in_plain_block_style_is_read_without_importing_pyyaml(tmp_path: Path) -> None:
+    manifest = tmp_path / "dev.yaml"
+    manifest.write_text(
+        "version: 1\nenvironment: dev\ntargets:\n  local:\n    uri: local:targets/dev\n"
+        "    deployments:\n      m:\n        model_uri: models:/m/3\n        config:\n"
+        "          workers: 2\n          ratio: 0.5\n          gpu: false\n"
+    )
+    code = (
+        "import sys; from deployctl.manifest import load_manifest; "
+        f"m = load_manifest({str(manifest)!r}); "
+        "print([d.spec.config for d in m.deployments()], 'yaml' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[{'workers': 2, 'ratio': 0.5, 'gpu': False}] False"

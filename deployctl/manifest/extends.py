@@ -30,7 +30,7 @@ from deployctl.errors import ManifestError, ManifestIssue
 from deployctl.manifest.files import ManifestFile, Unreadable, parse_manifest_file, read_bytes
 from deployctl.manifest.positions import JSONPath, Position, Positions
 from deployctl.manifest.validate import describe_container, show, yaml_type
-from deployctl.manifest.yaml_nodes import parse_yaml
+from deployctl.manifest.yaml_read import parse_yaml
 
 EXTENDS = "extends"
 NEVER_INHERITED = "environment"

@@ -17,7 +17,7 @@ from typing import Any
 from deployctl.errors import DeployctlError, ManifestError, ManifestIssue
 from deployctl.manifest.positions import Positions
 from deployctl.manifest.validate import describe_container, yaml_type
-from deployctl.manifest.yaml_nodes import parse_yaml
+from deployctl.manifest.yaml_read import parse_yaml
 
 MAX_MANIFEST_BYTES = 32 * 2**20  # 50,000 deployments written out in full take 11 MiB
 

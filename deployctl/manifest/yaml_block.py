@@ -10,9 +10,10 @@ indentation YAML would refuse, a repeated key, a key YAML 1.1 reads as no string
 ``MAX_DEPTH``) it gives up with ``NotPlain`` and libyaml reads the document as before. Within the
 subset, each line means one thing in YAML, so what this reader builds is what the lean reader
 (``manifest.yaml_plain``) builds from libyaml's nodes: plain scalars are resolved by PyYAML's own
-YAML 1.1 rules and built by the same function (``yaml_plain.scalar``). The tests hold the two
-readers to the same data and positions on the examples and on thousands of generated and
-mutated documents.
+YAML 1.1 rules and built by the same function (``manifest.yaml_scalars``). The tests hold the
+two readers to the same data and positions on the examples and on thousands of generated and
+mutated documents. PyYAML is imported only for what libyaml reads: a one-line flow collection,
+or a position deeper than the noted levels.
 
 Positions: the keys and values of the top four levels (a deployment is at
 ``targets.T.deployments.NAME``) are noted as they are read; a lookup of anything deeper, which
@@ -22,13 +23,15 @@ only a message needs, composes the document with libyaml then (``NodePositions``
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from deployctl.manifest.positions import JSONPath, Mark, Position
+from deployctl.manifest.yaml_scalars import MAX_DEPTH, STR_TAG, NotPlain, implicit_tag, scalar
 
-from deployctl.manifest.positions import JSONPath, Mark, NodePositions, Position
-from deployctl.manifest.yaml_plain import MAX_DEPTH, STR_TAG, NotPlain, plain_data, scalar
+if TYPE_CHECKING:
+    from yaml.nodes import Node
+
+    from deployctl.manifest.yaml_plain import NodePositions
 
 # Levels whose positions are noted while reading: the root's keys are level 1.
 NOTED_LEVELS = 4
@@ -62,10 +65,6 @@ _SCALAR_LINE = re.compile(_SCALAR + _END)
 # deployments.
 _OUTSIDE = "[^\n\x20-\x7e\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 _OUTSIDE_ASCII = re.compile("[^\n\x20-\x7e]")
-_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
-_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader
-)
 
 
 class _Frame:
@@ -112,7 +111,11 @@ class LinePositions:
 
     def _composed(self) -> NodePositions:
         if self._nodes is None:
-            loader = _LOADER(self._raw)
+            import yaml
+
+            from deployctl.manifest.yaml_plain import NodePositions
+
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(self._raw)
             try:
                 root = loader.get_single_node()
             finally:
@@ -334,27 +337,26 @@ class _Reader:
         composed by libyaml on its own (a one-line flow collection means the same anywhere) and
         built by the lean reader; ``NotPlain`` when it is more than one line, when libyaml
         refuses it or the lean reader gives up, or when it holds an anchor or alias."""
+        import yaml
+
+        from deployctl.manifest.yaml_plain import plain_data
+
         node = self.flows.get(text)
         if node is None:
             if "&" in text or "*" in text:
                 raise NotPlain  # aliases are for the full walk, which bounds their expansion
             try:
-                node = yaml.compose(text, Loader=_LOADER)
+                node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
             except yaml.YAMLError:
                 raise NotPlain from None
-            if not isinstance(node, (MappingNode, SequenceNode)):
+            if not isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
                 raise NotPlain
             self.flows[text] = node
         return plain_data(node)  # built anew each time: no two values share a list or dict
 
     def _tag(self, text: str) -> str:
         """The tag YAML 1.1 (PyYAML's resolver) gives the plain scalar ``text``; remembered."""
-        tag = STR_TAG
-        for candidate, pattern in (*_IMPLICIT.get(text[:1], ()), *_IMPLICIT.get(None, ())):
-            if pattern.match(text):
-                tag = candidate
-                break
-        self.resolved[text] = tag
+        tag = self.resolved[text] = implicit_tag(text)
         return tag
 
 

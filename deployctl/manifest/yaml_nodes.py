@@ -1,47 +1,38 @@
-"""YAML text to plain Python data that remembers where every key and value was written.
+"""YAML text composed by libyaml, to plain Python data that remembers where it was written.
 
 ``yaml.safe_load`` throws positions away and silently lets a repeated key win, so this module
 composes the node tree itself and builds ``dict``/``list``/scalar data together with a
-:class:`Positions` index from JSON path to the 1-based line and column of each key and value.
+``Positions`` index from JSON path to the 1-based line and column of each key and value.
 Everything that YAML accepts but a manifest must not contain (repeated keys, keys that YAML 1.1
 reads as booleans or numbers, unknown tags, merge keys gone wrong, aliases that expand too far or
 contain themselves, deep nesting) is reported as an issue rather than raised, so the caller can
 report it together with every other problem.
 
-Three readers share that contract, tried in turn. The line reader (``manifest.yaml_block``)
-reads a document in plain block style a line at a time, without libyaml, and notes the
-positions of its top levels (:class:`~deployctl.manifest.yaml_block.LinePositions`). Otherwise
-libyaml composes the nodes, and the lean reader (``manifest.yaml_plain``) builds the data of a
-document that is all plain mappings, lists and scalars with string keys, leaving the positions
-to :class:`NodePositions`, which finds them in the composed nodes only when something asks (a
-message, a deployment's location). At the first thing it does not handle (any tag, merge key,
-repeated or non-string key, value to refuse, nesting past ``MAX_DEPTH``) it gives up and the full
-walk (``_Walker``) reads the document again from the same nodes, recording every position and
-wording every issue: a manifest with a problem is read exactly as before, a clean one faster
-than ``yaml.load`` with the C loader.
+It reads what the line reader (``manifest.yaml_block``) does not (``manifest.yaml_read`` picks).
+The lean reader (``manifest.yaml_plain``) builds the data of a document that is all plain
+mappings, lists and scalars with string keys, leaving the positions to ``NodePositions``, which
+finds them in the composed nodes only when something asks (a message, a deployment's location).
+At the first thing it does not handle (any tag, merge key, repeated or non-string key, value to
+refuse, nesting past ``MAX_DEPTH``) it gives up and the full walk (``_Walker``) reads the
+document again from the same nodes, recording every position and wording every issue: a
+manifest with a problem is read exactly as before, a clean one faster than ``yaml.load`` with
+the C loader.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from deployctl.errors import ManifestIssue
-from deployctl.manifest.positions import (
-    JSONPath,
-    Mark,
-    NodePositions,
-    Positions,
-    RecordedPositions,
-    node_position,
-)
-from deployctl.manifest.yaml_block import read_lines
-from deployctl.manifest.yaml_plain import (
+from deployctl.manifest.positions import JSONPath, Mark, RecordedPositions
+from deployctl.manifest.yaml_plain import NodePositions, node_position, plain_data
+from deployctl.manifest.yaml_read import ParsedYAML
+from deployctl.manifest.yaml_scalars import (
     MAP_TAG,
     MAX_DEPTH,
     SEQ_TAG,
@@ -49,7 +40,6 @@ from deployctl.manifest.yaml_plain import (
     TAG,
     TIMESTAMP_TAG,
     NotPlain,
-    plain_data,
 )
 
 _Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader]
@@ -77,45 +67,21 @@ MAX_VALUES = 200_000
 MAX_EXPANSION = 10
 
 
-@dataclass
-class ParsedYAML:
-    """The outcome of reading a YAML document.
-
-    ``document`` is False when there was nothing to build from (a syntax error, or an empty
-    stream); ``data`` is then ``None`` and ``issues`` says why when it was a syntax error.
-    """
-
-    data: Any
-    positions: Positions
-    issues: list[ManifestIssue] = field(default_factory=list)
-    document: bool = True
-
-
 class _TooManyValues(Exception):
     pass
 
 
-def parse_yaml(
+def read_nodes(
     raw: bytes,
     source: str,
     describe_container: Callable[[JSONPath], str],
     *,
     full: bool = False,
 ) -> ParsedYAML:
-    """Compose ``raw`` as a single YAML document and build its data with positions.
-
-    A document in plain block style is read line by line (``manifest.yaml_block``); any other
-    is composed by libyaml and built by the lean reader or, at anything it does not handle, the
-    full walk. ``describe_container`` names the mapping at a path in words (``deployments of
-    target 'x'``) for messages about repeated and non-string keys; ``source`` prefixes every
-    issue. ``full`` skips the line and lean readers (to compare them with the full walk).
-    """
-    if not full:
-        try:
-            data, positions = read_lines(raw, source)
-            return ParsedYAML(data, positions)
-        except NotPlain:
-            pass  # libyaml reads it
+    """Compose ``raw`` with libyaml as a single YAML document and build its data with
+    positions: by the lean reader or, at anything it does not handle, the full walk
+    (``manifest.yaml_read.parse_yaml`` says what the arguments are). ``full`` skips the lean
+    reader."""
     loader = _Loader(raw)
     try:
         try:

@@ -1,4 +1,4 @@
-"""The lean YAML reader: the data of a document that is all plain YAML, and nothing else.
+"""The lean YAML reader: the data of a document that is all plain YAML, and where it was written.
 
 A manifest is almost always plain mappings with distinct string keys, lists and scalars: its data
 can be built straight from the composed nodes, with no positions, paths or bookkeeping, faster
@@ -6,35 +6,24 @@ than ``yaml.load`` builds it. Whatever else a document holds (any tag, merge key
 non-string key, a value a manifest refuses, nesting past ``MAX_DEPTH``) ends this reader with
 ``NotPlain``, and the full walk of ``manifest.yaml_nodes`` reads the document instead, checking,
 wording and locating everything. So what this reader builds is always what the full walk would.
+The positions stay in the composed nodes (:class:`NodePositions`), looked up when asked for.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from typing import Any
 
-from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-TAG = "tag:yaml.org,2002:"
-STR_TAG = TAG + "str"
-TIMESTAMP_TAG = TAG + "timestamp"
-MAP_TAG = TAG + "map"
-SEQ_TAG = TAG + "seq"
-_INT_TAG = TAG + "int"
-_FLOAT_TAG = TAG + "float"
-_BOOL_TAG = TAG + "bool"
-_NULL_TAG = TAG + "null"
-_BOOL_VALUES: dict[str, bool] = SafeConstructor.bool_values
-# The scalar constructors read only the node they are given: one instance serves every read.
-_CONSTRUCTOR = SafeConstructor()
-# Deeper nesting than this is no manifest (a deployment's config is a few levels deep).
-MAX_DEPTH = 64
-
-
-class NotPlain(Exception):
-    """The lean reader met something only the full walk checks, reports or builds."""
+from deployctl.manifest.positions import JSONPath, Mark, Position
+from deployctl.manifest.yaml_scalars import (
+    MAP_TAG,
+    MAX_DEPTH,
+    SEQ_TAG,
+    STR_TAG,
+    NotPlain,
+    scalar,
+)
 
 
 def plain_data(node: Node) -> Any:
@@ -87,35 +76,69 @@ def _plain_scalar(node: Node) -> Any:
     return scalar(node.tag, node.value)
 
 
-def scalar(tag: str, text: str) -> Any:
-    """The value of a scalar written ``text`` and resolved to ``tag``, as the full walk builds
-    it; ``NotPlain`` where that reports something (shared with ``manifest.yaml_block``)."""
-    if tag in (STR_TAG, TIMESTAMP_TAG):
-        return text
-    if tag == _INT_TAG:
-        # The common case: "0…" is octal in YAML 1.1, and int() refuses over 4,300 digits.
-        if text.isdecimal() and text[0] != "0" and len(text) < 19:
-            return int(text)
-        return _construct(SafeConstructor.construct_yaml_int, ScalarNode(tag, text))
-    if tag == _NULL_TAG:
+def node_position(node: Node) -> Mark:
+    """The 1-based line and column where ``node`` starts."""
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class NodePositions:
+    """``manifest.positions.Positions`` looked up in the composed nodes of a document the lean
+    reader built.
+
+    Such a document has only plain mappings with distinct string keys, lists and scalars, so a
+    path leads to one node, as it does for the full walk; each mapping on a looked-up path is
+    indexed by key once. Nothing is computed for paths no one asks about.
+    """
+
+    def __init__(self, root: Node, source: str) -> None:
+        self.source = source
+        self._root = root
+        self._index: dict[int, dict[str, tuple[Node, Node]]] = {}
+        # The node at each path whose children were looked up: siblings (every deployment of
+        # a target) share their parent's descent.
+        self._parents: dict[JSONPath, Node] = {}
+
+    def _find(self, path: JSONPath) -> tuple[Node, Node | None]:
+        """The node of the longest written prefix of ``path``, and the key naming it when that
+        prefix is all of ``path``."""
+        if not path:
+            return self._root, None
+        parent_path = path[:-1]
+        parent = self._parents.get(parent_path)
+        if parent is None:
+            node = self._root
+            for part in parent_path:
+                child = self._child(node, part)
+                if child is None:
+                    return node, None
+                node = child[1]
+            parent = self._parents[parent_path] = node
+        found = self._child(parent, path[-1])
+        if found is None:
+            return parent, None
+        return found[1], found[0]
+
+    def _child(self, node: Node, part: str | int) -> tuple[Node | None, Node] | None:
+        """The (key, value) nodes of ``part`` in ``node`` (no key for a list entry)."""
+        if isinstance(node, MappingNode) and isinstance(part, str):
+            index = self._index.get(id(node))
+            if index is None:
+                index = self._index[id(node)] = {k.value: (k, v) for k, v in node.value}
+            return index.get(part)
+        if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            return None, node.value[part]
         return None
-    if tag == _BOOL_TAG:
-        value = _BOOL_VALUES.get(text.lower())
-        if value is None:
-            raise NotPlain
-        return value
-    if tag == _FLOAT_TAG:
-        number = _construct(SafeConstructor.construct_yaml_float, ScalarNode(tag, text))
-        if not math.isfinite(number):
-            raise NotPlain
-        return number
-    raise NotPlain
+
+    def value(self, path: JSONPath) -> Position:
+        return Position(self.source, *node_position(self._find(path)[0]))
+
+    def key(self, path: JSONPath) -> Position:
+        node, key = self._find(path)
+        return Position(self.source, *node_position(key if key is not None else node))
+
+    def written_key(self, path: JSONPath) -> Position | None:
+        key = self._find(path)[1]
+        return Position(self.source, *node_position(key)) if key is not None else None
 
 
-def _construct(construct: Callable[[SafeConstructor, ScalarNode], Any], node: ScalarNode) -> Any:
-    # These constructors read only the node's text, never the loader's state. What they cannot
-    # read, the full walk reports, in its own words.
-    try:
-        return construct(_CONSTRUCTOR, node)
-    except Exception as error:
-        raise NotPlain from error
+__all__ = ["NodePositions", "node_position", "plain_data"]

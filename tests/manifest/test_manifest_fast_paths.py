@@ -29,7 +29,7 @@ from test_manifest_properties import SOURCES, mutated
 
 from deployctl.errors import ManifestError
 from deployctl.manifest import load_manifest, manifest_schema
-from deployctl.manifest.positions import JSONPath, NodePositions, RecordedPositions
+from deployctl.manifest.positions import JSONPath, RecordedPositions
 from deployctl.manifest.schema import (
     PYTHON_SPACE,
     UntranslatablePattern,
@@ -40,8 +40,9 @@ from deployctl.manifest.schema import (
 )
 from deployctl.manifest.validate import describe_container, validate_manifest
 from deployctl.manifest.yaml_block import LinePositions
-from deployctl.manifest.yaml_nodes import ParsedYAML, parse_yaml
-from deployctl.manifest.yaml_plain import MAX_DEPTH
+from deployctl.manifest.yaml_plain import NodePositions
+from deployctl.manifest.yaml_read import ParsedYAML, parse_yaml
+from deployctl.manifest.yaml_scalars import MAX_DEPTH
 
 WriteManifest = Callable[..., Path]
 Issues = Callable[..., list[tuple[int, int, str]]]

@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_manifest_fast_paths import _read, assert_readers_agree
 
-from deployctl.manifest.positions import NodePositions, RecordedPositions
+from deployctl.manifest.positions import RecordedPositions
 from deployctl.manifest.yaml_block import LinePositions, read_lines
-from deployctl.manifest.yaml_plain import NotPlain
+from deployctl.manifest.yaml_plain import NodePositions
+from deployctl.manifest.yaml_scalars import NotPlain
 
 SLOW = settings(
     max_examples=300,
