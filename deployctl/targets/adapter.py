@@ -21,7 +21,7 @@ import copy
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from deployctl.errors import TargetError
 from deployctl.model import Address, DeploymentSpec, JSONObject, target_scheme
@@ -45,6 +45,9 @@ from deployctl.targets.signatures import (
     client_shape,
     spec_values,
 )
+
+if TYPE_CHECKING:
+    from deployctl.targets.read_ahead import ReadAhead
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,8 @@ class TargetAdapter:
         self.record_shape = record_shape
         self.policy = policy if policy is not None else CallPolicy()
         self.on_retry = on_retry
+        # Set by TargetPool.read_ahead: the next list() takes the records a child listed.
+        self.read_ahead: ReadAhead | None = None
         self.shape = client_shape(client)
         for method in REQUIRED_METHODS:
             if method in self.shape.missing:
@@ -148,7 +153,13 @@ class TargetAdapter:
         return getattr(type(self.client), LIST_IS_COMPLETE, False) is True
 
     def list(self) -> builtins.list[LiveRecord]:
-        """Every deployment the target lists (following pages when the plugin can be asked)."""
+        """Every deployment the target lists (following pages when the plugin can be asked);
+        the first time, what a read-ahead listed, if it did (``TargetPool.read_ahead``)."""
+        ahead, self.read_ahead = self.read_ahead, None
+        if ahead is not None:
+            listed = ahead.take(self.key)
+            if listed is not None:
+                return listed
         call = "list_deployments"
         values: dict[str, Any] = {TARGET: self.uri}
         records: dict[str, LiveRecord] = {}

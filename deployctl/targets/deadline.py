@@ -14,6 +14,7 @@ starts only when none is idle.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -36,13 +37,16 @@ class _Workers:
         self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._idle = 0
+        self._started = 0
         self._abandoned: set[Future[Any]] = set()
 
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         future: Future[T] = Future()
         with self._lock:
             start = self._idle == 0
-            if not start:
+            if start:
+                self._started += 1
+            else:
                 self._idle -= 1
         self._jobs.put((fn, future))
         if start:
@@ -54,6 +58,11 @@ class _Workers:
             if not future.done():
                 self._abandoned.add(future)
         future.add_done_callback(self._forget)
+
+    def all_idle(self) -> int | None:
+        """How many worker threads there are, when every one is waiting for a job."""
+        with self._lock:
+            return self._started if self._idle == self._started else None
 
     def running_abandoned(self) -> int:
         with self._lock:
@@ -81,6 +90,21 @@ class _Workers:
 _WORKERS = _Workers()
 
 
+def _forget_workers() -> None:
+    # In a forked child (``targets.read_ahead``) the parent's worker threads do not exist.
+    global _WORKERS
+    _WORKERS = _Workers()
+
+
+os.register_at_fork(after_in_child=_forget_workers)
+
+
+def idle_workers() -> int | None:
+    """How many worker threads this process has, when every one is idle (waiting for a job;
+    ``None`` when one is running a call)."""
+    return _WORKERS.all_idle()
+
+
 def call_with_deadline(fn: Callable[[], T], timeout: float | None) -> T:
     """``fn()``; with a ``timeout`` (seconds), run in a worker thread and ``CallTimedOut`` when
     it has not returned in time. Without one, ``fn`` runs in the calling thread."""
@@ -106,4 +130,4 @@ def running_abandoned() -> int:
     return _WORKERS.running_abandoned()
 
 
-__all__ = ["CallTimedOut", "call_with_deadline", "running_abandoned"]
+__all__ = ["CallTimedOut", "call_with_deadline", "idle_workers", "running_abandoned"]

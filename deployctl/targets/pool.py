@@ -9,10 +9,12 @@ recorded them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Protocol
 
+from deployctl.model import target_scheme
 from deployctl.model.calls import CallPolicy
+from deployctl.targets import read_ahead as readahead
 from deployctl.targets.adapter import TargetAdapter
 from deployctl.targets.calls import RetryListener
 from deployctl.targets.loading import load_target
@@ -29,6 +31,12 @@ class _MappedTarget(Protocol):
 
     @property
     def calls(self) -> CallPolicy | None: ...
+
+    @property
+    def resolved_uri(self) -> str: ...
+
+    @property
+    def deployments(self) -> Sized: ...
 
     def field_mapping(self) -> dict[str, str]: ...
 
@@ -93,6 +101,31 @@ class TargetPool:
     def calls(self, key: str) -> CallPolicy:
         """The call policy adapters of target ``key`` use."""
         return self._calls.get(key) or CallPolicy()
+
+    def read_ahead(
+        self,
+        manifest: _TargetsOf,
+        selected: Callable[[str], bool] | None = None,
+        *,
+        min_deployments: int | None = None,
+    ) -> None:
+        """List the manifest's built-in ``local`` targets (those ``selected``, by key) in a child
+        process from now on, for their adapters' next ``list`` (``targets.read_ahead``): when
+        they hold at least ``min_deployments`` deployments (``read_ahead.MIN_DEPLOYMENTS``)
+        and this process can fork safely."""
+        chosen = [
+            t
+            for t in manifest.targets
+            if target_scheme(t.resolved_uri) == "local" and (selected is None or selected(t.key))
+        ]
+        least = readahead.MIN_DEPLOYMENTS if min_deployments is None else min_deployments
+        if sum(len(t.deployments) for t in chosen) < least:
+            return
+        adapters = [self.get(t.key, t.resolved_uri) for t in chosen]
+        adapters = [a for a in adapters if a.runs_in_process and a.read_ahead is None]
+        ahead = readahead.ReadAhead.start(adapters)
+        for adapter in adapters if ahead is not None else ():
+            adapter.read_ahead = ahead
 
     def get(self, key: str, uri: str) -> TargetAdapter:
         """The adapter of target ``key`` at ``uri``, loaded (and connected) the first time."""

@@ -38,16 +38,23 @@ def _run_one(args: argparse.Namespace) -> int:
     from deployctl.targets.pool import TargetPool
 
     console = context.console(args)
-    manifest, location, state = context.read_environment(args, console)
+    arguments.check_parallelism(args)
+    manifest = context.load(args)
+    pool = TargetPool.for_manifest(manifest)
+    selection = arguments.selection(args)
+    # Lists big local targets in a child process while this one reads the state.
+    pool.read_ahead(manifest, selection.may_touch_target)
+    location = context.state_location(args, manifest, manifest.environment)
+    state = context.read_state(location, manifest, console)
     plan = planning.plan(
         manifest,
         state,
-        TargetPool.for_manifest(manifest),
+        pool,
         console,
         state_path=location.describe(),
         destroy=args.destroy,
         parallelism=args.parallelism,
-        selection=arguments.selection(args),
+        selection=selection,
         max_deletes=args.max_deletes,
         fingerprints=bool(args.out or args.json),  # only a plan that leaves the process
     )
