@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from deployctl.errors import printable
-from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.model import JSONValue
 from deployctl.model.sensitive import SHOWN, is_masked, marker_paths
 from deployctl.planner.plan import Action, FieldChange, Plan, ResourceChange
@@ -19,6 +18,8 @@ from deployctl.planner.selection import Selection
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from deployctl.executor.results import ActionResult, ApplyReport
 
 SYMBOLS = {
     Action.CREATE: ("+", "green"),

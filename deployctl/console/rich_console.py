@@ -18,14 +18,16 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.console import Console as RichTerminal
 from rich.text import Text
 
 from deployctl.console import encoding, progress, render, summarised, terminal
-from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.planner.plan import Plan, ResourceChange
+
+if TYPE_CHECKING:
+    from deployctl.executor.results import ActionResult, ApplyReport
 
 
 class _Activity:

@@ -12,7 +12,6 @@ only an invalid manifest is run through ``jsonschema`` for errors to word.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Collection, Iterator
@@ -257,7 +256,7 @@ def _explain(
             if _is_fields(path):
                 yield positions.key((*path, key)), _bad_field_key(path, key, allowed)
                 continue
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+            close = _close_matches(key, allowed, n=1, cutoff=0.5)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             if _is_defaults(path) and key in _DEPLOYMENT_ONLY:
                 hint = f" ({_DEPLOYMENT_ONLY[key]})"
@@ -323,7 +322,7 @@ def _bad_field_key(path: JSONPath, key: str, allowed: list[str]) -> str:
     if key[:size].lower() == CONFIG_KEY_PREFIX and _CONFIG_FIELD.match(fixed):
         close = [fixed]
     else:
-        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.5)
+        close = _close_matches(key, allowed, n=1, cutoff=0.5)
     hint = (
         f"did you mean '{close[0]}'?"
         if close
@@ -428,3 +427,9 @@ def _wrong_type(path: JSONPath, expected: str | list[str], instance: Any) -> str
     elif names == ["array"] and isinstance(instance, str):
         message += f" (write [{instance}] for a list of one)"
     return message
+
+
+def _close_matches(word: str, candidates: list[str], *, n: int, cutoff: float) -> list[str]:
+    import difflib  # only for a message about a typo
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)

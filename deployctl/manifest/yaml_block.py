@@ -67,6 +67,9 @@ _OUTSIDE = "[^\n\x20-\x7e\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U0
 _OUTSIDE_ASCII = re.compile("[^\n\x20-\x7e]")
 
 
+_UNREAD = object()
+
+
 class _Frame:
     """An open block mapping or list: the column its entries start at, and where it is."""
 
@@ -173,6 +176,7 @@ class _Reader:
         self.stack: list[_Frame] = []
         self.pending: _Pending | None = None
         self.resolved: dict[str, str] = {}
+        self.plains: dict[str, Any] = {}
         self.flows: dict[str, Node] = {}
 
     def read(self, lines: list[str]) -> tuple[dict[str, Any], LinePositions]:
@@ -273,11 +277,15 @@ class _Reader:
                 self.keys[path] = (number, indent + 1)
             else:
                 path = None
-        if plain is None and dq is None and sq is None and empty is None and flow is None:
+        if plain is not None:  # the common case first: a plain scalar read before
+            value = self.plains.get(plain, _UNREAD)
+            mapping[key] = self._plain(plain) if value is _UNREAD else value
+        elif dq is None and sq is None and empty is None and flow is None:
             mapping[key] = None
             self.pending = _Pending(frame, key, indent, path)
             return
-        mapping[key] = self._value(plain, dq, sq, empty, flow)
+        else:
+            mapping[key] = self._value(plain, dq, sq, empty, flow)
         if path is not None:
             self.values[path] = (number, indent + 1 + _value_start(match))
 
@@ -315,8 +323,8 @@ class _Reader:
     ) -> Any:
         """The value a line wrote (one of its value groups is set)."""
         if plain is not None:
-            tag = self.resolved.get(plain) or self._tag(plain)
-            return plain if tag == STR_TAG else scalar(tag, plain)
+            value = self.plains.get(plain, _UNREAD)
+            return self._plain(plain) if value is _UNREAD else value
         if dq is not None:
             return dq
         if sq is not None:
@@ -353,6 +361,13 @@ class _Reader:
                 raise NotPlain
             self.flows[text] = node
         return plain_data(node)  # built anew each time: no two values share a list or dict
+
+    def _plain(self, text: str) -> Any:
+        """The value of the plain scalar ``text``; remembered (it is a string, number, boolean
+        or null: the same value serves every line that writes it)."""
+        tag = self.resolved.get(text) or self._tag(text)
+        value = self.plains[text] = text if tag == STR_TAG else scalar(tag, text)
+        return value
 
     def _tag(self, text: str) -> str:
         """The tag YAML 1.1 (PyYAML's resolver) gives the plain scalar ``text``; remembered."""

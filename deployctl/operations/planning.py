@@ -177,6 +177,8 @@ def resolve_intents(
     """``state`` with its open intents that ``live`` has a status for resolved (each shown on
     ``console`` as a warning): recorded through ``session`` when given (under the lock), else
     only in memory (``plan`` writes nothing)."""
+    if not state.intents:
+        return state
     from deployctl.executor import intents
 
     resolutions = intents.resolve_all(state, live)

@@ -8,7 +8,6 @@ not pass for "nothing to do".
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -75,7 +74,7 @@ class Selection:
                 if pattern in candidates:
                     continue
                 line = f"{option} {pattern} matches no deployment in the manifest or the state"
-                close = difflib.get_close_matches(pattern, sorted(candidates), n=1, cutoff=0.6)
+                close = _close_matches(pattern, sorted(candidates), n=1, cutoff=0.6)
                 if close:
                     line += f" (did you mean '{close[0]}'?)"
                 lines.append(line)
@@ -89,3 +88,9 @@ class Selection:
         if self.excludes:
             parts.append("excluding " + ", ".join(self.excludes))
         return "; ".join(parts)
+
+
+def _close_matches(word: str, candidates: list[str], *, n: int, cutoff: float) -> list[str]:
+    import difflib  # only for a message about a typo
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)

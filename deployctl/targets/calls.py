@@ -23,7 +23,6 @@ With a ``CallPolicy`` (the target's ``timeout`` and ``retry`` in the manifest):
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,10 +67,14 @@ class Retry:
 RetryListener = Callable[[Retry], None]
 
 
-def backoff_delay(backoff: float, attempt: int, rng: Callable[[], float] = random.random) -> float:
+def backoff_delay(backoff: float, attempt: int, rng: Callable[[], float] | None = None) -> float:
     """Seconds to wait after failed ``attempt`` (1-based): ``backoff * 2**(attempt-1)`` times a
     random factor from 0.5 to 1 ("equal jitter": callers that failed together spread out),
-    at most ``MAX_WAIT``."""
+    at most ``MAX_WAIT``. ``rng``: the random source (default ``random.random``)."""
+    if rng is None:
+        import random  # only when a call is retried
+
+        rng = random.random
     ceiling = min(backoff * 2.0 ** (attempt - 1), MAX_WAIT)
     return ceiling * (0.5 + rng() / 2)
 

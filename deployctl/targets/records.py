@@ -113,13 +113,14 @@ class RecordShape:
                 raw={"name": name, "value": json_safe(body)},
                 unreported=frozenset(SPEC_FIELDS),
             )
+        kept = without_per_request(json_object(raw, name))
         model_uri = self._text(body, self.model_uri)
         flavor = self._text(body, self.flavor)
-        config, config_keys = self._config(body)
+        config, config_keys = self._config(body, kept if raw is body else None)
         found = {"model_uri": model_uri, "flavor": flavor, "config": config}
         return LiveRecord(
             name=name,
-            raw=without_per_request(json_object(raw, name)),
+            raw=kept,
             model_uri=model_uri,
             flavor=flavor,
             config=config,
@@ -192,13 +193,20 @@ class RecordShape:
                 return value
         return None
 
-    def _config(self, body: Mapping[str, Any]) -> tuple[JSONObject | None, tuple[str, ...] | None]:
-        """The config the record reports, and which keys (``None``: the whole config)."""
+    def _config(
+        self, body: Mapping[str, Any], kept: JSONObject | None = None
+    ) -> tuple[JSONObject | None, tuple[str, ...] | None]:
+        """The config the record reports, and which keys (``None``: the whole config).
+
+        ``kept``: ``body`` made JSON-safe (the record's ``raw``); a config kept at its top level
+        is taken from it, made JSON-safe once (the same dict in ``raw`` and ``config``).
+        """
         whole: JSONObject | None = None
         for path in self.config:
             value = _lookup(body, path)
             if isinstance(value, Mapping):
-                whole = json_object(value, None)
+                same = kept.get(path) if kept is not None and path in body else None
+                whole = same if isinstance(same, dict) else json_object(value, None)
                 break
         if not self.config_keys:
             return whole, None
