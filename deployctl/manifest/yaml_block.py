@@ -59,6 +59,13 @@ _KEY_LINE = re.compile(
     rf":(?: +{_SCALAR})?{_END}"
 )
 _SCALAR_LINE = re.compile(_SCALAR + _END)
+# The usual line, ``  key: value`` or ``  key:``, a subset of what _KEY_LINE reads: a key of
+# letters, digits, "_", "." and "-" (not first), a plain value of those and "/" (a "." or "/"
+# first, no "-"), with ":" only between them; no comment, no trailing space.
+_SIMPLE_LINE = re.compile(
+    r"( *)([A-Za-z0-9_][A-Za-z0-9_.-]{0,200}):"
+    r"(?: ([A-Za-z0-9_./][A-Za-z0-9_./-]*(?::[A-Za-z0-9_./-]+)*))?"
+)
 # Everything but a line feed, printable ASCII and the printable non-ASCII YAML reads as text
 # (not U+0085, U+2028, U+2029, which YAML 1.1 reads as line breaks, nor the byte order mark).
 # Compiled when a manifest is not ASCII: compiling it takes 6 ms, a tenth of reading 5,000
@@ -198,6 +205,10 @@ class _Reader:
         else:
             raise NotPlain  # nothing but comments: libyaml says what an empty document is
         for number, line in numbered:
+            simple = _SIMPLE_LINE.fullmatch(line)
+            if simple is not None:  # most lines of most manifests
+                self._simple(number, *simple.groups())
+                continue
             content = line.lstrip(" ")
             if not content or content[0] == "#":
                 continue
@@ -213,6 +224,46 @@ class _Reader:
             else:
                 self._line(number, indent, content)
         return root, LinePositions(self.raw, self.source, self.keys, self.values)
+
+    def _simple(self, number: int, spaces: str, key: str, text: str | None) -> None:
+        """A line ``_SIMPLE_LINE`` matched: what ``_line`` and ``_pair`` do with it, without
+        the general expression (no list entry, quote, comment or flow collection to tell
+        apart)."""
+        indent = len(spaces)
+        pending = self.pending
+        if pending is not None:
+            self.pending = None
+            if indent > pending.indent:
+                self._open(pending, number, indent, False)
+        stack = self.stack
+        top = stack[-1]
+        while indent < top.indent or (top.indentless and indent == top.indent):
+            stack.pop()
+            if not stack:
+                raise NotPlain  # less indented than the root
+            top = stack[-1]
+        if indent != top.indent or type(top.container) is not dict:
+            raise NotPlain  # between levels, or a key in a list
+        if (self.resolved.get(key) or self._tag(key)) != STR_TAG:
+            raise NotPlain  # "yes:", "1:" are no string keys
+        mapping: dict[str, Any] = top.container
+        if key in mapping:
+            raise NotPlain  # a repeated key: the full walk reports it
+        path = top.path
+        if path is not None:
+            if len(path) < NOTED_LEVELS:
+                path = (*path, key)
+                self.keys[path] = (number, indent + 1)
+            else:
+                path = None
+        if text is None:
+            mapping[key] = None
+            self.pending = _Pending(top, key, indent, path)
+            return
+        value = self.plains.get(text, _UNREAD)
+        mapping[key] = self._plain(text) if value is _UNREAD else value
+        if path is not None:
+            self.values[path] = (number, indent + len(key) + 3)
 
     def _line(self, number: int, indent: int, content: str) -> None:
         """A line that may open a nested block, close some, or be a list entry."""
