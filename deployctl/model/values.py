@@ -258,6 +258,16 @@ def json_identical(a: JSONValue, b: JSONValue) -> bool:
 _CONTAINERS = (dict, list, tuple)
 
 
+def same_text(a: JSONValue, b: JSONValue) -> bool:
+    """``json_identical`` for a field that is usually a string or absent (a model URI, a
+    flavor), deciding those cases without a call to ``_same``."""
+    if a is b:
+        return True
+    if type(a) is str and type(b) is str:
+        return a == b
+    return _same(a, b)
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equal with the same types all the way down: a sufficient test for equal canonical JSON.
 
@@ -330,8 +340,8 @@ class DeploymentSpec:
         """``json_identical`` field by field: a sufficient test for ``same_as`` that writes
         nothing out."""
         return (
-            _same(self.model_uri, other.model_uri)
-            and _same(self.flavor, other.flavor)
+            same_text(self.model_uri, other.model_uri)
+            and same_text(self.flavor, other.flavor)
             and _same(self.config, other.config)
         )
 

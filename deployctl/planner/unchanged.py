@@ -13,7 +13,7 @@ from __future__ import annotations
 from deployctl.manifest.model import DesiredDeployment
 from deployctl.model.live import LiveRecord, LiveStatus
 from deployctl.model.state import StateRecord
-from deployctl.model.values import json_identical
+from deployctl.model.values import json_identical, same_text
 
 
 def unchanged(desired: DesiredDeployment, record: StateRecord, live: LiveStatus) -> bool:
@@ -36,7 +36,7 @@ def reports_alike(now: LiveRecord, then: LiveRecord) -> bool:
     baseline of ``then`` is exactly what ``now`` reports: nothing drifted."""
     return (
         now.config_keys == then.config_keys
-        and json_identical(now.model_uri, then.model_uri)
-        and json_identical(now.flavor, then.flavor)
+        and same_text(now.model_uri, then.model_uri)
+        and same_text(now.flavor, then.flavor)
         and json_identical(now.config, then.config)
     )
