@@ -89,3 +89,13 @@ def test_a_manifest_in_plain_block_style_is_read_without_importing_pyyaml(tmp_pa
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[{'workers': 2, 'ratio': 0.5, 'gpu': False}] False"
+
+
+def test_reading_a_local_state_imports_no_lock_module(tmp_path: Path) -> None:
+    code = (
+        "import sys; from deployctl.state.local import LocalStateBackend; "
+        f"state = LocalStateBackend({str(tmp_path / 'dev.json')!r}).read(); "
+        "print(state.exists, [m for m in sys.modules if m.startswith('deployctl.state.lock')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False []"

@@ -25,11 +25,11 @@ from deployctl.model.values import indented_json, strict_loads
 from deployctl.state.history import HistoryEntry, change_summary
 from deployctl.state.journal import JournalContents, read_journal, remove_journal
 from deployctl.state.local_history import LocalHistory
-from deployctl.state.lock import DEFAULT_LEASE_SECONDS, LockFile
 from deployctl.state.protocol import LockInfo
 
 if TYPE_CHECKING:
     from deployctl.state.local_session import LocalStateSession
+    from deployctl.state.lock import LockFile
 from deployctl.state.session_core import fold
 
 DEFAULT_KEEP_HISTORY = 50
@@ -61,16 +61,19 @@ class LocalStateBackend:
         *,
         on_warning: Callable[[str], None] | None = None,
         keep_history: int = DEFAULT_KEEP_HISTORY,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        lease_seconds: float | None = None,
     ) -> None:
         """``environment`` is recorded in a state that does not exist yet (it is ``None`` else).
 
         ``on_warning`` receives one-line warnings (a lock taken over from a dead run, a lease
         that could not be renewed); ``keep_history`` is how many committed versions are kept;
-        ``lease_seconds`` is how long a lock outlives its last renewal for runs on other hosts.
+        ``lease_seconds`` is how long a lock outlives its last renewal for runs on other hosts
+        (default ``state.lock.DEFAULT_LEASE_SECONDS``).
         """
         if keep_history < 0:
             raise ValueError("keep_history cannot be negative")
+        if lease_seconds is not None and lease_seconds <= 0:
+            raise ValueError("the lease must be positive")
         self._given = path
         self.path = Path(path)
         self.environment = environment
@@ -79,8 +82,20 @@ class LocalStateBackend:
         self.journal_path = self.path.with_name(self.path.name + ".journal")
         self._history = LocalHistory(self.path, keep=keep_history, warn=self.warn)
         self.history_path = self._history.path
-        self._lock_file = LockFile(self.path, lease_seconds=lease_seconds, on_warning=self.warn)
-        self.lock_path = self._lock_file.path
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lease_seconds = lease_seconds
+        self._locks: LockFile | None = None
+
+    @property
+    def _lock_file(self) -> LockFile:
+        """The lock, made on first use: a command that only reads (``plan``) takes none, and
+        does not even import the lock's modules."""
+        if self._locks is None:
+            from deployctl.state.lock import DEFAULT_LEASE_SECONDS, LockFile
+
+            lease = self._lease_seconds or DEFAULT_LEASE_SECONDS
+            self._locks = LockFile(self.path, lease_seconds=lease, on_warning=self.warn)
+        return self._locks
 
     @property
     def keep_history(self) -> int:
