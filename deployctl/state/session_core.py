@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
@@ -84,6 +83,8 @@ class JournaledView:
     def new_lineage(self) -> str:
         """The lineage, made at the first write of a new state."""
         if self.lineage is None:
+            import uuid  # (and platform): only when a state is first written
+
             self.lineage = str(uuid.uuid4())
         return self.lineage
 
