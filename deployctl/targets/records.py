@@ -107,7 +107,7 @@ class RecordShape:
         """
         if raw is _MISSING:
             raw = body
-        if not isinstance(body, Mapping):
+        if type(body) is not dict and not isinstance(body, Mapping):  # a dict: no ABC check
             return LiveRecord(
                 name=name,
                 raw={"name": name, "value": json_safe(body)},
@@ -164,7 +164,7 @@ class RecordShape:
     def _item(self, item: Any) -> LiveRecord:
         if isinstance(item, str) and item:
             return LiveRecord(name=item, raw={"name": item})
-        if isinstance(item, Mapping):
+        if type(item) is dict or isinstance(item, Mapping):
             name = self.name_in(item)
             if name is not None:
                 return self.record(name, item)
@@ -204,7 +204,7 @@ class RecordShape:
         whole: JSONObject | None = None
         for path in self.config:
             value = _lookup(body, path)
-            if isinstance(value, Mapping):
+            if type(value) is dict or isinstance(value, Mapping):
                 same = kept.get(path) if kept is not None and path in body else None
                 whole = same if isinstance(same, dict) else json_object(value, None)
                 break
