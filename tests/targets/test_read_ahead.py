@@ -227,3 +227,35 @@ def test_plan_reads_big_local_targets_ahead_and_prints_the_same_plan(
     assert read == [2]
     assert (code, out) == (before.code, before.out)
     assert code == 0 and "No changes" in out
+
+
+def test_a_plan_saved_from_records_read_ahead_applies_as_not_stale(
+    applied: Manifest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cwd = Path(applied.path).parent
+    changed = Path(applied.path).read_text().replace("models:/b/2", "models:/b/22")
+    Path(applied.path).write_text(changed)
+    monkeypatch.setattr(read_ahead, "MIN_DEPLOYMENTS", 9)
+    taken: list[bool] = []
+    take = ReadAhead.take
+
+    def spy(self: ReadAhead, key: str) -> object:
+        listed = take(self, key)
+        taken.append(listed is not None)
+        return listed
+
+    monkeypatch.setattr(ReadAhead, "take", spy)
+
+    def body() -> tuple[int, str, str, list[bool]]:
+        saved = run_cli("plan", "-f", "dev.yaml", "--out", "plan.out", cwd=cwd)
+        return saved.code, saved.out, saved.err, taken
+
+    code, out, err, read = in_a_clean_process(body)
+    assert code == 0, err
+    assert read == [True, True]
+    assert "1 to update" in out
+    # The saved plan's fingerprints came from the child's records; apply re-reads the targets
+    # itself (no read-ahead) and finds them unchanged.
+    done = run_cli("apply", "plan.out", cwd=cwd)
+    assert done.code == 0, done.err
+    assert "stale" not in done.err.lower()
