@@ -46,6 +46,12 @@ while running:
 """
 
 
+def _python_prints(code: str) -> str:
+    """What a fresh interpreter running ``code`` prints (stripped)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 def test_every_module_imports_on_its_own() -> None:
     proc = subprocess.run(
         [sys.executable, "-c", IMPORT_EACH_ALONE, *MODULES],
@@ -62,8 +68,7 @@ def test_the_core_never_imports_rich_or_argparse(layer: str) -> None:
     code = (
         f"import sys, {layer}; print(sorted(m for m in ('rich', 'argparse') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert _python_prints(code) == "[]"
 
 
 def test_building_the_cli_imports_no_heavy_library() -> None:
@@ -71,8 +76,7 @@ def test_building_the_cli_imports_no_heavy_library() -> None:
         "import sys; from deployctl.cli.main import build_parser; build_parser(); "
         f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert _python_prints(code) == "[]"
 
 
 def test_a_manifest_in_plain_block_style_is_read_without_importing_pyyaml(tmp_path: Path) -> None:
@@ -87,8 +91,7 @@ def test_a_manifest_in_plain_block_style_is_read_without_importing_pyyaml(tmp_pa
         f"m = load_manifest({str(manifest)!r}); "
         "print([d.spec.config for d in m.deployments()], 'yaml' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[{'workers': 2, 'ratio': 0.5, 'gpu': False}] False"
+    assert _python_prints(code) == "[{'workers': 2, 'ratio': 0.5, 'gpu': False}] False"
 
 
 def test_reading_a_local_state_imports_no_lock_module(tmp_path: Path) -> None:
@@ -97,5 +100,4 @@ def test_reading_a_local_state_imports_no_lock_module(tmp_path: Path) -> None:
         f"state = LocalStateBackend({str(tmp_path / 'dev.json')!r}).read(); "
         "print(state.exists, [m for m in sys.modules if m.startswith('deployctl.state.lock')])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False []"
+    assert _python_prints(code) == "False []"

@@ -249,13 +249,7 @@ class _Reader:
         mapping: dict[str, Any] = top.container
         if key in mapping:
             raise NotPlain  # a repeated key: the full walk reports it
-        path = top.path
-        if path is not None:
-            if len(path) < NOTED_LEVELS:
-                path = (*path, key)
-                self.keys[path] = (number, indent + 1)
-            else:
-                path = None
+        path = None if top.path is None else self._noted(top.path, key, number, indent)
         if text is None:
             mapping[key] = None
             self.pending = _Pending(top, key, indent, path)
@@ -321,13 +315,7 @@ class _Reader:
         mapping: dict[str, Any] = frame.container
         if key in mapping:
             raise NotPlain  # a repeated key: the full walk reports it
-        path = frame.path
-        if path is not None:
-            if len(path) < NOTED_LEVELS:
-                path = (*path, key)
-                self.keys[path] = (number, indent + 1)
-            else:
-                path = None
+        path = None if frame.path is None else self._noted(frame.path, key, number, indent)
         if plain is not None:  # the common case first: a plain scalar read before
             value = self.plains.get(plain, _UNREAD)
             mapping[key] = self._plain(plain) if value is _UNREAD else value
@@ -339,6 +327,15 @@ class _Reader:
             mapping[key] = self._value(plain, dq, sq, empty, flow)
         if path is not None:
             self.values[path] = (number, indent + 1 + _value_start(match))
+
+    def _noted(self, parent: JSONPath, key: str, number: int, indent: int) -> JSONPath | None:
+        """The path of ``key`` in the mapping at ``parent``, its position noted, when it is
+        within the noted levels (else ``None``: nothing below is noted either)."""
+        if len(parent) >= NOTED_LEVELS:
+            return None
+        path = (*parent, key)
+        self.keys[path] = (number, indent + 1)
+        return path
 
     def _entry(self, frame: _Frame, number: int, indent: int, content: str) -> None:
         """A ``- ...`` line of the list ``frame``."""

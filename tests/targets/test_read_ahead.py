@@ -122,19 +122,24 @@ def test_a_refresh_read_ahead_finds_what_a_refresh_without_it_finds(applied: Man
     assert len(with_child.existing()) == 10
 
 
-def test_the_child_lists_the_targets_and_the_parent_only_takes_them(
-    applied: Manifest, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    taken: list[bool] = []
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each ``ReadAhead.take`` found the child's records (in the process it runs in)."""
+    found: list[bool] = []
     take = ReadAhead.take
 
     def spy(self: ReadAhead, key: str) -> object:
         listed = take(self, key)
-        taken.append(listed is not None)
+        found.append(listed is not None)
         return listed
 
     monkeypatch.setattr(ReadAhead, "take", spy)
+    return found
 
+
+def test_the_child_lists_the_targets_and_the_parent_only_takes_them(
+    applied: Manifest, taken: list[bool]
+) -> None:
     def body() -> list[bool]:
         _refresh(applied, ahead=True)
         return taken
@@ -163,10 +168,10 @@ def test_no_child_outlives_its_read_ahead_taken_or_not(applied: Manifest) -> Non
         dropped.read_ahead(applied, min_deployments=0)
         pids = _child_pids(dropped, applied)
         del dropped
-        taken = TargetPool.for_manifest(applied)
-        taken.read_ahead(applied, min_deployments=0)
-        pids += _child_pids(taken, applied)
-        refresh(applied, StateDocument.empty("dev"), taken, CaptureConsole())
+        used = TargetPool.for_manifest(applied)
+        used.read_ahead(applied, min_deployments=0)
+        pids += _child_pids(used, applied)
+        refresh(applied, StateDocument.empty("dev"), used, CaptureConsole())
         return [pids, _alive(pids)]
 
     pids, alive = in_a_clean_process(body)
@@ -230,21 +235,12 @@ def test_plan_reads_big_local_targets_ahead_and_prints_the_same_plan(
 
 
 def test_a_plan_saved_from_records_read_ahead_applies_as_not_stale(
-    applied: Manifest, monkeypatch: pytest.MonkeyPatch
+    applied: Manifest, taken: list[bool], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cwd = Path(applied.path).parent
     changed = Path(applied.path).read_text().replace("models:/b/2", "models:/b/22")
     Path(applied.path).write_text(changed)
     monkeypatch.setattr(read_ahead, "MIN_DEPLOYMENTS", 9)
-    taken: list[bool] = []
-    take = ReadAhead.take
-
-    def spy(self: ReadAhead, key: str) -> object:
-        listed = take(self, key)
-        taken.append(listed is not None)
-        return listed
-
-    monkeypatch.setattr(ReadAhead, "take", spy)
 
     def body() -> tuple[int, str, str, list[bool]]:
         saved = run_cli("plan", "-f", "dev.yaml", "--out", "plan.out", cwd=cwd)
