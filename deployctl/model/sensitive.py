@@ -186,9 +186,13 @@ def has_marker(value: object) -> bool:
         items = value
     else:
         return False
-    # A loop, not any(...): no generator per mapping, for every record a plan reads.
-    for item in items:  # noqa: SIM110
-        if isinstance(item, (dict, list)) and has_marker(item):
+    # A loop, not any(...): no generator per mapping, for every record a plan reads; the usual
+    # item (a string, number, boolean or null) is passed over without an isinstance call.
+    for item in items:
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or kind is float or item is None:
+            continue
+        if (kind is dict or kind is list or isinstance(item, (dict, list))) and has_marker(item):
             return True
     return False
 
