@@ -74,6 +74,10 @@ class RichConsole:
             return RichTerminal(
                 file=file,
                 highlight=False,
+                # Text is printed as written: a path or message with "[...]" or ":fire:" in it
+                # is no markup and no emoji code.
+                markup=False,
+                emoji=False,
                 soft_wrap=True,
                 no_color=True if plain else None,
                 force_terminal=False if plain else None,

@@ -288,3 +288,12 @@ def test_on_a_terminal_a_live_display_shows_what_is_in_flight(
     assert "still creating" not in output  # the display replaces the heartbeats
     assert not re.search(STAMP, output)  # and a person needs no time stamps
     assert "Apply complete! 1 created, 0 updated, 0 deleted, 0 failed (environment dev)." in output
+
+
+def test_brackets_and_colons_in_a_path_are_printed_as_written(tmp_path: Path) -> None:
+    # rich would read "[abc]" as markup and ":fire:" as an emoji code; a path is neither.
+    folder = tmp_path / "[abc] :fire:"
+    path = write_manifest(folder / "dev.yaml", manifest())
+    result = run_cli("plan", "-f", str(path), cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert "State: [abc] :fire:/state/dev.json (the default)" in result.err
