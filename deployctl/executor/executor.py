@@ -12,10 +12,14 @@ It runs a Plan's changes concurrently (at most ``parallelism`` at once), dispatc
   call leaves an intent that the next plan resolves by asking the target (``executor.intents``);
   how a failed call is settled is ``executor.visits``'s, how each record is written
   ``executor.recording``'s;
+- workers take changes by target in turn (``executor.pending``), so that they work on
+  different targets at once;
 - quick changes share those writes: a worker takes a few at once (as many as it carries out in
   ``AHEAD_WINDOW``, at most ``MAX_AHEAD``), writes their intents ahead together, and makes their
   results durable together before reporting them (``StateRecorder.intend_ahead``, ``grouped``):
-  two journal syncs per batch instead of two per change;
+  two journal syncs per batch instead of two per change. A batch's changes are of one target;
+  one that can make them durable together (the local target: one directory fsync) does so at
+  the batch's end, before their results are written to the state (``_target_syncs``);
 - when the state cannot be written (a full disk, a read-only file, a lost lock), no further
   change starts; the running ones finish; the report names the changes made on their targets
   whose results are not recorded (``ApplyReport.unrecorded``) and the console is warned;
@@ -31,15 +35,17 @@ state write, are logged at DEBUG.
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import dataclasses
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from deployctl.executor.console import Console
 from deployctl.executor.failures import ActionFailed, error_message, explicitly_gone
+from deployctl.executor.pending import PendingChanges
 from deployctl.executor.readback import refusal, warning
 from deployctl.executor.recording import StateRecorder
 from deployctl.executor.results import ActionResult, ApplyReport
@@ -140,15 +146,15 @@ class Executor:
 
     def _run_all(self, changes: list[ResourceChange]) -> tuple[list[ActionResult], list[str]]:
         """Run the changes on at most ``parallelism`` worker threads, each taking the next
-        change until none is left or the apply halts; wait for every started one. Returns the
+        changes until none is left or the apply halts; wait for every started one. Returns the
         results and the addresses never started.
 
-        Workers take their next change themselves (no thread hands out work or wakes up per
-        change), and this thread sleeps until they have all finished.
+        Workers take their next changes themselves, by target in turn (no thread hands out
+        work or wakes up per change), and this thread sleeps until they have all finished.
         """
-        pending = collections.deque(changes)
+        workers = min(self._parallelism, len(changes))
+        pending = PendingChanges(changes, rotate=workers > 1)
         results: list[ActionResult] = []
-        workers = min(self._parallelism, len(pending))
         pool = ThreadPoolExecutor(max_workers=max(workers, 1), thread_name_prefix="apply")
         started = [pool.submit(self._work, pending, results) for _ in range(workers)]
         running: set[Future[None]] = set(started)
@@ -170,29 +176,29 @@ class Executor:
             pool.shutdown(wait=not running, cancel_futures=True)
         for future in started:
             future.result()  # a bug in a worker (not in a change: those are results) surfaces
-        return results, [change.address for change in pending]
+        return results, pending.addresses()
 
-    def _work(
-        self, pending: collections.deque[ResourceChange], results: list[ActionResult]
-    ) -> None:
+    def _work(self, pending: PendingChanges, results: list[ActionResult]) -> None:
         """One worker thread: carry out the next pending changes until none is left or no new
-        change may start (``deque`` and ``list`` operations are atomic).
+        change may start (``list`` operations are atomic).
 
-        It takes a few changes at a time when they are quick (``_batch_size``) and writes
-        their intents ahead, together (``StateRecorder.intend_ahead``): one durable write
-        instead of one per change. A change of the batch that is not started keeps nothing
+        It takes a few changes of one target at a time when they are quick (``_batch_size``)
+        and writes their intents ahead, together (``StateRecorder.intend_ahead``): one durable
+        write instead of one per change. A change of the batch that is not started keeps nothing
         open (``StateRecorder.withdraw``) and is not started for the report.
         """
         pace = _Pace()
         while not self._halted():
-            batch = _take(pending, self._batch_size(pace, len(pending)))
+            batch = pending.take(self._batch_size(pace, len(pending)))
             if not batch:
                 return
             if len(batch) > 1:
                 self._recorder.intend_ahead(batch)
             done: list[ActionResult] = []
             try:
-                with self._recorder.grouped() as recorded:
+                # The target's syncs end first: its changes are durable before their results
+                # are recorded.
+                with self._recorder.grouped() as recorded, self._target_syncs(batch[0]):
                     self._carry_out_all(batch, pending, pace, done)
             except ActionFailed as exc:  # their records could not be made durable
                 done = [_unrecorded(r, exc) if r.address in recorded else r for r in done]
@@ -203,7 +209,7 @@ class Executor:
     def _carry_out_all(
         self,
         batch: list[ResourceChange],
-        pending: collections.deque[ResourceChange],
+        pending: PendingChanges,
         pace: _Pace,
         done: list[ActionResult],
     ) -> None:
@@ -213,13 +219,27 @@ class Executor:
             if self._halted():
                 for rest in batch[index:]:
                     self._recorder.withdraw(rest.address)
-                pending.extendleft(reversed(batch[index:]))
+                pending.put_back(batch[index:])
                 return
             started = time.monotonic()
             with self._stop.action():
                 done.append(self._carry_out(change))
             self._recorder.withdraw(change.address)
             pace.took(time.monotonic() - started)
+
+    def _target_syncs(self, change: ResourceChange) -> AbstractContextManager[None]:
+        """A block at whose end the target of ``change`` makes this thread's changes durable,
+        rather than each call before it returns, when its plugin can (``deferred_syncs`` on
+        its client class: the local target syncs a directory once for a batch) and the state
+        records nothing of the block's outcomes before the block ends (``holds_outcomes``)."""
+        if not self._recorder.holds_outcomes:
+            return contextlib.nullcontext()
+        try:
+            client = self._visits.adapter(change).client
+        except Exception:  # the change's visit reports it
+            return contextlib.nullcontext()
+        deferred = getattr(type(client), "deferred_syncs", None)
+        return deferred() if callable(deferred) else contextlib.nullcontext()
 
     def _batch_size(self, pace: _Pace, left: int) -> int:
         """How many changes a worker takes at once: as many as it carries out in
@@ -319,17 +339,6 @@ def _unrecorded(result: ActionResult, exc: ActionFailed) -> ActionResult:
     if not result.ok:
         return result
     return dataclasses.replace(result, ok=False, error=str(exc), note=exc.note)
-
-
-def _take(pending: collections.deque[ResourceChange], count: int) -> list[ResourceChange]:
-    """Up to ``count`` changes from the front of ``pending`` (other workers take theirs)."""
-    batch = []
-    for _ in range(count):
-        try:
-            batch.append(pending.popleft())
-        except IndexError:
-            break
-    return batch
 
 
 __all__ = ["Action", "ActionFailed", "AdapterFactory", "Executor", "explicitly_gone"]

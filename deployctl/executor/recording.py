@@ -187,6 +187,13 @@ class StateRecorder:
         except Exception as exc:
             self.failed(exc)
 
+    @property
+    def holds_outcomes(self) -> bool:
+        """Whether ``grouped`` writes nothing of its outcomes before the block ends (the
+        session holds them until then: ``LocalStateSession.grouped``), so that what the block
+        waits for at its end happens before any of them is recorded."""
+        return getattr(self._session, "holds_grouped_outcomes", False) is True
+
     @contextlib.contextmanager
     def grouped(self) -> Iterator[set[str]]:
         """A block whose outcomes (this thread's) are made durable together at its end, where

@@ -2,7 +2,8 @@
 
 Each ``record``/``forget``/``intend``/``resolve`` is one line in ``<state>.journal`` (fsynced,
 grouped across threads: ``state/journal.py``; ``intend_all`` writes several intents in one write
-and one fsync, and inside ``grouped`` a thread's outcomes share one fsync at the block's end);
+and one fsync, and inside ``grouped`` a thread's outcomes are written together at the block's
+end, with one write and one fsync);
 ``commit`` folds them into the document with one atomic write, as a compare-and-swap on the
 serial, then deletes the journal. See
 ``deployctl/state/local.py`` for the files and the recovery rules.
@@ -135,48 +136,59 @@ class LocalStateSession(JournaledSession):
         self._append_all((entry,))
 
     def _append_all(self, entries: Sequence[JournalEntry]) -> None:
-        """A journal line per entry that changes anything, then at most one fsync for them all
-        (grouped with other threads' lines)."""
+        """Journal one entry, or several intents: a line per entry that changes anything, then
+        at most one fsync for them all (grouped with other threads' lines).
+
+        Inside ``grouped`` an outcome's line is held until the block ends; an intent's line
+        is written and synced at once, after the lines the thread holds (the journal keeps
+        each thread's order).
+        """
+        owed: _Owed | None = getattr(self._owed, "lines", None)
+        if owed is not None and entries[0].intent is None:  # one outcome, inside ``grouped``
+            self._hold(owed, entries[0])
+            return
         with self._arrivals.coming():
-            lines = []
-            for entry in entries:
-                try:
-                    lines.append(entry.to_line())
-                except (TypeError, ValueError) as exc:
-                    raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
+            lines = [self._line(entry) for entry in entries]
             # The lock check reads the lock file: done before taking the mutex, which the
             # other threads need to append (it is as good there: the lock can be lost at
             # any moment, and an append after that is caught by the next check or the commit).
             self._check_usable()
-            seq = 0
             with self._mutex:
                 self._check_usable(lock=False)
-                journal = self._journal
-                if len(entries) > 1 and all(entry.intent is not None for entry in entries):
-                    # Intents always change something: one write for all their lines.
-                    journal = journal or self._open_journal()
-                    data = b"".join(lines)
-                    seq = self._write_lines(journal, data, entries[0].address, len(entries))
-                    for entry in entries:
-                        self._view.apply(entry)
-                else:
-                    for entry, line in zip(entries, lines, strict=True):
-                        if not self._view.changes(entry):
-                            continue
-                        journal = journal or self._open_journal()
-                        seq = self._write_lines(journal, line, entry.address)
-                        self._view.apply(entry)
-        if not seq or journal is None:
-            return
-        owed: _Owed | None = getattr(self._owed, "lines", None)
-        if owed is not None and all(entry.intent is None for entry in entries):
-            if owed.journal is not None and owed.journal is not journal:
-                self._sync(owed.journal, owed.seq, owed.what)
-            owed.journal, owed.seq, owed.what = journal, seq, entries[-1].address
-            return  # made durable at the end of ``grouped``
+                # An intent always changes something; a single outcome may change nothing.
+                if not self._view.changes(entries[0]):
+                    return
+                held = owed.take() if owed is not None else []
+                what = entries[0].address if len(entries) == 1 else f"{len(entries)} changes"
+                try:
+                    journal = self._journal or self._open_journal()
+                    seq = self._write_lines(
+                        journal, b"".join([*held, *lines]), what, len(held) + len(lines)
+                    )
+                except BaseException:
+                    if owed is not None:
+                        owed.lines[:0] = held  # still to be written at the block's end
+                    raise
+                for entry in entries:
+                    self._view.apply(entry)
         # Outside the mutex so other threads can append while this one waits for the disk.
-        what = entries[0].address if len(entries) == 1 else f"{len(entries)} changes"
         self._sync(journal, seq, what)
+
+    def _line(self, entry: JournalEntry) -> bytes:
+        try:
+            return entry.to_line()
+        except (TypeError, ValueError) as exc:
+            raise StateError(f"cannot record {entry.address} in state: {exc}") from exc
+
+    def _hold(self, owed: _Owed, entry: JournalEntry) -> None:
+        """Apply an outcome to the session's document now, and hold its line for the end of
+        ``grouped`` (which checks the lock before writing it)."""
+        line = self._line(entry)
+        with self._mutex:
+            self._check_usable(lock=False)
+            if self._view.changes(entry):
+                self._view.apply(entry)
+                owed.hold(line, entry.address)
 
     def _write_lines(self, journal: JournalWriter, data: bytes, what: str, count: int = 1) -> int:
         try:
@@ -198,26 +210,43 @@ class LocalStateSession(JournaledSession):
                 "the run if the disk allows",
             ) from exc
 
+    # Inside ``grouped`` the calling thread's outcomes are written to the journal at the end.
+    holds_grouped_outcomes = True
+
     @contextlib.contextmanager
     def grouped(self) -> Iterator[None]:
-        """The calling thread's outcomes in the block are synced together at its end (one
-        fsync, grouped with other threads' lines); an ``intend`` syncs at once as always,
+        """The calling thread's outcomes in the block are held in memory (the session's document
+        shows them at once) and written to the journal at its end, in one write and one fsync
+        (grouped with other threads' lines): nothing of them reaches the journal before the
+        block ends, so whatever the block waits for at its end (the changes' targets making
+        them durable: ``executor``) is done first. An ``intend`` syncs at once as always,
         covering every line before it (``JournaledSession.grouped``)."""
         if getattr(self._owed, "lines", None) is not None:
-            yield  # nested: the outer block syncs
+            yield  # nested: the outer block writes
             return
         owed = self._owed.lines = _Owed()
         try:
             yield
         except BaseException:
             self._owed.lines = None
-            if owed.journal is not None:
-                with contextlib.suppress(OSError, StateError):
-                    self._sync(owed.journal, owed.seq, owed.what)
+            with contextlib.suppress(OSError, StateError):
+                self._write_held(owed)
             raise
         self._owed.lines = None
-        if owed.journal is not None:
-            self._sync(owed.journal, owed.seq, owed.what)
+        self._write_held(owed)
+
+    def _write_held(self, owed: _Owed) -> None:
+        """Write the lines ``owed`` holds, in one write, and make them durable."""
+        if not owed.lines:
+            return
+        with self._arrivals.coming():
+            self._check_usable()
+            with self._mutex:
+                self._check_usable(lock=False)
+                journal = self._journal or self._open_journal()
+                held = owed.take()
+                seq = self._write_lines(journal, b"".join(held), owed.what, len(held))
+        self._sync(journal, seq, owed.what)
 
     def _open_journal(self) -> JournalWriter:
         try:
@@ -351,13 +380,21 @@ class LocalStateSession(JournaledSession):
 
 
 class _Owed:
-    """One thread's outcomes written but not yet synced (inside ``grouped``): the journal and
-    the last line, and an address to name if syncing them fails."""
+    """One thread's outcomes inside ``grouped``, not yet written: their lines, and an address
+    to name if writing them fails."""
 
     def __init__(self) -> None:
-        self.journal: JournalWriter | None = None
-        self.seq = 0
+        self.lines: list[bytes] = []
         self.what = ""
+
+    def hold(self, line: bytes, what: str) -> None:
+        self.lines.append(line)
+        self.what = what
+
+    def take(self) -> list[bytes]:
+        """The lines held, no longer held."""
+        lines, self.lines = self.lines, []
+        return lines
 
 
 __all__ = ["LocalStateSession"]

@@ -8,10 +8,12 @@ names its record by a hard link, which fails when the name exists, so of concurr
 one name exactly one succeeds (without hard links it checks and renames under the lock).
 
 A change returns only once it is durable, but what is slow about that is kept out of the lock,
-so that an apply's workers do not queue behind each other's fsyncs: a create fsyncs its temp
-file *before* naming it; every change syncs the directory (which makes its new name or unlink
-durable) *after* releasing the lock, one fsync shared by the threads that need it at the same
-time (``atomic.directory_sync``).
+so that an apply's workers do not queue behind each other's fsyncs: a create fsyncs its record
+*before* naming it (a file without a name where the filesystem has them); every change syncs
+the directory (which makes its new name or unlink durable) *after* releasing the lock, one
+fsync shared by the threads that need it at the same time (``atomic.directory_sync``). Inside
+``deferred_syncs`` (an apply's batch of quick changes) a change returns before that directory
+sync, which the block's end makes once for all of them (``targets.record_files``).
 
 This module does not import MLflow: ``predict`` and ``run_local`` import it when called, and
 errors are ``MlflowException`` when MLflow is already loaded (as under MLflow's CLI, see
@@ -21,7 +23,6 @@ errors are ``MlflowException`` when MLflow is already loaded (as under MLflow's 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import sys
@@ -36,9 +37,7 @@ from urllib.parse import urlparse
 from deployctl import atomic
 from deployctl.model import NAME_PATTERN, NAME_RE
 from deployctl.model.values import fast_loads, indented_json
-
-# What link() fails with where the filesystem cannot have hard links.
-_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS}
+from deployctl.targets import record_files
 
 SCHEME = "local"
 RECORDS_DIR = "deployments"
@@ -106,6 +105,9 @@ class LocalDeploymentClient:
     LIST_IS_COMPLETE = True
     # Local files, no network: refresh reads its targets one after another.
     RUNS_IN_PROCESS = True
+    # The calling thread's changes inside the block are durable at its end (not each on
+    # return): one directory fsync for a batch of changes (``record_files.deferred_syncs``).
+    deferred_syncs = staticmethod(record_files.deferred_syncs)
 
     def __init__(self, target_uri: str) -> None:
         self.target_uri = target_uri
@@ -144,46 +146,21 @@ class LocalDeploymentClient:
         }
         # Written and fsynced first, then given its name only if the name is free: a hard
         # link fails when it exists, so the one-winner rule needs no lock.
-        staged = atomic.temp_sibling(self._records, f"{name}.json")
         sync = self._directory_sync
         try:
-            try:
-                atomic.write_new_file(staged, _encoded(record))
-            except FileNotFoundError:  # the first record: make the directories
-                self.records_dir.mkdir(parents=True, exist_ok=True)
-                atomic.write_new_file(staged, _encoded(record))
-            with sync.arrivals.coming():
-                if not self._place_new(staged, path):
-                    raise local_error(
-                        f"deployment '{name}' already exists in {self.records_dir}",
-                        RESOURCE_ALREADY_EXISTS,
-                    )
-                ticket = sync.ask()
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(staged)
-            raise
-        _sync_dir(sync, ticket)
+            staged = record_files.NewRecord(self._records, f"{name}.json", _encoded(record))
+        except FileNotFoundError:  # the first record: make the directories
+            self.records_dir.mkdir(parents=True, exist_ok=True)
+            staged = record_files.NewRecord(self._records, f"{name}.json", _encoded(record))
+        with staged, sync.arrivals.coming():
+            if not staged.name(path, self._locked):
+                raise local_error(
+                    f"deployment '{name}' already exists in {self.records_dir}",
+                    RESOURCE_ALREADY_EXISTS,
+                )
+            ticket = sync.ask()
+        record_files.synced(sync, ticket)
         return record
-
-    def _place_new(self, staged: str, path: str) -> bool:
-        """Name the staged record unless the name exists (then ``False``): a hard link, then
-        the staged name unlinked; without hard links, check and rename under the lock."""
-        try:
-            os.link(staged, path)
-        except FileExistsError:
-            return False
-        except OSError as exc:
-            if exc.errno not in _NO_HARD_LINKS:
-                raise
-            with self._locked():
-                if os.path.exists(path):
-                    return False
-                os.rename(staged, path)
-            return True
-        with contextlib.suppress(OSError):  # a leftover dot file is ignored, as a crash's
-            os.unlink(staged)
-        return True
 
     def update_deployment(
         self,
@@ -210,9 +187,9 @@ class LocalDeploymentClient:
                 record["config"] = new_config
             record["updated_at"] = _now()
             record["revision"] = int(record.get("revision") or 0) + 1
-            _replace(path, record)
+            record_files.replace(path, _encoded(record))
             ticket = sync.ask()
-        _sync_dir(sync, ticket)
+        record_files.synced(sync, ticket)
         return record
 
     def delete_deployment(
@@ -228,7 +205,7 @@ class LocalDeploymentClient:
             except FileNotFoundError:
                 return
             ticket = sync.ask()
-        _sync_dir(sync, ticket)
+        record_files.synced(sync, ticket)
 
     def get_deployment(self, name: str, endpoint: str | None = None) -> dict[str, Any]:
         """The full record of ``name``; raises ``RESOURCE_DOES_NOT_EXIST`` if there is none."""
@@ -291,7 +268,7 @@ class LocalDeploymentClient:
 
     def _read(self, name: str, path: str) -> dict[str, Any]:
         try:
-            text = _read_bytes(path)
+            text = record_files.read_bytes(path)
         except FileNotFoundError:
             raise local_error(
                 f"deployment '{name}' does not exist in {self.records_dir}",
@@ -329,19 +306,6 @@ class LocalDeploymentClient:
             os.close(fd)
 
 
-def _read_bytes(path: str) -> bytes:
-    # A bare descriptor: a file object costs a buffer, a tty check and a seek per record, half
-    # of what reading a target of thousands of small records takes.
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
 def _no_endpoint(endpoint: str | None) -> None:
     if endpoint is not None:
         raise local_error("the local target has no endpoints", INVALID_PARAMETER_VALUE)
@@ -371,27 +335,6 @@ def _now() -> str:
 
 def _encoded(record: Mapping[str, Any]) -> bytes:
     return (indented_json(record, allow_nan=True) + "\n").encode("utf-8")
-
-
-def _replace(path: str, record: Mapping[str, Any]) -> None:
-    """Replace ``path`` by ``record`` (temp file, fsync, rename); the caller syncs the
-    directory. On failure ``path`` is untouched and no temp file is left."""
-    staged = atomic.temp_sibling(*os.path.split(path))
-    try:
-        atomic.write_new_file(staged, _encoded(record), mode=atomic.existing_mode(path))
-        os.replace(staged, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(staged)
-        raise
-
-
-def _sync_dir(sync: atomic.GroupCommit, ticket: int) -> None:
-    """Wait until the records directory's renames and unlinks up to ``ticket`` are durable
-    (one fsync shared with concurrent writers). A failure leaves the change in place (the call
-    did it) and is not an error: not every platform can sync a directory."""
-    with contextlib.suppress(OSError):
-        sync.wait(ticket)
 
 
 # -- module functions of a deployment plugin --

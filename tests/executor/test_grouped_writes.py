@@ -10,8 +10,11 @@ a killed apply (SIGKILL) in a child process with the seed test plugin.
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from support import (
@@ -23,6 +26,7 @@ from support import (
     write_manifest,
 )
 
+from deployctl import atomic
 from deployctl.executor import Executor, StopRequests
 from deployctl.executor.console import CaptureConsole
 from deployctl.executor.results import ActionResult
@@ -30,6 +34,7 @@ from deployctl.manifest.model import DesiredDeployment
 from deployctl.model import DeploymentSpec
 from deployctl.planner import DesiredTarget, Plan, ResourceChange, make_plan
 from deployctl.state import journal as journal_module
+from deployctl.state.journal import JournalWriter
 from deployctl.state.local import LocalStateBackend
 from deployctl.state.local_session import LocalStateSession
 from deployctl.targets.loading import load_target
@@ -90,6 +95,76 @@ def test_no_result_is_reported_before_its_record_is_durable(
         report = Executor(TargetPool().get, session, console, parallelism=4).execute(plan)
     assert report.ok
     assert len(console.events) >= len(names) and console.early == []
+
+
+def test_a_batch_on_the_local_target_syncs_its_directory_once_before_recording_its_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[tuple[str, str]] = []  # in order: ("named", name), ("dir synced", directory),
+    lock = threading.Lock()  # ("journal", record address)
+    real_link, real_fsync_dir, real_append = os.link, atomic.fsync_dir, JournalWriter.append
+
+    def link(src: str, dst: str, **kwargs: Any) -> None:
+        real_link(src, dst, **kwargs)
+        with lock:
+            events.append(("named", Path(dst).stem))
+
+    def fsync_dir(directory: Path) -> None:
+        with lock:
+            started = len(events)
+        real_fsync_dir(directory)
+        with lock:
+            events.insert(started, ("dir synced", os.fspath(directory)))  # where it started
+
+    def append(self: JournalWriter, line: bytes, count: int = 1) -> int:
+        with lock:
+            for text in line.splitlines():
+                entry = json.loads(text)
+                if entry["op"] == "record":
+                    events.append(("journal", entry["record"]["name"]))
+        return real_append(self, line, count)
+
+    monkeypatch.setattr(os, "link", link)
+    monkeypatch.setattr(atomic, "fsync_dir", fsync_dir)
+    monkeypatch.setattr(JournalWriter, "append", append)
+    names = [f"d{i:03d}" for i in range(120)]
+    backend = LocalStateBackend(tmp_path / "state.json")
+    with backend.lock(operation="apply") as session:
+        plan = plan_for(f"local:{tmp_path / 'target'}", names)
+        report = Executor(TargetPool().get, session, CaptureConsole(), parallelism=2).execute(plan)
+    assert report.ok
+    records = os.fspath(tmp_path / "target" / "deployments")
+    syncs = [i for i, (what, path) in enumerate(events) if what == "dir synced" and path == records]
+    assert len(syncs) < len(names) / 2  # one per batch, not one per create
+    for name in names:
+        named = events.index(("named", name))
+        journaled = events.index(("journal", name))
+        # The record's name was made durable (a directory fsync started after it) before its
+        # result reached the journal.
+        assert any(named < sync < journaled for sync in syncs), name
+
+
+def test_with_a_state_that_records_outcomes_at_once_each_local_change_is_synced_on_return(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real_fsync_dir = atomic.fsync_dir
+
+    def fsync_dir(directory: Path) -> None:
+        real_fsync_dir(directory)
+        synced.append(os.fspath(directory))
+
+    monkeypatch.setattr(atomic, "fsync_dir", fsync_dir)
+    # As a state backend whose outcomes are durable when each returns (PostgreSQL, S3).
+    monkeypatch.setattr(LocalStateSession, "holds_grouped_outcomes", False)
+    names = [f"d{i:03d}" for i in range(40)]
+    backend = LocalStateBackend(tmp_path / "state.json")
+    with backend.lock(operation="apply") as session:
+        plan = plan_for(f"local:{tmp_path / 'target'}", names)
+        report = Executor(TargetPool().get, session, CaptureConsole(), parallelism=1).execute(plan)
+    assert report.ok
+    records = os.fspath(tmp_path / "target" / "deployments")
+    assert synced.count(records) == len(names)  # no change waited for the end of its batch
 
 
 def test_results_whose_records_cannot_be_made_durable_fail_as_unrecorded(

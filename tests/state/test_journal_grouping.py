@@ -96,6 +96,76 @@ def test_outcomes_in_a_grouped_block_are_synced_together_at_its_end(
         assert syncs[-1] == backend.journal_path.stat().st_size
 
 
+def journal_ops(backend: LocalStateBackend) -> list[tuple[str, str]]:
+    contents = read_journal(backend.journal_path)
+    return [] if contents is None else [(e.op, e.address) for e in contents.entries]
+
+
+def test_outcomes_in_a_grouped_block_reach_the_journal_only_at_its_end_in_one_write(
+    tmp_path: Path, syncs: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalStateBackend(tmp_path / "dev.json", "dev")
+    with backend.lock(operation="test") as session:
+        session.record(record("before"))  # the journal exists
+        writes: list[bytes] = []
+        real_write = os.write
+
+        def write(fd: int, data: bytes) -> int:
+            writes.append(bytes(data))
+            return real_write(fd, data)
+
+        monkeypatch.setattr(os, "write", write)
+        with session.grouped():
+            for i in range(3):
+                session.record(record(f"d{i}"))
+            session.forget("t/before")
+            # The session shows them at once; the journal holds none of them yet.
+            assert sorted(session.document.records) == ["t/d0", "t/d1", "t/d2"]
+            assert writes == [] and journal_ops(backend) == [("record", "t/before")]
+        monkeypatch.setattr(os, "write", real_write)
+        assert len(writes) == 1 and writes[0].count(b"\n") == 4
+        assert journal_ops(backend)[1:] == [
+            ("record", "t/d0"),
+            ("record", "t/d1"),
+            ("record", "t/d2"),
+            ("forget", "t/before"),
+        ]
+        assert syncs[-1] == backend.journal_path.stat().st_size
+
+
+def test_an_intent_in_a_grouped_block_writes_the_held_outcomes_first(
+    tmp_path: Path, syncs: list[int]
+) -> None:
+    backend = LocalStateBackend(tmp_path / "dev.json", "dev")
+    with backend.lock(operation="test") as session, session.grouped():
+        session.record(record("a"))
+        session.intend(intent("a"))  # the same address: the journal must keep the order
+        assert journal_ops(backend) == [("record", "t/a"), ("intend", "t/a")]
+        assert syncs[-1] == backend.journal_path.stat().st_size
+        assert "t/a" in session.document.intents
+
+
+def test_held_outcomes_that_cannot_be_written_raise_at_the_end_of_the_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = LocalStateBackend(tmp_path / "dev.json", "dev")
+    with backend.lock(operation="test") as session:
+        session.record(record("first"))  # the journal exists
+        block = session.grouped()
+        block.__enter__()
+        session.record(record("a"))  # held: nothing is written yet
+
+        def full(fd: int, data: bytes) -> int:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "write", full)
+        with pytest.raises(StateError, match="cannot record t/a in the state journal"):
+            block.__exit__(None, None, None)
+        monkeypatch.undo()
+    assert journal_ops(backend) == []  # folded into the document by the commit
+    assert sorted(backend.read().records) == ["t/a", "t/first"]
+
+
 def test_an_intent_in_a_grouped_block_is_durable_at_once_with_every_line_before_it(
     tmp_path: Path, syncs: list[int]
 ) -> None:
@@ -120,7 +190,7 @@ def test_outcomes_that_cannot_be_made_durable_raise_at_the_end_of_the_block(
         monkeypatch.setattr(journal_module, "_datasync", failing)
         block = session.grouped()
         block.__enter__()
-        session.record(record("a"))  # written; its sync is owed
+        session.record(record("a"))  # held: written and synced at the block's end
         with pytest.raises(StateError, match="cannot make the record of t/a durable"):
             block.__exit__(None, None, None)
         monkeypatch.undo()

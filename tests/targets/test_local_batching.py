@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import run_threads
@@ -45,27 +46,35 @@ class Log:
         return next(s for s, w, p in self.events if w == what and p == path)
 
 
+def inode(fd_or_path: int | str | os.PathLike[str]) -> str:
+    """Which file a descriptor or path is (a file without a name has no path to log)."""
+    return f"inode {os.stat(fd_or_path).st_ino}"
+
+
 @pytest.fixture
 def log(monkeypatch: pytest.MonkeyPatch) -> Iterator[Log]:
-    """Logs file fsyncs (by path), renames and links (a record taking its name: "renamed") and
-    directory fsyncs (start and end, slowed down)."""
+    """Logs file fsyncs (by inode), renames and links (a record taking its name: "renamed",
+    and the inode it took it from: "renamed from") and directory fsyncs (start and end,
+    slowed down)."""
     log = Log()
     real_fsync, real_rename, real_fsync_dir = os.fsync, os.rename, atomic.fsync_dir
     real_link = os.link
 
     def fsync(fd: int) -> None:
-        log.add("fsync", os.readlink(f"/proc/self/fd/{fd}"))
+        log.add("fsync", inode(fd))
         real_fsync(fd)
 
     def rename(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        source = inode(src)
         real_rename(src, dst)
         log.add("renamed", os.fspath(dst))
-        log.add("renamed from", os.fspath(src))
+        log.add("renamed from", source)
 
-    def link(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
-        real_link(src, dst)
+    def link(src: str | os.PathLike[str], dst: str | os.PathLike[str], **kwargs: Any) -> None:
+        source = inode(src)  # through /proc/self/fd/N: the file without a name
+        real_link(src, dst, **kwargs)
         log.add("renamed", os.fspath(dst))
-        log.add("renamed from", os.fspath(src))
+        log.add("renamed from", source)
 
     def fsync_dir(directory: Path) -> None:
         log.add("dir fsync started", os.fspath(directory))
@@ -101,7 +110,7 @@ def links(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> st
     """Each test twice: on a filesystem with hard links, and on one without (link fails)."""
     if request.param == "no hard links":
 
-        def no_link(src: object, dst: object) -> None:
+        def no_link(src: object, dst: object, **kwargs: Any) -> None:
             raise OSError(errno.EPERM, "Operation not permitted")
 
         monkeypatch.setattr(os, "link", no_link)
@@ -238,3 +247,109 @@ def test_a_directory_that_cannot_be_synced_does_not_fail_a_create_that_is_in_pla
     monkeypatch.setattr(atomic, "fsync_dir", failing)
     record = client.create_deployment("churn", "models:/churn/1")
     assert client.get_deployment("churn") == record
+
+
+# -- a batch's directory sync, deferred to the end of the batch ---------------------------------
+
+
+def test_in_a_deferred_syncs_block_changes_return_at_once_and_its_end_makes_them_durable(
+    tmp_path: Path, log: Log, links: str
+) -> None:
+    client = LocalDeploymentClient(f"local:{tmp_path / 'target'}")
+    client.create_deployment("old", "models:/m/1")
+    records = os.fspath(client.records_dir)
+    syncs_before = len(flushes(log, records))
+    with client.deferred_syncs():
+        for n in range(5):
+            client.create_deployment(f"d{n}", "models:/m/1")
+        client.update_deployment("d0", model_uri="models:/m/2")
+        client.delete_deployment("old")
+        # Each record has its data on disk and its name, but no directory fsync ran for them.
+        assert len(flushes(log, records)) == syncs_before
+        assert client.get_deployment("d0")["revision"] == 2
+        last_change = len(log.events)
+    ended = log.add("block ended", records)
+    after = flushes(log, records)[syncs_before:]
+    # One directory fsync, started after the last change and done before the block ended.
+    assert len(after) == 1 and last_change <= after[0][0] and after[0][1] < ended
+    for n in range(5):
+        final = os.path.join(records, f"d{n}.json")
+        renamed = log.first("renamed", final)
+        staged = next(p for s, w, p in log.events if s == renamed + 1 and w == "renamed from")
+        assert log.first("fsync", staged) < renamed  # no named record without its data
+    assert sorted(r["name"] for r in client.list_deployments()) == [f"d{n}" for n in range(5)]
+
+
+def test_deferred_syncs_are_the_calling_threads_alone(tmp_path: Path, log: Log) -> None:
+    client = LocalDeploymentClient(f"local:{tmp_path / 'target'}")
+    client.create_deployment("first", "models:/m/1")  # the directories exist
+    records = os.fspath(client.records_dir)
+    returned: list[int] = []
+
+    def other() -> None:
+        client.create_deployment("theirs", "models:/m/1")
+        returned.append(log.add("returned", "theirs"))
+
+    with client.deferred_syncs(), client.deferred_syncs():  # nested: the outer one syncs
+        client.create_deployment("mine", "models:/m/1")
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(10)
+        # The other thread's create waited for a directory fsync after its rename.
+        renamed = log.first("renamed", os.path.join(records, "theirs.json"))
+        assert any(renamed < st and en < returned[0] for st, en in flushes(log, records))
+        synced = len(flushes(log, records))
+    assert len(flushes(log, records)) == synced + 1  # the block's own, at its end
+
+
+# -- a new record staged without a name (O_TMPFILE) where it can be ------------------------------
+
+
+def test_a_create_names_a_file_that_never_had_a_temp_name_where_the_filesystem_can(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not getattr(os, "O_TMPFILE", 0) or not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs O_TMPFILE and /proc")
+    client = LocalDeploymentClient(f"local:{tmp_path / 'target'}")
+    client.create_deployment("first", "models:/m/1")  # the directories exist
+    created: list[str] = []
+    real_open = os.open
+
+    def watched_open(path: str | os.PathLike[str], flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT:
+            created.append(os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", watched_open)
+    for n in range(5):
+        client.create_deployment(f"d{n}", "models:/m/1")
+    assert [p for p in created if p.startswith(os.fspath(client.records_dir))] == []
+    assert [r["name"] for r in client.list_deployments()] == ["d0", "d1", "d2", "d3", "d4", "first"]
+
+
+@pytest.mark.parametrize("why", ["no O_TMPFILE", "no /proc to link through"])
+def test_where_a_file_cannot_be_made_or_named_without_a_name_a_temp_name_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, why: str
+) -> None:
+    from deployctl.targets import record_files
+
+    monkeypatch.setattr(record_files, "_named_temps_only", set())
+    if why == "no O_TMPFILE":
+        monkeypatch.setattr(record_files, "_O_TMPFILE", 0)
+    else:
+        real_link = os.link
+
+        def link(src: str, dst: str, **kwargs: Any) -> None:
+            if src.startswith("/proc/"):
+                raise FileNotFoundError(errno.ENOENT, "No such file or directory", src)
+            real_link(src, dst, **kwargs)
+
+        monkeypatch.setattr(os, "link", link)
+    client = LocalDeploymentClient(f"local:{tmp_path / 'target'}")
+    for n in range(3):
+        client.create_deployment(f"d{n}", "models:/m/1")
+    with pytest.raises(Exception, match="already exists"):
+        client.create_deployment("d1", "models:/m/2")
+    assert client.get_deployment("d1")["model_uri"] == "models:/m/1"
+    names = sorted(p.name for p in client.records_dir.iterdir())
+    assert names == ["d0.json", "d1.json", "d2.json"]  # no temp file left beside them
