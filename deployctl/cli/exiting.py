@@ -9,8 +9,8 @@ fails gets the normal exit.
 
 ``keep``: for the same reason a command keeps its large results (manifest, state, plan)
 referenced until then, rather than have them freed object by object as it returns (30 ms after
-a plan of 10,000). Only under the console script (``begin``): ``main()`` called in-process, as
-the tests do, frees them as usual.
+a plan of 10,000), and the cyclic collector stays off until then. Only under the console script
+(``begin``): ``main()`` called in-process, as the tests do, frees them as usual.
 """
 
 from __future__ import annotations
@@ -25,9 +25,15 @@ _kept: list[object] | None = None
 
 
 def begin() -> None:
-    """The process will end with ``hard_exit``: ``keep`` keeps from now on."""
+    """The process will end with ``hard_exit``: ``keep`` keeps from now on, and the cyclic
+    garbage collector stays off to the end (``cli.main.main`` turns it off for a run and back
+    on as it returns; on again, its first pass would walk every object the run made, the
+    ``atexit`` handlers' allocations would start it: 30 ms after a plan of 10,000)."""
+    import gc
+
     global _kept
     _kept = []
+    gc.disable()
 
 
 def keep(*objects: object) -> None:

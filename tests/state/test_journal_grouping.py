@@ -6,8 +6,10 @@ The journal's fdatasync is instrumented on a real local state session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,23 @@ def record(name: str) -> StateRecord:
     )
 
 
+@contextlib.contextmanager
+def os_writes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bytes]]:
+    """Every ``os.write`` made in the block, as the bytes written."""
+    writes: list[bytes] = []
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        writes.append(bytes(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+    try:
+        yield writes
+    finally:
+        monkeypatch.setattr(os, "write", real_write)
+
+
 @pytest.fixture
 def syncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The journal's fdatasyncs: the journal's size at each."""
@@ -62,16 +81,8 @@ def test_intents_written_together_take_one_write_and_one_sync(
     backend = LocalStateBackend(tmp_path / "dev.json", "dev")
     with backend.lock(operation="test") as session:
         session.intend(intent("first"))  # the journal exists
-        writes: list[bytes] = []
-        real_write = os.write
-
-        def write(fd: int, data: bytes) -> int:
-            writes.append(bytes(data))
-            return real_write(fd, data)
-
-        monkeypatch.setattr(os, "write", write)
-        session.intend_all([intent(f"d{i}") for i in range(5)])
-        monkeypatch.setattr(os, "write", real_write)
+        with os_writes(monkeypatch) as writes:
+            session.intend_all([intent(f"d{i}") for i in range(5)])
         assert len(writes) == 1 and writes[0].count(b"\n") == 5
         assert len(syncs) == 2
         assert sorted(session.document.intents) == [f"t/d{i}" for i in range(5)] + ["t/first"]
@@ -107,22 +118,13 @@ def test_outcomes_in_a_grouped_block_reach_the_journal_only_at_its_end_in_one_wr
     backend = LocalStateBackend(tmp_path / "dev.json", "dev")
     with backend.lock(operation="test") as session:
         session.record(record("before"))  # the journal exists
-        writes: list[bytes] = []
-        real_write = os.write
-
-        def write(fd: int, data: bytes) -> int:
-            writes.append(bytes(data))
-            return real_write(fd, data)
-
-        monkeypatch.setattr(os, "write", write)
-        with session.grouped():
+        with os_writes(monkeypatch) as writes, session.grouped():
             for i in range(3):
                 session.record(record(f"d{i}"))
             session.forget("t/before")
             # The session shows them at once; the journal holds none of them yet.
             assert sorted(session.document.records) == ["t/d0", "t/d1", "t/d2"]
             assert writes == [] and journal_ops(backend) == [("record", "t/before")]
-        monkeypatch.setattr(os, "write", real_write)
         assert len(writes) == 1 and writes[0].count(b"\n") == 4
         assert journal_ops(backend)[1:] == [
             ("record", "t/d0"),
