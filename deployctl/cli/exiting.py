@@ -53,7 +53,8 @@ def hard_exit(code: object) -> NoReturn:
     running = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
     ]
-    if type(code) is not int or running:
+    # An ExitCode (an IntEnum) is an exit code like any int.
+    if not isinstance(code, int) or running:
         raise SystemExit(code)
     try:
         sys.stdout.flush()
@@ -63,4 +64,4 @@ def hard_exit(code: object) -> NoReturn:
         sys.stderr.flush()
     except BaseException:  # as Python's own exit would report it
         raise SystemExit(code) from None
-    os._exit(code)
+    os._exit(int(code))

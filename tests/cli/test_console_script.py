@@ -172,6 +172,23 @@ def test_the_console_script_runs_atexit_handlers_before_it_ends(tmp_path: Path) 
     assert (tmp_path / "handler-ran").read_text() == "yes"
 
 
+def test_a_command_ends_the_console_script_without_tearing_the_heap_down(tmp_path: Path) -> None:
+    # An object freed at a normal exit (interpreter teardown) says so; the hard exit frees none.
+    before = (
+        "import pathlib\n"
+        "class Late:\n"
+        "    def __del__(self):\n"
+        "        pathlib.Path('torn-down').write_text('yes')\n"
+        "late = Late()\n"
+    )
+    write_manifest(tmp_path / "dev.yaml", manifest())
+    ended = _run_entry(tmp_path, before, "plan", "-f", "dev.yaml", "--detailed-exitcode")
+    assert ended.returncode == 2, ended.stderr  # an ExitCode (CHANGES), as any command returns
+    assert not (tmp_path / "torn-down").exists()
+    ended = _run_entry(tmp_path, before + "raise SystemExit('no exit code')\n", "--version")
+    assert (tmp_path / "torn-down").exists()  # the check sees a normal exit
+
+
 def test_the_console_script_waits_for_a_thread_still_running(tmp_path: Path) -> None:
     before = (
         "import pathlib, threading, time\n"
