@@ -23,7 +23,7 @@ from deployctl.model.sensitive import (
     SecretKey,
     SensitiveField,
     dotted,
-    has_marker,
+    fields_hold_marker,
     is_masked,
     marker_paths,
     merge_fields,
@@ -112,8 +112,8 @@ class Secrets:
         extra: dict[str, list[SensitiveField]] = {}
         for address, record in state.records.items():
             applied, live = record.applied, record.live
-            if not _holds_marker(applied.model_uri, applied.flavor, applied.config) and (
-                live is None or not _holds_marker(live.model_uri, live.flavor, live.config)
+            if not fields_hold_marker(applied.model_uri, applied.flavor, applied.config) and (
+                live is None or not fields_hold_marker(live.model_uri, live.flavor, live.config)
             ):
                 continue
             paths = list(marker_paths(applied.to_json()))
@@ -244,16 +244,6 @@ class Secrets:
     def _values(self, address: str) -> list[JSONValue]:
         with self._lock:
             return list(self._known.get(address, {}).values())
-
-
-def _holds_marker(model_uri: JSONValue, flavor: JSONValue, config: JSONValue) -> bool:
-    """Whether any of a record's fields holds a marker (``has_marker``, without writing the
-    record out as JSON first; a string, the usual model URI and flavor, holds none)."""
-    return (
-        (type(model_uri) is not str and has_marker(model_uri))
-        or (type(flavor) is not str and has_marker(flavor))
-        or has_marker(config)
-    )
 
 
 def _text(value: JSONValue) -> str | JSONObject | None:

@@ -197,6 +197,16 @@ def has_marker(value: object) -> bool:
     return False
 
 
+def fields_hold_marker(model_uri: JSONValue, flavor: JSONValue, config: JSONValue) -> bool:
+    """Whether any of a record's fields holds a marker (``has_marker``, without writing the
+    record out as JSON first; a string, the usual model URI and flavor, holds none)."""
+    return (
+        (type(model_uri) is not str and has_marker(model_uri))
+        or (type(flavor) is not str and has_marker(flavor))
+        or has_marker(config)
+    )
+
+
 def marker_paths(value: JSONValue, prefix: Path = ()) -> Iterator[Path]:
     """The path of every marker in ``value`` (none, without a walk, when ``has_marker`` says
     there is none)."""
@@ -348,6 +358,7 @@ __all__ = [
     "SecretKey",
     "SensitiveField",
     "dotted",
+    "fields_hold_marker",
     "fields_of",
     "has_marker",
     "is_masked",

@@ -56,7 +56,7 @@ from deployctl.manifest.model import UPDATE_IN_PLACE, UPDATE_REPLACE, DesiredDep
 from deployctl.model import SPEC_FIELDS, DeploymentSpec, JSONObject, JSONValue, json_equal
 from deployctl.model.live import LiveStatus, LiveView
 from deployctl.model.pins import ModelPin
-from deployctl.model.sensitive import fields_of, merge_fields
+from deployctl.model.sensitive import fields_hold_marker, fields_of, merge_fields
 from deployctl.model.state import StateDocument, StateRecord
 from deployctl.planner.adopt import adopted_spec
 from deployctl.planner.diff import creation_diff, deletion_diff, field_diff
@@ -443,10 +443,15 @@ def make_plan(
         if isinstance(outcome, str):
             errors.append(outcome)
             continue
-        sensitive = merge_fields(
-            item.deployment.sensitive if item is not None else (),
-            fields_of(record.applied.to_json()) if record is not None else (),
+        declared = item.deployment.sensitive if item is not None else ()
+        applied = record.applied if record is not None else None
+        recorded = (
+            fields_of(applied.to_json())
+            if applied is not None
+            and fields_hold_marker(applied.model_uri, applied.flavor, applied.config)
+            else ()
         )
+        sensitive = merge_fields(declared, recorded) if declared or recorded else ()
         fingerprint = live_fingerprint(status) if context.fingerprints else None
         if sensitive or fingerprint is not None:
             outcome = replace(outcome, live_fingerprint=fingerprint, sensitive=sensitive)
