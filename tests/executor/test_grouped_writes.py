@@ -29,7 +29,7 @@ from support import (
 from deployctl import atomic
 from deployctl.executor import Executor, StopRequests
 from deployctl.executor.console import CaptureConsole
-from deployctl.executor.results import ActionResult
+from deployctl.executor.results import ActionResult, ApplyReport
 from deployctl.manifest.model import DesiredDeployment
 from deployctl.model import DeploymentSpec
 from deployctl.planner import DesiredTarget, Plan, ResourceChange, make_plan
@@ -50,15 +50,26 @@ def plan_for(uri: str, names: list[str]) -> Plan:
     return make_plan("dev", desired, LocalStateBackend(Path("/nonexistent/x.json")).read(), live)
 
 
+def apply_creates(
+    tmp_path: Path, names: list[str], *, parallelism: int, console: CaptureConsole | None = None
+) -> tuple[LocalStateBackend, ApplyReport]:
+    """Create ``names`` on a local target in ``tmp_path``, recorded in a new local state there."""
+    backend = LocalStateBackend(tmp_path / "state.json")
+    with backend.lock(operation="apply") as session:
+        plan = plan_for(f"local:{tmp_path / 'target'}", names)
+        executor = Executor(
+            TargetPool().get, session, console or CaptureConsole(), parallelism=parallelism
+        )
+        report = executor.execute(plan)
+    return backend, report
+
+
 def test_quick_creates_share_journal_syncs_and_leave_no_intent_open(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     syncs = JournalSyncs(monkeypatch)
     names = [f"d{i:03d}" for i in range(200)]
-    backend = LocalStateBackend(tmp_path / "state.json")
-    with backend.lock(operation="apply") as session:
-        plan = plan_for(f"local:{tmp_path / 'target'}", names)
-        report = Executor(TargetPool().get, session, CaptureConsole(), parallelism=1).execute(plan)
+    backend, report = apply_creates(tmp_path, names, parallelism=1)
     assert report.ok
     # One sync per intent and one per record would be 400; batches share them.
     assert len(syncs.sizes) < len(names)
@@ -88,11 +99,8 @@ def test_no_result_is_reported_before_its_record_is_durable(
 ) -> None:
     syncs = JournalSyncs(monkeypatch)
     names = [f"d{i:03d}" for i in range(120)]
-    backend = LocalStateBackend(tmp_path / "state.json")
-    console = DurableFirstConsole(backend.journal_path, syncs)
-    with backend.lock(operation="apply") as session:
-        plan = plan_for(f"local:{tmp_path / 'target'}", names)
-        report = Executor(TargetPool().get, session, console, parallelism=4).execute(plan)
+    console = DurableFirstConsole(LocalStateBackend(tmp_path / "state.json").journal_path, syncs)
+    _, report = apply_creates(tmp_path, names, parallelism=4, console=console)
     assert report.ok
     assert len(console.events) >= len(names) and console.early == []
 
@@ -128,10 +136,7 @@ def test_a_batch_on_the_local_target_syncs_its_directory_once_before_recording_i
     monkeypatch.setattr(atomic, "fsync_dir", fsync_dir)
     monkeypatch.setattr(JournalWriter, "append", append)
     names = [f"d{i:03d}" for i in range(120)]
-    backend = LocalStateBackend(tmp_path / "state.json")
-    with backend.lock(operation="apply") as session:
-        plan = plan_for(f"local:{tmp_path / 'target'}", names)
-        report = Executor(TargetPool().get, session, CaptureConsole(), parallelism=2).execute(plan)
+    _, report = apply_creates(tmp_path, names, parallelism=2)
     assert report.ok
     records = os.fspath(tmp_path / "target" / "deployments")
     syncs = [i for i, (what, path) in enumerate(events) if what == "dir synced" and path == records]
@@ -158,10 +163,7 @@ def test_with_a_state_that_records_outcomes_at_once_each_local_change_is_synced_
     # As a state backend whose outcomes are durable when each returns (PostgreSQL, S3).
     monkeypatch.setattr(LocalStateSession, "holds_grouped_outcomes", False)
     names = [f"d{i:03d}" for i in range(40)]
-    backend = LocalStateBackend(tmp_path / "state.json")
-    with backend.lock(operation="apply") as session:
-        plan = plan_for(f"local:{tmp_path / 'target'}", names)
-        report = Executor(TargetPool().get, session, CaptureConsole(), parallelism=1).execute(plan)
+    _, report = apply_creates(tmp_path, names, parallelism=1)
     assert report.ok
     records = os.fspath(tmp_path / "target" / "deployments")
     assert synced.count(records) == len(names)  # no change waited for the end of its batch
