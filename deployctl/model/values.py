@@ -182,6 +182,28 @@ def indented_json(value: Any, *, allow_nan: bool = False) -> str:
     return text
 
 
+def ascii_json_line(value: Any) -> bytes:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)`` as ASCII
+    bytes ending in a line feed: the same value and the same errors (one journal line).
+
+    orjson writes it (in a quarter of the time) when ``value`` holds only the exact JSON types
+    and finite floats (as for ``indented_json``) and its text is ASCII; the json module writes
+    the rest, with ASCII escapes (which keep lone surrogates and line separators out of the
+    line structure) and its errors. The two may write a float differently, never another value.
+    """
+    import orjson  # not at the top: it takes as long to import as yaml
+
+    try:
+        data: bytes | None = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate, a cycle
+        data = None
+    # Once orjson has written it, ``value`` is known to hold no cycle.
+    if data is not None and data.isascii() and _small_floats(value) is not None:
+        return data + b"\n"
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return text.encode("ascii") + b"\n"
+
+
 _ESCAPE_NON_ASCII = "deployctl.json_escape"
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import threading
 from collections.abc import Mapping, MutableMapping
@@ -36,6 +35,7 @@ from deployctl.atomic import Arrivals, FlushTimes, fsync_dir, temp_path, write_n
 from deployctl.errors import StateError
 from deployctl.model.intent import Intent
 from deployctl.model.state import StateRecord
+from deployctl.model.values import ascii_json_line
 
 # 2: the intend and resolve ops (a version-1 reader would call them damaged lines).
 JOURNAL_FORMAT_VERSION = 2
@@ -92,7 +92,7 @@ class JournalEntry:
             data = {"op": "intend", "intent": self.intent.to_json()}
         else:
             data = {"op": self.op, "address": self.address}
-        return _json_line(data)
+        return ascii_json_line(data)
 
     @classmethod
     def from_json(cls, data: Any) -> JournalEntry:
@@ -145,52 +145,6 @@ class JournalEntry:
         if self.resolves:
             return self.address in intents
         return self.address in records or self.address in intents
-
-
-def _json_line(data: dict[str, Any]) -> bytes:
-    """``data`` as one line of ASCII JSON (sorted keys, no spaces); ``ValueError`` when it is
-    not valid JSON, ``TypeError`` when it is not JSON at all.
-
-    orjson writes it (a quarter of the time: a line per change) when ``data`` holds JSON's own
-    types only, no ``NaN`` or infinity, and the text is ASCII; the json module writes the rest,
-    with ASCII escapes (which keep lone surrogates and line separators out of the line
-    structure) and its errors. The two may write a float differently, never another value.
-    """
-    if _plain(data):
-        import orjson  # not at the top: it takes as long to import as yaml
-
-        try:
-            text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate
-            pass
-        else:
-            if text.isascii():
-                return text + b"\n"
-    line = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return line.encode("ascii") + b"\n"
-
-
-def _plain(value: dict[str, Any]) -> bool:
-    """Whether ``value`` holds only dicts with string keys, lists, strings, integers, finite
-    floats, booleans and ``None`` (exactly those types): what orjson writes as json does."""
-    stack: list[Any] = [value]
-    while stack:
-        container = stack.pop()
-        if type(container) is dict:
-            if not all(type(key) is str for key in container):
-                return False
-            items = container.values()
-        else:
-            items = container
-        for item in items:
-            kind = type(item)
-            if kind is str or kind is int or kind is bool or item is None:
-                continue
-            if kind is dict or kind is list:
-                stack.append(item)
-            elif kind is not float or not math.isfinite(item):
-                return False
-    return True
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """JSON text: ``indented_json`` writes exactly what ``json.dumps(indent=2, sort_keys=True)``
-wrote (state, plan and record files keep their form), and ``strict_loads`` and ``fast_loads``
+wrote (state, plan and record files keep their form), ``ascii_json_line`` the same value as
+compact ASCII JSON (journal lines), and ``strict_loads`` and ``fast_loads``
 read exactly what ``json.loads`` read, with the same errors."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import typed
 
-from deployctl.model.values import fast_loads, indented_json, strict_loads
+from deployctl.model.values import ascii_json_line, fast_loads, indented_json, strict_loads
 
 
 def python_indented(value: Any, *, allow_nan: bool = False) -> str:
@@ -315,3 +316,29 @@ def test_fast_loads_reads_what_orjson_refuses_or_reads_otherwise_as_json_read_it
 )
 def test_fast_loads_refuses_bad_json_with_the_json_modules_error(data: bytes) -> None:
     assert_refused_as_json_refuses(fast_loads, data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"op": "record", "record": {"b": [1, 2.5, 1e-07, True, None], "a": {"z": "x", "y": -3}}},
+        {"op": "record", "record": {"name": "caf\u00e9 \u2028 \ud83d\ude00", "n": 2**70}},
+        {"op": "record", "record": {"lone": "\ud800", "tuple": (1, 2), "int keys": {1: 2}}},
+    ],
+)
+def test_journal_lines_are_ascii_json_of_the_same_value_however_they_are_written(
+    data: dict[str, object],
+) -> None:
+    line = ascii_json_line(data)
+    assert line.isascii() and line.endswith(b"\n") and line.count(b"\n") == 1
+    expected = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    assert json.loads(line) == json.loads(expected)
+    assert list(json.loads(line)) == sorted(json.loads(expected))  # keys sorted
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), {1, 2}, object()])
+def test_a_journal_line_of_what_is_not_json_fails_as_the_json_module_does(bad: object) -> None:
+    with pytest.raises((TypeError, ValueError)) as raised:
+        ascii_json_line({"op": "record", "record": {"value": bad}})
+    with pytest.raises(type(raised.value)):
+        json.dumps({"value": bad}, allow_nan=False)

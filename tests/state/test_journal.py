@@ -14,7 +14,6 @@ from deployctl.errors import StateError
 from deployctl.state.journal import (
     JOURNAL_FORMAT_VERSION,
     JournalEntry,
-    _json_line,
     header_line,
 )
 from deployctl.state.local import LocalStateBackend
@@ -460,29 +459,3 @@ def test_unserialisable_record_is_refused_before_anything_is_written(
         assert session.pending == 0
 
     assert not backend.path.exists()
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        {"op": "record", "record": {"b": [1, 2.5, 1e-07, True, None], "a": {"z": "x", "y": -3}}},
-        {"op": "record", "record": {"name": "caf\u00e9 \u2028 \ud83d\ude00", "n": 2**70}},
-        {"op": "record", "record": {"lone": "\ud800", "tuple": (1, 2), "int keys": {1: 2}}},
-    ],
-)
-def test_journal_lines_are_ascii_json_of_the_same_value_however_they_are_written(
-    data: dict[str, object],
-) -> None:
-    line = _json_line(data)  # type: ignore[arg-type]
-    assert line.isascii() and line.endswith(b"\n") and line.count(b"\n") == 1
-    expected = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    assert json.loads(line) == json.loads(expected)
-    assert list(json.loads(line)) == sorted(json.loads(expected))  # keys sorted
-
-
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), {1, 2}, object()])
-def test_a_journal_line_of_what_is_not_json_fails_as_the_json_module_does(bad: object) -> None:
-    with pytest.raises((TypeError, ValueError)) as raised:
-        _json_line({"op": "record", "record": {"value": bad}})
-    with pytest.raises(type(raised.value)):
-        json.dumps({"value": bad}, allow_nan=False)
