@@ -229,17 +229,17 @@ class Executor:
 
     def _target_syncs(self, change: ResourceChange) -> AbstractContextManager[None]:
         """A block at whose end the target of ``change`` makes this thread's changes durable,
-        rather than each call before it returns, when its plugin can (``deferred_syncs`` on
-        its client class: the local target syncs a directory once for a batch) and the state
-        records nothing of the block's outcomes before the block ends (``holds_outcomes``)."""
+        rather than each call before it returns, when its plugin can
+        (``TargetAdapter.deferred_syncs``: the local target syncs a directory once for a
+        batch) and the state records nothing of the block's outcomes before the block ends
+        (``holds_outcomes``)."""
         if not self._recorder.holds_outcomes:
             return contextlib.nullcontext()
         try:
-            client = self._visits.adapter(change).client
+            adapter = self._visits.adapter(change)
         except Exception:  # the change's visit reports it
             return contextlib.nullcontext()
-        deferred = getattr(type(client), "deferred_syncs", None)
-        return deferred() if callable(deferred) else contextlib.nullcontext()
+        return adapter.deferred_syncs()
 
     def _batch_size(self, pace: _Pace, left: int) -> int:
         """How many changes a worker takes at once: as many as it carries out in

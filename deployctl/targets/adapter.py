@@ -17,10 +17,12 @@ The plugin module's own functions (``run_local``, ``target_help``) need no clien
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
 import logging
 import re
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final
 
 from deployctl.errors import TargetError
@@ -64,6 +66,7 @@ _NO_UPDATE: Final = re.compile(
 LIST_RETURNS_FULL_RECORDS: Final = "LIST_RETURNS_FULL_RECORDS"
 LIST_IS_COMPLETE: Final = "LIST_IS_COMPLETE"
 RUNS_IN_PROCESS: Final = "RUNS_IN_PROCESS"
+DEFERRED_SYNCS: Final = "DEFERRED_SYNCS"
 
 
 class TargetAdapter:
@@ -195,6 +198,14 @@ class TargetAdapter:
         return self.record_shape.record(name, result)
 
     # -- changing --
+
+    def deferred_syncs(self) -> AbstractContextManager[None]:
+        """A block at whose end the calling thread's changes are made durable together, instead
+        of each before it returns: the plugin's, when its client class has one (the local
+        target's ``DEFERRED_SYNCS``: one directory fsync for the block), else a block that
+        changes nothing. Nothing may report the block's changes as durable before it ends."""
+        deferred = getattr(type(self.client), DEFERRED_SYNCS, None)
+        return deferred() if callable(deferred) else contextlib.nullcontext()
 
     def create(self, name: str, spec: DeploymentSpec) -> JSONObject:
         """Create ``name`` from ``spec``; returns the plugin's answer JSON-safe ({} if None)."""

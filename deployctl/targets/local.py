@@ -107,7 +107,7 @@ class LocalDeploymentClient:
     RUNS_IN_PROCESS = True
     # The calling thread's changes inside the block are durable at its end (not each on
     # return): one directory fsync for a batch of changes (``record_files.deferred_syncs``).
-    deferred_syncs = staticmethod(record_files.deferred_syncs)
+    DEFERRED_SYNCS = staticmethod(record_files.deferred_syncs)
 
     def __init__(self, target_uri: str) -> None:
         self.target_uri = target_uri

@@ -259,7 +259,7 @@ def test_in_a_deferred_syncs_block_changes_return_at_once_and_its_end_makes_them
     client.create_deployment("old", "models:/m/1")
     records = os.fspath(client.records_dir)
     syncs_before = len(flushes(log, records))
-    with client.deferred_syncs():
+    with client.DEFERRED_SYNCS():
         for n in range(5):
             client.create_deployment(f"d{n}", "models:/m/1")
         client.update_deployment("d0", model_uri="models:/m/2")
@@ -290,7 +290,7 @@ def test_deferred_syncs_are_the_calling_threads_alone(tmp_path: Path, log: Log) 
         client.create_deployment("theirs", "models:/m/1")
         returned.append(log.add("returned", "theirs"))
 
-    with client.deferred_syncs(), client.deferred_syncs():  # nested: the outer one syncs
+    with client.DEFERRED_SYNCS(), client.DEFERRED_SYNCS():  # nested: the outer one syncs
         client.create_deployment("mine", "models:/m/1")
         thread = threading.Thread(target=other)
         thread.start()
