@@ -7,6 +7,7 @@ problem, no traceback). Anything else that escapes is a bug (exit 3).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # C0 and C1 control characters (tab and newline included), DEL, and the Unicode line and
@@ -25,6 +26,15 @@ def _escape(match: re.Match[str]) -> str:
     return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
         f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
     )
+
+
+def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The candidate ``word`` is most likely a typo of, when one is close enough (difflib's
+    ratio at least ``cutoff``): what a message suggests with "did you mean ...?"."""
+    import difflib  # only for a message about a typo
+
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
+    return close[0] if close else None
 
 
 def exception_text(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
-from deployctl.errors import ManifestIssue
+from deployctl.errors import ManifestIssue, closest
 from deployctl.manifest.positions import JSONPath, Position, Positions
 from deployctl.manifest.schema import fast_is_valid, jsonschema_validator
 from deployctl.manifest.schema import manifest_schema as manifest_schema  # where it used to be
@@ -256,8 +256,8 @@ def _explain(
             if _is_fields(path):
                 yield positions.key((*path, key)), _bad_field_key(path, key, allowed)
                 continue
-            close = _close_matches(key, allowed, n=1, cutoff=0.5)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            close = closest(key, allowed, cutoff=0.5)
+            hint = f" (did you mean '{close}'?)" if close else ""
             if _is_defaults(path) and key in _DEPLOYMENT_ONLY:
                 hint = f" ({_DEPLOYMENT_ONLY[key]})"
             message = f"unknown field '{key}' in {describe(path)}{hint}"
@@ -320,11 +320,11 @@ def _bad_field_key(path: JSONPath, key: str, allowed: list[str]) -> str:
     size = len(CONFIG_KEY_PREFIX)
     fixed = CONFIG_KEY_PREFIX + key[size:]  # Config.replicas -> config.replicas
     if key[:size].lower() == CONFIG_KEY_PREFIX and _CONFIG_FIELD.match(fixed):
-        close = [fixed]
+        close: str | None = fixed
     else:
-        close = _close_matches(key, allowed, n=1, cutoff=0.5)
+        close = closest(key, allowed, cutoff=0.5)
     hint = (
-        f"did you mean '{close[0]}'?"
+        f"did you mean '{close}'?"
         if close
         else f"map one of {', '.join(RECORD_FIELDS)}, or config.KEY for one config key"
     )
@@ -427,9 +427,3 @@ def _wrong_type(path: JSONPath, expected: str | list[str], instance: Any) -> str
     elif names == ["array"] and isinstance(instance, str):
         message += f" (write [{instance}] for a list of one)"
     return message
-
-
-def _close_matches(word: str, candidates: list[str], *, n: int, cutoff: float) -> list[str]:
-    import difflib  # only for a message about a typo
-
-    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from deployctl.errors import UsageError
+from deployctl.errors import UsageError, closest
 from deployctl.model import NAME_RE, Address
 
 
@@ -74,9 +74,9 @@ class Selection:
                 if pattern in candidates:
                     continue
                 line = f"{option} {pattern} matches no deployment in the manifest or the state"
-                close = _close_matches(pattern, sorted(candidates), n=1, cutoff=0.6)
+                close = closest(pattern, sorted(candidates))
                 if close:
-                    line += f" (did you mean '{close[0]}'?)"
+                    line += f" (did you mean '{close}'?)"
                 lines.append(line)
         if lines:
             raise UsageError("\n".join(lines))
@@ -88,9 +88,3 @@ class Selection:
         if self.excludes:
             parts.append("excluding " + ", ".join(self.excludes))
         return "; ".join(parts)
-
-
-def _close_matches(word: str, candidates: list[str], *, n: int, cutoff: float) -> list[str]:
-    import difflib  # only for a message about a typo
-
-    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)

@@ -20,14 +20,13 @@ do (``ResolutionError``).
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from deployctl.errors import RegistryError, ResolutionError, exception_text
+from deployctl.errors import RegistryError, ResolutionError, closest, exception_text
 from deployctl.registry.location import RegistryLocation, locate, unreachable
 from deployctl.registry.uris import RegistryRef, parse_model_uri
 
@@ -301,9 +300,9 @@ def _no_alias(location: RegistryLocation, ref: RegistryRef, aliases: dict[str, s
         "in the MLflow UI or with "
         f"MlflowClient().set_registered_model_alias('{ref.name}', '{alias}', VERSION)"
     )
-    close = difflib.get_close_matches(alias, list(aliases), n=1)
+    close = closest(alias, aliases)
     if close:
-        fix = f"did you mean '{close[0]}'? Its aliases: {listed}"
+        fix = f"did you mean '{close}'? Its aliases: {listed}"
     elif aliases:
         fix = f"set it on a version {set_it}, or use one of its aliases: {listed}"
     else:

@@ -28,7 +28,7 @@ import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from deployctl.errors import ManifestIssue, TargetError, TargetNotFoundError
+from deployctl.errors import ManifestIssue, TargetError, TargetNotFoundError, closest
 
 if TYPE_CHECKING:
     from deployctl.manifest.model import Manifest
@@ -157,11 +157,8 @@ def require_target(scheme: str, *, key: str | None = None, uri: str | None = Non
 def closest_scheme(scheme: str) -> str | None:
     """The installed scheme ``scheme`` is most likely a typo of, if one is close enough
     (``locl`` -> ``local``), as manifest key typos are suggested."""
-    import difflib
-
     schemes = [plugin.scheme for plugin in installed_targets()]
-    close = difflib.get_close_matches(scheme.lower(), schemes, n=1, cutoff=SCHEME_CUTOFF)
-    return close[0] if close else None
+    return closest(scheme.lower(), schemes, cutoff=SCHEME_CUTOFF)
 
 
 def unknown_schemes(manifest: Manifest) -> list[ManifestIssue]:
